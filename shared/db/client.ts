@@ -1,0 +1,74 @@
+import { neon, neonConfig, Pool } from '@neondatabase/serverless';
+import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
+import { drizzle as drizzlePool, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Config } from '../env';
+import * as schema from './schema';
+
+export type Schema = typeof schema;
+/** Any drizzle Postgres database over our schema: what repositories accept. */
+export type AnyDb = PgDatabase<PgQueryResultHKT, Schema>;
+/** Pool-backed (WebSocket) database: interactive transactions. */
+export type PoolDb = NeonDatabase<Schema>;
+/** HTTP-backed database: one-shot reads and non-interactive batches, no connection set-up. */
+export type HttpDb = NeonHttpDatabase<Schema>;
+
+let configuredFor: string | undefined;
+
+/**
+ * Points the Neon driver at a local WebSocket bridge and HTTP SQL endpoint when configured
+ * (development, tests, benchmark); leaves the production defaults otherwise.
+ */
+function configureNeon(config: Config): void {
+  const key = `${config.NEON_WS_PROXY ?? ''}|${config.NEON_SQL_ENDPOINT ?? ''}`;
+  if (configuredFor === key) return;
+  if (config.NEON_WS_PROXY) {
+    const proxy = config.NEON_WS_PROXY;
+    neonConfig.wsProxy = (host, port) => `${proxy}?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+  if (config.NEON_SQL_ENDPOINT) {
+    const endpoint = config.NEON_SQL_ENDPOINT;
+    neonConfig.fetchEndpoint = () => endpoint;
+  }
+  configuredFor = key;
+}
+
+/**
+ * Database access for one request or queue message. The WebSocket Pool is opened on first
+ * use and closed by `close()` (through waitUntil), never shared across requests.
+ */
+export class DbProvider {
+  #pool: Pool | undefined;
+  #poolDb: PoolDb | undefined;
+  #httpDb: HttpDb | undefined;
+
+  constructor(private readonly config: Config) {
+    configureNeon(config);
+  }
+
+  /** Pool-backed database for transactions and multi-statement work. */
+  pool(): PoolDb {
+    if (!this.#poolDb) {
+      this.#pool = new Pool({ connectionString: this.config.DATABASE_URL, max: 4 });
+      this.#poolDb = drizzlePool({ client: this.#pool, schema });
+    }
+    return this.#poolDb;
+  }
+
+  /** HTTP-backed database for one-shot reads. */
+  http(): HttpDb {
+    this.#httpDb ??= drizzleHttp({ client: neon(this.config.DATABASE_URL), schema });
+    return this.#httpDb;
+  }
+
+  /** Ends the pool if one was opened; pass the promise to ctx.waitUntil. */
+  close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    this.#poolDb = undefined;
+    return pool ? pool.end() : Promise.resolve();
+  }
+}

@@ -1,0 +1,348 @@
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { AnyDb, HttpDb } from '../../shared/db/client';
+import { brands, catalogSearchTerms, products, productVariants } from '../../shared/db/schema';
+import type { Sort } from './catalog.schemas';
+
+/** Catalog queries. Only this file touches the catalog's tables. */
+
+export interface ProductFilter {
+  categorySlugs?: string[];
+  brandSlugs?: string[];
+  minPrice?: number;
+  maxPrice?: number;
+  inStock?: boolean;
+  /** Attribute name → accepted values (OR within a name, AND across names). */
+  attributes?: Record<string, string[]>;
+  /** A to_tsquery('english', …) expression. */
+  tsQuery?: string;
+}
+
+export type Position =
+  | { kind: 'offset'; offset: number }
+  | { kind: 'key'; key: string | number; id: string };
+
+export interface SummaryRow {
+  id: string;
+  slug: string;
+  name: string;
+  currency: string;
+  price_min: number;
+  price_max: number;
+  images: { url: string; alt: string }[];
+  rating_avg: string | number;
+  rating_count: number;
+  created_at: string | Date;
+  brand_id: string;
+  brand_slug: string;
+  brand_name: string;
+  category_id: string;
+  category_slug: string;
+  category_name: string;
+  in_stock: boolean;
+  sort_key: string | number | null;
+}
+
+export interface DetailRow extends SummaryRow {
+  description: string;
+  attributes: Record<string, string>;
+  updated_at: string | Date;
+  variants: {
+    id: string;
+    sku: string;
+    name: string;
+    attributes: Record<string, string>;
+    price: number;
+    compare_at_price: number | null;
+    currency: string;
+    available_qty: number;
+  }[];
+}
+
+export interface FacetRow {
+  kind: 'category' | 'brand' | 'price' | 'total';
+  key: string | null;
+  slug: string | null;
+  name: string | null;
+  count: string | number;
+}
+
+/** Price bucket lower bounds in minor units; the last bucket is open-ended. */
+export const PRICE_BUCKETS = [0, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000] as const;
+
+const bucketExpr = sql.raw(
+  `(case ${PRICE_BUCKETS.slice(1)
+    .map((b, i) => `when p.price_min < ${b} then ${i}`)
+    .join(' ')} else ${PRICE_BUCKETS.length - 1} end)`,
+);
+
+function categoryCond(slugs: string[]): SQL {
+  return sql`p.category_id in (
+    with recursive tree as (
+      select id from categories where slug in ${slugs}
+      union all
+      select c.id from categories c join tree on c.parent_id = tree.id
+    ) select id from tree)`;
+}
+
+const brandCond = (slugs: string[]) => sql`p.brand_id in (select id from brands where slug in ${slugs})`;
+
+function priceCond(f: ProductFilter): SQL | undefined {
+  const parts: SQL[] = [];
+  if (f.minPrice !== undefined) parts.push(sql`p.price_min >= ${f.minPrice}`);
+  if (f.maxPrice !== undefined) parts.push(sql`p.price_min <= ${f.maxPrice}`);
+  return parts.length ? and(...parts) : undefined;
+}
+
+/** Conditions that every facet honours: visibility, text, stock and attributes. */
+function baseConds(f: ProductFilter): SQL[] {
+  const conds: SQL[] = [sql`p.status = 'active'`];
+  if (f.tsQuery) conds.push(sql`p.search_vector @@ to_tsquery('english', ${f.tsQuery})`);
+  if (f.inStock !== undefined) {
+    const exists = sql`exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0)`;
+    conds.push(f.inStock ? exists : sql`not ${exists}`);
+  }
+  for (const [name, values] of Object.entries(f.attributes ?? {})) {
+    conds.push(sql`(p.attributes ->> ${name} in ${values} or exists (
+      select 1 from product_variants v where v.product_id = p.id and v.attributes ->> ${name} in ${values}))`);
+  }
+  return conds;
+}
+
+function allConds(f: ProductFilter): SQL {
+  const conds = baseConds(f);
+  if (f.categorySlugs?.length) conds.push(categoryCond(f.categorySlugs));
+  if (f.brandSlugs?.length) conds.push(brandCond(f.brandSlugs));
+  const price = priceCond(f);
+  if (price) conds.push(price);
+  return and(...conds)!;
+}
+
+const SORT_SQL: Record<Exclude<Sort, 'relevance'>, { key: SQL; dir: 'asc' | 'desc' }> = {
+  price_asc: { key: sql`p.price_min`, dir: 'asc' },
+  price_desc: { key: sql`p.price_min`, dir: 'desc' },
+  newest: { key: sql`p.created_at`, dir: 'desc' },
+  rating: { key: sql`p.rating_avg`, dir: 'desc' },
+};
+
+const SUMMARY_COLUMNS = sql`
+  p.id, p.slug, p.name, p.currency, p.price_min, p.price_max, p.images, p.rating_avg, p.rating_count,
+  p.created_at, b.id as brand_id, b.slug as brand_slug, b.name as brand_name,
+  c.id as category_id, c.slug as category_slug, c.name as category_name,
+  exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0) as in_stock`;
+
+/** One page of product summaries, plus one extra row to tell whether another page exists. */
+export function pageQuery(filter: ProductFilter, sort: Sort, position: Position | undefined, limit: number): SQL {
+  const where = [allConds(filter)];
+  let keyExpr: SQL;
+  let order: SQL;
+  let offset = 0;
+  if (sort === 'relevance' && filter.tsQuery) {
+    keyExpr = sql`ts_rank_cd(p.search_vector, to_tsquery('english', ${filter.tsQuery}))`;
+    order = sql`${keyExpr} desc, p.id asc`;
+    if (position?.kind === 'offset') offset = position.offset;
+  } else {
+    const s = SORT_SQL[sort === 'relevance' ? 'newest' : sort];
+    keyExpr = s.key;
+    const dir = sql.raw(s.dir);
+    order = sql`${s.key} ${dir}, p.id ${dir}`;
+    if (position?.kind === 'key') {
+      const cmp = sql.raw(s.dir === 'asc' ? '>' : '<');
+      const key = sort === 'newest' ? sql`${position.key}::timestamptz` : sql`${position.key}::numeric`;
+      where.push(sql`(${s.key}, p.id) ${cmp} (${key}, ${position.id})`);
+    }
+  }
+  return sql`
+    select ${SUMMARY_COLUMNS}, (${keyExpr})::text as sort_key
+    from products p
+    join brands b on b.id = p.brand_id
+    join categories c on c.id = p.category_id
+    where ${and(...where)}
+    order by ${order}
+    limit ${limit + 1} offset ${offset}`;
+}
+
+/**
+ * Facet counts and the total in one scan. Each facet applies every filter except its own
+ * (disjunctive faceting); the total applies them all.
+ */
+export function facetQuery(filter: ProductFilter): SQL {
+  const mc = filter.categorySlugs?.length ? categoryCond(filter.categorySlugs) : sql`true`;
+  const mb = filter.brandSlugs?.length ? brandCond(filter.brandSlugs) : sql`true`;
+  const mp = priceCond(filter) ?? sql`true`;
+  return sql`
+    with base as materialized (
+      select p.category_id, p.brand_id, ${bucketExpr} as bucket, (${mc}) as mc, (${mb}) as mb, (${mp}) as mp
+      from products p
+      where ${and(...baseConds(filter))}
+    ),
+    cat as (select category_id as key, count(*) as n from base where mb and mp group by category_id),
+    brd as (select brand_id as key, count(*) as n from base where mc and mp group by brand_id),
+    prc as (select bucket::text as key, count(*) as n from base where mc and mb group by bucket)
+    select 'category' as kind, c.id as key, c.slug, c.name, cat.n as count from cat join categories c on c.id = cat.key
+    union all
+    select 'brand', b.id, b.slug, b.name, brd.n from brd join brands b on b.id = brd.key
+    union all
+    select 'price', prc.key, null, null, prc.n from prc
+    union all
+    select 'total', null, null, null, count(*) from base where mc and mb and mp`;
+}
+
+export function productDetailQuery(idOrSlug: string): SQL {
+  return sql`
+    select ${SUMMARY_COLUMNS}, null as sort_key, p.description, p.attributes, p.updated_at,
+      coalesce((
+        select json_agg(json_build_object(
+          'id', v.id, 'sku', v.sku, 'name', v.name, 'attributes', v.attributes, 'price', v.price,
+          'compare_at_price', v.compare_at_price, 'currency', v.currency, 'available_qty', v.available_qty
+        ) order by v.position, v.id)
+        from product_variants v where v.product_id = p.id), '[]'::json) as variants
+    from products p
+    join brands b on b.id = p.brand_id
+    join categories c on c.id = p.category_id
+    where (p.id = ${idOrSlug} or p.slug = ${idOrSlug}) and p.status = 'active'
+    limit 1`;
+}
+
+/**
+ * For each word: dictionary words within edit distance 2 (a swap of two letters counts 2)
+ * or with high trigram similarity, best first. Known words come back with distance 0.
+ */
+export function correctionsQuery(words: string[]): SQL {
+  return sql`
+    select w.word, s.term, s.dist
+    from unnest(${sql`array[${sql.join(
+      words.map((w) => sql`${w}`),
+      sql`, `,
+    )}]::text[]`}) as w(word)
+    cross join lateral (
+      select t.term, levenshtein_less_equal(t.term, w.word, 2) as dist, similarity(t.term, w.word) as sim
+      from catalog_search_terms t
+      where t.term = w.word
+         or t.term % w.word
+         or (length(t.term) between length(w.word) - 1 and length(w.word) + 1
+             and levenshtein_less_equal(t.term, w.word, 2) <= 2)
+      order by (t.term = w.word) desc, 2 asc, 3 desc, t.term
+      limit 3
+    ) s
+    where s.dist <= 2 or s.sim >= 0.45`;
+}
+
+export const categoryTreeQuery = sql`
+  select c.id, c.slug, c.name, c.parent_id, c.position,
+    (select count(*) from products p where p.category_id = c.id and p.status = 'active') as direct_count
+  from categories c
+  order by c.position, c.name`;
+
+/** Runs read queries in one round trip where the driver can (Neon HTTP batch). */
+export async function readMany<T extends unknown[]>(db: AnyDb | HttpDb, queries: SQL[]): Promise<T> {
+  if ('batch' in db && typeof db.batch === 'function') {
+    const results = await (db as HttpDb).batch(queries.map((q) => (db as HttpDb).execute(q)) as never);
+    return (results as unknown[]).map(rowsOf) as T;
+  }
+  const results = await Promise.all(queries.map((q) => (db as AnyDb).execute(q)));
+  return results.map(rowsOf) as T;
+}
+
+function rowsOf(result: unknown): unknown[] {
+  if (Array.isArray(result)) return result;
+  return (result as { rows: unknown[] }).rows;
+}
+
+// ---- writes (always inside a transaction) ----
+
+type Tx = Parameters<Parameters<AnyDb['transaction']>[0]>[0];
+
+export async function findBrandBySlug(tx: Tx, slug: string) {
+  const [row] = await tx.select().from(brands).where(eq(brands.slug, slug)).limit(1);
+  return row;
+}
+
+/** The category and its ancestors' names, root first; undefined when the slug is unknown. */
+export async function findCategoryPath(tx: Tx, slug: string): Promise<{ id: string; path: string[] } | undefined> {
+  const rows = rowsOf(
+    await tx.execute(sql`
+    with recursive up as (
+      select id, name, parent_id, 0 as depth from categories where slug = ${slug}
+      union all
+      select c.id, c.name, c.parent_id, up.depth + 1 from categories c join up on c.id = up.parent_id
+    ) select id, name, depth from up order by depth desc`),
+  ) as { id: string; name: string; depth: number }[];
+  const own = rows.find((r) => Number(r.depth) === 0);
+  return own ? { id: own.id, path: rows.map((r) => r.name) } : undefined;
+}
+
+export async function findProductForUpdate(tx: Tx, id: string) {
+  const [row] = await tx.select().from(products).where(eq(products.id, id)).for('update').limit(1);
+  return row;
+}
+
+export async function findVariants(tx: Tx, productId: string) {
+  return tx.select().from(productVariants).where(eq(productVariants.productId, productId));
+}
+
+export async function skusTakenByOthers(tx: Tx, skus: string[], productId: string | null): Promise<string[]> {
+  if (!skus.length) return [];
+  const rows = await tx
+    .select({ sku: productVariants.sku, productId: productVariants.productId })
+    .from(productVariants)
+    .where(inArray(productVariants.sku, skus));
+  return rows.filter((r) => r.productId !== productId).map((r) => r.sku);
+}
+
+export async function slugTaken(tx: Tx, slug: string): Promise<boolean> {
+  const [row] = await tx.select({ id: products.id }).from(products).where(eq(products.slug, slug)).limit(1);
+  return row !== undefined;
+}
+
+export async function insertProduct(tx: Tx, row: typeof products.$inferInsert) {
+  await tx.insert(products).values(row);
+}
+
+export async function updateProductRow(tx: Tx, id: string, patch: Partial<typeof products.$inferInsert>) {
+  await tx.update(products).set(patch).where(eq(products.id, id));
+}
+
+/** Replaces a product's variants, keeping the id (and projected stock) of SKUs that stay. */
+export async function replaceVariants(
+  tx: Tx,
+  productId: string,
+  rows: (typeof productVariants.$inferInsert)[],
+): Promise<void> {
+  const keep = rows.map((r) => r.sku);
+  await tx
+    .delete(productVariants)
+    .where(and(eq(productVariants.productId, productId), sql`${productVariants.sku} not in ${keep}`));
+  for (const row of rows) {
+    await tx
+      .insert(productVariants)
+      .values(row)
+      .onConflictDoUpdate({
+        target: productVariants.sku,
+        set: {
+          name: row.name,
+          attributes: row.attributes,
+          price: row.price,
+          compareAtPrice: row.compareAtPrice,
+          currency: row.currency,
+          position: row.position,
+        },
+      });
+  }
+}
+
+export async function addSearchTerms(tx: Tx, terms: string[]): Promise<void> {
+  if (!terms.length) return;
+  await tx
+    .insert(catalogSearchTerms)
+    .values(terms.map((term) => ({ term })))
+    .onConflictDoNothing();
+}
+
+
+export async function findRefsById(tx: Tx, brandId: string, categoryId: string) {
+  const rows = rowsOf(
+    await tx.execute(sql`select (select slug from brands where id = ${brandId}) as brand_slug,
+      (select slug from categories where id = ${categoryId}) as category_slug`),
+  ) as { brand_slug: string; category_slug: string }[];
+  return { brandSlug: rows[0]!.brand_slug, categorySlug: rows[0]!.category_slug };
+}

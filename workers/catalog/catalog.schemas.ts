@@ -1,0 +1,200 @@
+import { z } from '@hono/zod-openapi';
+
+/** Public DTOs of the catalog. They are not Drizzle rows: the API never follows a column rename. */
+export const MoneySchema = z
+  .object({
+    amount: z.number().int().openapi({ description: 'Integer minor units', example: 399900 }),
+    currency: z.string().length(3).openapi({ example: 'USD' }),
+  })
+  .openapi('Money');
+
+export const ImageSchema = z.object({ url: z.string().url(), alt: z.string() }).openapi('ProductImage');
+
+const RefSchema = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+export const BrandRefSchema = RefSchema.openapi('BrandRef');
+export const CategoryRefSchema = RefSchema.openapi('CategoryRef');
+
+export const ProductSummarySchema = z
+  .object({
+    id: z.string().openapi({ example: 'prd_01jd9x6k2e8q0p7m3v4c5b6n7a' }),
+    slug: z.string(),
+    name: z.string(),
+    brand: BrandRefSchema,
+    category: CategoryRefSchema,
+    price: MoneySchema.openapi({ description: 'Lowest variant price' }),
+    priceMax: MoneySchema.openapi({ description: 'Highest variant price' }),
+    image: ImageSchema.nullable(),
+    rating: z.object({ average: z.number(), count: z.number().int() }),
+    inStock: z.boolean(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('ProductSummary');
+
+export const VariantSchema = z
+  .object({
+    id: z.string(),
+    sku: z.string(),
+    name: z.string(),
+    attributes: z.record(z.string(), z.string()),
+    price: MoneySchema,
+    compareAtPrice: MoneySchema.nullable(),
+    inStock: z.boolean(),
+  })
+  .openapi('Variant');
+
+export const ProductSchema = ProductSummarySchema.extend({
+  description: z.string(),
+  attributes: z.record(z.string(), z.string()),
+  images: z.array(ImageSchema),
+  variants: z.array(VariantSchema),
+  updatedAt: z.string().datetime(),
+}).openapi('Product');
+
+const FacetValueSchema = z.object({ slug: z.string(), name: z.string(), count: z.number().int() });
+export const PriceBucketSchema = z
+  .object({
+    min: z.number().int().openapi({ description: 'Inclusive lower bound, minor units' }),
+    max: z.number().int().nullable().openapi({ description: 'Exclusive upper bound, minor units; null = no bound' }),
+    count: z.number().int(),
+  })
+  .openapi('PriceBucket');
+
+export const FacetsSchema = z
+  .object({
+    categories: z.array(FacetValueSchema),
+    brands: z.array(FacetValueSchema),
+    price: z.array(PriceBucketSchema),
+  })
+  .openapi('ProductFacets', {
+    description:
+      'Counts over the matching products. Each facet ignores its own filter (disjunctive faceting), so choosing a brand still shows the other brands.',
+  });
+
+export const ProductListSchema = z
+  .object({
+    items: z.array(ProductSummarySchema),
+    facets: FacetsSchema,
+    total: z.number().int().openapi({ description: 'Products matching every filter' }),
+    nextCursor: z.string().nullable(),
+    /** The words actually searched for after typo correction, when they differ from `q`. */
+    correctedQuery: z.string().nullable(),
+  })
+  .openapi('ProductList');
+
+export const CategoryNodeSchema: z.ZodType<CategoryNode> = z
+  .lazy(() =>
+    z.object({
+      id: z.string(),
+      slug: z.string(),
+      name: z.string(),
+      productCount: z.number().int().openapi({ description: 'Active products here and in every subcategory' }),
+      children: z.array(CategoryNodeSchema),
+    }),
+  )
+  .openapi('CategoryNode');
+
+export interface CategoryNode {
+  id: string;
+  slug: string;
+  name: string;
+  productCount: number;
+  children: CategoryNode[];
+}
+
+export const CategoryTreeSchema = z.object({ items: z.array(CategoryNodeSchema) }).openapi('CategoryTree');
+
+export const SORTS = ['relevance', 'price_asc', 'price_desc', 'newest', 'rating'] as const;
+export type Sort = (typeof SORTS)[number];
+
+const slugList = z
+  .string()
+  .max(500)
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[a-z0-9-]{1,80}$/, 'must be slugs separated by commas')).max(20));
+
+const minorUnits = z.coerce
+  .number({ message: 'must be an integer amount in minor units' })
+  .int('must be an integer amount in minor units')
+  .min(0, 'must not be negative')
+  .max(1_000_000_000_00);
+
+const attrFilter = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,40}:[^,]{1,80}$/, 'must be name:value, e.g. color:Black');
+
+export const ProductListQuerySchema = z
+  .object({
+    q: z.string().trim().max(200).optional().openapi({ description: 'Full-text search, typo tolerant' }),
+    category: slugList.optional().openapi({ description: 'Category slugs (comma-separated); includes subcategories' }),
+    brand: slugList.optional().openapi({ description: 'Brand slugs (comma-separated)' }),
+    minPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units', type: 'integer' }),
+    maxPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units', type: 'integer' }),
+    inStock: z
+      .enum(['true', 'false'], { message: "must be 'true' or 'false'" })
+      .transform((v) => v === 'true')
+      .optional(),
+    attr: z
+      .union([attrFilter, z.array(attrFilter).max(10)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .optional()
+      .openapi({ description: 'Variant attribute filters, repeatable: attr=color:Black&attr=size:M' }),
+    sort: z.enum(SORTS).optional().openapi({ description: 'Default: relevance with q, newest without' }),
+    limit: z.coerce
+      .number({ message: 'must be an integer from 1 to 100' })
+      .int('must be an integer from 1 to 100')
+      .min(1, 'must be an integer from 1 to 100')
+      .max(100, 'must be an integer from 1 to 100')
+      .default(20)
+      .openapi({ type: 'integer' }),
+    cursor: z.string().max(2048).optional(),
+  })
+  .refine((v) => v.minPrice === undefined || v.maxPrice === undefined || v.minPrice <= v.maxPrice, {
+    message: 'must not be below minPrice',
+    path: ['maxPrice'],
+  });
+
+export type ProductListQuery = z.output<typeof ProductListQuerySchema>;
+
+export const ProductIdParamSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(120)
+    .openapi({ param: { name: 'id', in: 'path' }, description: 'Product id (prd_…) or slug' }),
+});
+
+// ---- Admin write inputs (service verbs; the admin routes arrive with identity) ----
+
+const variantInput = z.object({
+  sku: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  name: z.string().min(1).max(200),
+  attributes: z.record(z.string().max(40), z.string().max(80)).default({}),
+  price: z.number().int().min(0),
+  compareAtPrice: z.number().int().min(0).nullable().default(null),
+});
+
+export const CreateProductInputSchema = z
+  .object({
+    slug: z.string().regex(/^[a-z0-9-]{1,120}$/),
+    name: z.string().min(1).max(200),
+    description: z.string().max(10_000).default(''),
+    brandSlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
+    categorySlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
+    status: z.enum(['active', 'draft', 'archived']).default('active'),
+    attributes: z.record(z.string().max(40), z.string().max(200)).default({}),
+    images: z.array(ImageSchema).max(20).default([]),
+    variants: z.array(variantInput).min(1).max(100),
+  })
+  .openapi('CreateProductInput');
+export type CreateProductInput = z.input<typeof CreateProductInputSchema>;
+
+export const UpdateProductInputSchema = CreateProductInputSchema.omit({ slug: true, variants: true })
+  .partial()
+  .extend({ variants: z.array(variantInput).min(1).max(100).optional() })
+  .openapi('UpdateProductInput');
+export type UpdateProductInput = z.input<typeof UpdateProductInputSchema>;
+
+export type ProductSummary = z.infer<typeof ProductSummarySchema>;
+export type Product = z.infer<typeof ProductSchema>;
+export type ProductList = z.infer<typeof ProductListSchema>;
+export type Facets = z.infer<typeof FacetsSchema>;

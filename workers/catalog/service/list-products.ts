@@ -1,0 +1,158 @@
+import { decodeCursor, encodeCursor, fingerprint } from '../../../shared/kernel/cursor';
+import { readThrough, type CachedRead } from '../../../shared/ports/cache';
+import {
+  correctionsQuery,
+  facetQuery,
+  pageQuery,
+  PRICE_BUCKETS,
+  readMany,
+  type FacetRow,
+  type Position,
+  type ProductFilter,
+  type SummaryRow,
+} from '../catalog.repo';
+import type { ProductList, ProductListQuery, Sort } from '../catalog.schemas';
+import { buildTsQuery, correctable, correctedQuery, searchWords, type QueryWord } from '../catalog.search';
+import { cacheKey, type CatalogDeps } from './deps';
+import { toSummary } from './mappers';
+
+/** Search, filter, sort and facet the active catalog; cached read-through. */
+export async function listProducts(input: ProductListQuery, deps: CatalogDeps): Promise<CachedRead<ProductList>> {
+  const sort: Sort = input.sort ?? (input.q ? 'relevance' : 'newest');
+  const identity = { ...normalise(input), sort };
+  const queryPrint = fingerprint({ ...identity, limit: undefined, cursor: undefined });
+  const position = input.cursor ? decodePosition(input.cursor, queryPrint) : undefined;
+  const key = await cacheKey(deps, 'list', identity);
+  return readThrough(deps.cache, key, deps.cacheTtlSeconds, () => load(input, sort, position, queryPrint, deps), deps.background);
+}
+
+function normalise(q: ProductListQuery) {
+  return {
+    q: q.q ? q.q.toLowerCase().replace(/\s+/g, ' ') : undefined,
+    category: q.category?.slice().sort(),
+    brand: q.brand?.slice().sort(),
+    minPrice: q.minPrice,
+    maxPrice: q.maxPrice,
+    inStock: q.inStock,
+    attr: q.attr?.slice().sort(),
+    limit: q.limit,
+    cursor: q.cursor,
+  };
+}
+
+function decodePosition(cursor: string, print: string): Position {
+  const p = decodeCursor<{ o?: number; k?: string; i?: string }>(cursor, print);
+  if (typeof p.o === 'number' && Number.isSafeInteger(p.o) && p.o >= 0) return { kind: 'offset', offset: p.o };
+  if (typeof p.k === 'string' && typeof p.i === 'string') return { kind: 'key', key: p.k, id: p.i };
+  return decodeCursor('', print); // throws INVALID_CURSOR
+}
+
+async function load(
+  input: ProductListQuery,
+  sort: Sort,
+  position: Position | undefined,
+  print: string,
+  deps: CatalogDeps,
+): Promise<ProductList> {
+  const db = deps.readDb();
+  const filter: ProductFilter = {
+    categorySlugs: input.category,
+    brandSlugs: input.brand,
+    minPrice: input.minPrice,
+    maxPrice: input.maxPrice,
+    inStock: input.inStock,
+    attributes: groupAttributes(input.attr),
+  };
+
+  let words: QueryWord[] = [];
+  if (input.q) {
+    words = await correct(searchWords(input.q), deps);
+    if (words.length === 0) return emptyList();
+    filter.tsQuery = buildTsQuery(words);
+  }
+
+  const [rows, facetRows] = await readMany<[SummaryRow[], FacetRow[]]>(db, [
+    pageQuery(filter, sort, position, input.limit),
+    facetQuery(filter),
+  ]);
+
+  const hasMore = rows.length > input.limit;
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  let nextCursor: string | null = null;
+  if (hasMore && last) {
+    nextCursor =
+      sort === 'relevance' && filter.tsQuery
+        ? encodeCursor({ o: (position?.kind === 'offset' ? position.offset : 0) + page.length }, print)
+        : encodeCursor({ k: String(last.sort_key), i: last.id }, print);
+  }
+
+  return {
+    items: page.map(toSummary),
+    facets: facets(facetRows),
+    total: Number(facetRows.find((r) => r.kind === 'total')?.count ?? 0),
+    nextCursor,
+    correctedQuery: correctedQuery(words),
+  };
+}
+
+/** Looks each correctable word up in the catalog dictionary; known words stay as they are. */
+async function correct(words: string[], deps: CatalogDeps): Promise<QueryWord[]> {
+  const toCheck = words.filter(correctable);
+  const found = new Map<string, { term: string; dist: number }[]>();
+  if (toCheck.length) {
+    const [rows] = await readMany<[{ word: string; term: string; dist: number }[]]>(deps.readDb(), [
+      correctionsQuery(toCheck),
+    ]);
+    for (const r of rows) {
+      const list = found.get(r.word) ?? [];
+      list.push({ term: r.term, dist: Number(r.dist) });
+      found.set(r.word, list);
+    }
+  }
+  return words.map((word) => {
+    const candidates = found.get(word) ?? [];
+    const known = candidates.some((c) => c.term === word);
+    return { word, corrections: known ? [] : candidates.map((c) => c.term).slice(0, 2) };
+  });
+}
+
+function groupAttributes(attrs: string[] | undefined): Record<string, string[]> | undefined {
+  if (!attrs?.length) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const a of attrs) {
+    const i = a.indexOf(':');
+    (out[a.slice(0, i)] ??= []).push(a.slice(i + 1));
+  }
+  return out;
+}
+
+function facets(rows: FacetRow[]): ProductList['facets'] {
+  const byCount = (a: { count: number; name: string }, b: { count: number; name: string }) =>
+    b.count - a.count || a.name.localeCompare(b.name);
+  const values = (kind: FacetRow['kind']) =>
+    rows
+      .filter((r) => r.kind === kind)
+      .map((r) => ({ slug: r.slug!, name: r.name!, count: Number(r.count) }))
+      .sort(byCount);
+  const priceCounts = new Map(rows.filter((r) => r.kind === 'price').map((r) => [Number(r.key), Number(r.count)]));
+  return {
+    categories: values('category'),
+    brands: values('brand'),
+    price: PRICE_BUCKETS.map((min, i) => ({
+      min,
+      max: PRICE_BUCKETS[i + 1] ?? null,
+      count: priceCounts.get(i) ?? 0,
+    })),
+  };
+}
+
+function emptyList(): ProductList {
+  return {
+    items: [],
+    facets: { categories: [], brands: [], price: PRICE_BUCKETS.map((min, i) => ({ min, max: PRICE_BUCKETS[i + 1] ?? null, count: 0 })) },
+    total: 0,
+    nextCursor: null,
+    correctedQuery: null,
+  };
+}

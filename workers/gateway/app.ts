@@ -1,0 +1,51 @@
+import { Scalar } from '@scalar/hono-api-reference';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { AppError } from '../../shared/kernel/app-error';
+import { createRouter } from '../../shared/http/router';
+import { problemResponse } from '../../shared/http/problem';
+import { catalogRouter } from '../catalog';
+import { healthRouter } from './health';
+import { methodIndex, notFound, onError } from './middleware/errors';
+import { requestContext } from './middleware/request-context';
+import { registerOpenApi } from './openapi';
+import { services, type Services } from './services';
+
+/** The HTTP gateway: edge concerns, then every context's router mounted in-process. */
+export function createApp() {
+  const app = createRouter();
+
+  app.use(
+    requestContext(async (c) => {
+      const s = c.get('services') as Services | undefined;
+      if (s) await s.db.close();
+    }),
+  );
+  app.use('*', async (c, next) => {
+    const origins = c.get('config').CORS_ORIGINS;
+    return cors({
+      origin: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()),
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'x-request-id'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow'],
+      maxAge: 600,
+    })(c, next);
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: (c) => problemResponse(c, new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MiB')),
+    }),
+  );
+
+  app.route('/', healthRouter());
+  app.route('/', catalogRouter((c) => services(c).catalog));
+
+  registerOpenApi(app);
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Agora API reference' }));
+
+  app.onError(onError);
+  app.notFound(notFound(methodIndex(app.routes)));
+  return app;
+}

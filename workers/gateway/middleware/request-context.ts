@@ -1,0 +1,54 @@
+import type { MiddlewareHandler } from 'hono';
+import { readConfig } from '../../../shared/env';
+import type { AppEnv } from '../../../shared/http/context';
+import { createLogger } from '../../../shared/http/logging';
+import { continueTrace, formatTraceparent } from '../../../shared/http/trace';
+import { newId } from '../../../shared/kernel/ids';
+import { routePath } from 'hono/route';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Request id, W3C trace context, typed config and one wide structured log line per request.
+ * Runs first, so everything after it (including errors) is logged and carries the ids.
+ */
+export function requestContext(closeResources: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => Promise<void>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const inbound = c.req.header('x-request-id');
+    const requestId = inbound && SAFE_REQUEST_ID.test(inbound) ? inbound : newId('request');
+    const trace = continueTrace(c.req.header('traceparent'));
+    c.set('requestId', requestId);
+    c.set('trace', trace);
+    c.set('actor', null);
+    c.set('log', {});
+    c.header('x-request-id', requestId);
+    c.header('traceparent', formatTraceparent(trace));
+
+    let level: 'info' | 'warn' | 'error' = 'info';
+    try {
+      c.set('config', readConfig(c.env));
+      await next();
+    } finally {
+      const status = c.res.status;
+      level = status >= 500 ? 'error' : 'info';
+      const config = c.get('config');
+      const logger = createLogger(config?.LOG_LEVEL ?? 'info');
+      logger.log(level, 'request', {
+        requestId,
+        traceId: trace.traceId,
+        spanId: trace.spanId,
+        parentSpanId: trace.parentSpanId,
+        method: c.req.method,
+        path: c.req.path,
+        route: routePath(c),
+        status,
+        outcome: status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'success',
+        actor: c.get('actor')?.id ?? null,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        ...c.get('log'),
+      });
+      c.executionCtx.waitUntil(closeResources(c).catch(() => undefined));
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import type { Context } from 'hono';
+import { EdgeCache } from '../../shared/adapters/cache/edge-cache';
+import { KvGenerationStore, MemoGenerationStore } from '../../shared/adapters/cache/kv-generation';
+import { MemoryCache } from '../../shared/adapters/cache/memory-cache';
+import { upstashClient, UpstashCache, UpstashGenerationStore } from '../../shared/adapters/cache/upstash';
+import { DbProvider } from '../../shared/db/client';
+import type { Config } from '../../shared/env';
+import type { AppEnv } from '../../shared/http/context';
+import { systemClock } from '../../shared/kernel/clock';
+import type { Cache, GenerationStore } from '../../shared/ports/cache';
+import { makeCatalogService, type CatalogService } from '../catalog';
+
+/**
+ * The composition root: the only place that knows every context and adapter. Contexts get
+ * plain dependencies and never import each other.
+ */
+export interface Services {
+  db: DbProvider;
+  catalog: CatalogService;
+}
+
+// Per-isolate state: caches hold immutable, generation-keyed snapshots (never DB pools).
+const memoryCache = new MemoryCache(1000);
+let generationStore: { key: string; store: GenerationStore } | undefined;
+
+function generations(env: Env, config: Config): GenerationStore {
+  const key = `${config.UPSTASH_REDIS_REST_URL ?? 'kv'}|${config.CATALOG_GENERATION_TTL_MS}`;
+  if (generationStore?.key !== key) {
+    const inner =
+      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+        ? new UpstashGenerationStore(upstashClient(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN))
+        : new KvGenerationStore(env.CACHE_KV);
+    generationStore = { key, store: new MemoGenerationStore(inner, config.CATALOG_GENERATION_TTL_MS) };
+  }
+  return generationStore.store;
+}
+
+function cacheLayers(config: Config): Cache[] {
+  const layers: Cache[] = [memoryCache, new EdgeCache(caches.default)];
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    layers.push(new UpstashCache(upstashClient(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)));
+  }
+  return layers;
+}
+
+export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void): Services {
+  const db = new DbProvider(config);
+  const catalog = makeCatalogService({
+    readDb: () => db.http(),
+    writeDb: () => db.pool(),
+    cache: cacheLayers(config),
+    generations: generations(env, config),
+    cacheTtlSeconds: config.CATALOG_CACHE_TTL_SECONDS,
+    currency: config.STORE_CURRENCY,
+    clock: systemClock,
+    background: waitUntil,
+  });
+  return { db, catalog };
+}
+
+/** The request's services, built on first use. */
+export function services(c: Context<AppEnv>): Services {
+  let s = c.get('services') as Services | undefined;
+  if (!s) {
+    s = buildServices(c.env, c.get('config'), (p) => c.executionCtx.waitUntil(p));
+    c.set('services', s);
+  }
+  return s;
+}
