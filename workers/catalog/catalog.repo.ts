@@ -204,27 +204,27 @@ export function productDetailQuery(idOrSlug: string): SQL {
 }
 
 /**
- * For each word: dictionary words within edit distance 2 (a swap of two letters counts 2)
- * or with high trigram similarity, best first. Known words come back with distance 0.
+ * For each word, dictionary candidates: the word itself, words with trigram similarity, and
+ * words of nearby length within Levenshtein distance 3. The final choice is made by
+ * `pickCorrections`, which counts a swap of two letters as one typo.
  */
 export function correctionsQuery(words: string[]): SQL {
   return sql`
-    select w.word, s.term, s.dist
+    select w.word, s.term
     from unnest(${sql`array[${sql.join(
       words.map((w) => sql`${w}`),
       sql`, `,
     )}]::text[]`}) as w(word)
     cross join lateral (
-      select t.term, levenshtein_less_equal(t.term, w.word, 2) as dist, similarity(t.term, w.word) as sim
+      select t.term
       from catalog_search_terms t
       where t.term = w.word
          or t.term % w.word
          or (length(t.term) between length(w.word) - 1 and length(w.word) + 1
-             and levenshtein_less_equal(t.term, w.word, 2) <= 2)
-      order by (t.term = w.word) desc, 2 asc, 3 desc, t.term
-      limit 3
-    ) s
-    where s.dist <= 2 or s.sim >= 0.45`;
+             and levenshtein_less_equal(t.term, w.word, 3) <= 3)
+      order by (t.term = w.word) desc, levenshtein_less_equal(t.term, w.word, 3), similarity(t.term, w.word) desc, t.term
+      limit 10
+    ) s`;
 }
 
 export const categoryTreeQuery = sql`

@@ -40,3 +40,37 @@ export function correctedQuery(words: QueryWord[]): string | null {
   if (!words.some((w) => w.corrections.length > 0)) return null;
   return words.map((w) => w.corrections[0] ?? w.word).join(' ');
 }
+
+/**
+ * Optimal string alignment distance: Levenshtein where swapping two adjacent letters
+ * costs 1, the most common typo.
+ */
+export function typoDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** How many typos a word of this length may carry and still be corrected. */
+export const maxTypos = (word: string) => (word.length >= 8 ? 3 : word.length >= 5 ? 2 : 1);
+
+/**
+ * The corrections worth searching for: the dictionary candidates at the smallest typo
+ * distance, if that distance is tolerable for the word's length. None when the word is known.
+ */
+export function pickCorrections(word: string, candidates: string[]): string[] {
+  if (candidates.includes(word)) return [];
+  const scored = candidates.map((term) => ({ term, dist: typoDistance(word, term) }));
+  const best = Math.min(...scored.map((s) => s.dist));
+  if (!Number.isFinite(best) || best > maxTypos(word)) return [];
+  return scored.filter((s) => s.dist === best).map((s) => s.term).slice(0, 3);
+}

@@ -12,7 +12,7 @@ import {
   type SummaryRow,
 } from '../catalog.repo';
 import type { ProductList, ProductListQuery, Sort } from '../catalog.schemas';
-import { buildTsQuery, correctable, correctedQuery, searchWords, type QueryWord } from '../catalog.search';
+import { buildTsQuery, correctable, correctedQuery, pickCorrections, searchWords, type QueryWord } from '../catalog.search';
 import { cacheKey, type CatalogDeps } from './deps';
 import { toSummary } from './mappers';
 
@@ -99,22 +99,12 @@ async function load(
 /** Looks each correctable word up in the catalog dictionary; known words stay as they are. */
 async function correct(words: string[], deps: CatalogDeps): Promise<QueryWord[]> {
   const toCheck = words.filter(correctable);
-  const found = new Map<string, { term: string; dist: number }[]>();
+  const candidates = new Map<string, string[]>();
   if (toCheck.length) {
-    const [rows] = await readMany<[{ word: string; term: string; dist: number }[]]>(deps.readDb(), [
-      correctionsQuery(toCheck),
-    ]);
-    for (const r of rows) {
-      const list = found.get(r.word) ?? [];
-      list.push({ term: r.term, dist: Number(r.dist) });
-      found.set(r.word, list);
-    }
+    const [rows] = await readMany<[{ word: string; term: string }[]]>(deps.readDb(), [correctionsQuery(toCheck)]);
+    for (const r of rows) candidates.set(r.word, [...(candidates.get(r.word) ?? []), r.term]);
   }
-  return words.map((word) => {
-    const candidates = found.get(word) ?? [];
-    const known = candidates.some((c) => c.term === word);
-    return { word, corrections: known ? [] : candidates.map((c) => c.term).slice(0, 2) };
-  });
+  return words.map((word) => ({ word, corrections: pickCorrections(word, candidates.get(word) ?? []) }));
 }
 
 function groupAttributes(attrs: string[] | undefined): Record<string, string[]> | undefined {

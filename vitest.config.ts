@@ -1,0 +1,50 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects:
+ * - `node`: pure logic, repositories/services against real Postgres, local tooling, the seed.
+ * - `workers`: routes, Durable Objects and consumers inside workerd through the real Worker.
+ * Both use PGlite by default and the server in DATABASE_URL when it is set.
+ */
+const WORKER_TESTS = ['**/*.routes.test.ts', '**/*.do.test.ts', '**/*.consumer.test.ts', '**/*.worker.test.ts'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['shared/**/*.test.ts', 'workers/**/*.test.ts', 'scripts/**/*.test.ts', 'tools/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', ...WORKER_TESTS],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                APP_ENV: 'test',
+                LOG_LEVEL: 'warn',
+                DATABASE_URL: inject('databaseUrl'),
+                NEON_WS_PROXY: inject('wsProxy'),
+                NEON_SQL_ENDPOINT: inject('sqlEndpoint'),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: WORKER_TESTS,
+          globalSetup: ['test/global-setup.workers.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
