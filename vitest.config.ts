@@ -33,6 +33,8 @@ export default defineConfig({
                 DATABASE_URL: inject('databaseUrl'),
                 NEON_WS_PROXY: inject('wsProxy'),
                 NEON_SQL_ENDPOINT: inject('sqlEndpoint'),
+                UPSTASH_REDIS_REST_URL: inject('upstashUrl'),
+                UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'),
               },
             },
           })),

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { AppError, type FieldError } from '../kernel/app-error';
+import type { AppError, FieldError } from '../kernel/app-error';
 import { z } from '@hono/zod-openapi';
 
 /** RFC 9457 problem details, the one error shape of the API (see API.md). */

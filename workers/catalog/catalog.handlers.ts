@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../shared/http/context';
 import { getProductRoute, listCategoriesRoute, listProductsRoute } from './catalog.routes';
-import type { CatalogService } from './index';
+import type { CatalogService } from './service';
 
 /** Glue only: valid input → one service verb → status + DTO. */
 export function registerCatalogHandlers(app: OpenAPIHono<AppEnv>, service: (c: Context<AppEnv>) => CatalogService) {

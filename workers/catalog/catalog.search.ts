@@ -61,7 +61,7 @@ export function typoDistance(a: string, b: string): number {
 }
 
 /** How many typos a word of this length may carry and still be corrected. */
-export const maxTypos = (word: string) => (word.length >= 8 ? 3 : word.length >= 5 ? 2 : 1);
+export const maxTypos = (word: string) => (word.length >= 9 ? 2 : 1);
 
 /**
  * The corrections worth searching for: the dictionary candidates at the smallest typo

@@ -44,7 +44,8 @@ export async function createProduct(raw: CreateProductInput, _meta: RequestMeta,
       ...derived.product,
     });
     await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency));
-    await repo.addSearchTerms(tx, derived.terms);
+    // Only storefront-visible products feed the dictionary, so corrections never reveal drafts.
+    if (input.status === 'active') await repo.addSearchTerms(tx, derived.terms);
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
   return (await getProductAnyStatus(id, input.status, deps)) ?? fail(id);
@@ -88,7 +89,7 @@ export async function updateProduct(
       ...derived.product,
     });
     if (patch.variants) await repo.replaceVariants(tx, id, variantRows(id, patch.variants, deps.currency));
-    await repo.addSearchTerms(tx, derived.terms);
+    if (status === 'active') await repo.addSearchTerms(tx, derived.terms);
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
   return getProductAnyStatus(id, status, deps);

@@ -25,13 +25,12 @@ export function requestContext(closeResources: (c: Parameters<MiddlewareHandler<
     c.header('x-request-id', requestId);
     c.header('traceparent', formatTraceparent(trace));
 
-    let level: 'info' | 'warn' | 'error' = 'info';
     try {
       c.set('config', readConfig(c.env));
       await next();
     } finally {
       const status = c.res.status;
-      level = status >= 500 ? 'error' : 'info';
+      const level = status >= 500 ? 'error' : 'info';
       const config = c.get('config');
       const logger = createLogger(config?.LOG_LEVEL ?? 'info');
       logger.log(level, 'request', {

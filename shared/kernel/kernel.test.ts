@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from './app-error';
+import { decodeCursor, encodeCursor, fingerprint } from './cursor';
+import { isId, newId } from './ids';
+import { money } from './money';
+
+describe('ids', () => {
+  it('are prefixed, well-formed, unique and sort by creation time', () => {
+    const a = newId('product', 1_700_000_000_000);
+    const b = newId('product', 1_700_000_000_001);
+    expect(a).toMatch(/^prd_[0-9a-z]{26}$/);
+    expect(isId('product', a)).toBe(true);
+    expect(isId('order', a)).toBe(false);
+    expect(a < b).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, () => newId('order'))).size).toBe(1000);
+  });
+});
+
+describe('cursors', () => {
+  it('round-trip and are bound to their query', () => {
+    const c = encodeCursor({ k: '1999', i: 'prd_x' }, fingerprint({ sort: 'price_asc' }));
+    expect(c).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(c, fingerprint({ sort: 'price_asc' }))).toEqual({ k: '1999', i: 'prd_x' });
+    expect(() => decodeCursor(c, fingerprint({ sort: 'price_desc' }))).toThrow(AppError);
+  });
+
+  it.each(['', '!!!', 'e30', 'bnVsbA', 'x'.repeat(3000)])('rejects %j with INVALID_CURSOR', (bad) => {
+    try {
+      decodeCursor(bad, 'f');
+      expect.unreachable();
+    } catch (e) {
+      expect((e as AppError).code).toBe('INVALID_CURSOR');
+      expect((e as AppError).status).toBe(400);
+    }
+  });
+});
+
+describe('money', () => {
+  it('accepts integer minor units only', () => {
+    expect(money(399900, 'INR')).toEqual({ amount: 399900, currency: 'INR' });
+    expect(() => money(19.99, 'USD')).toThrow(RangeError);
+  });
+});
