@@ -53,6 +53,8 @@ export class DbProvider {
   pool(): PoolDb {
     if (!this.#poolDb) {
       this.#pool = new Pool({ connectionString: this.config.DATABASE_URL, max: 4 });
+      // An idle connection dropping must not crash the isolate; the next query reconnects.
+      this.#pool.on('error', (err) => console.warn(JSON.stringify({ level: 'warn', msg: 'db pool connection error', error: String(err) })));
       this.#poolDb = drizzlePool({ client: this.#pool, schema });
     }
     return this.#poolDb;
