@@ -28,6 +28,8 @@ function configureNeon(config: Config): void {
     neonConfig.useSecureWebSocket = false;
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
+    // Coalescing writes waits a tick per write, which only pays off over a real network.
+    neonConfig.coalesceWrites = false;
   }
   if (config.NEON_SQL_ENDPOINT) {
     const endpoint = config.NEON_SQL_ENDPOINT;
@@ -52,9 +54,15 @@ export class DbProvider {
   /** Pool-backed database for transactions and multi-statement work. */
   pool(): PoolDb {
     if (!this.#poolDb) {
-      this.#pool = new Pool({ connectionString: this.config.DATABASE_URL, max: 4 });
-      // An idle connection dropping must not crash the isolate; the next query reconnects.
-      this.#pool.on('error', (err) => console.warn(JSON.stringify({ level: 'warn', msg: 'db pool connection error', error: String(err) })));
+      const pool = new Pool({ connectionString: this.config.DATABASE_URL, max: 4 });
+      // An idle connection dropping must not crash the isolate (the next query reconnects).
+      // workerd also reports a "connection lost" after every server-side close, so errors
+      // of a pool that is being ended are expected and ignored.
+      pool.on('error', (err: unknown) => {
+        if (this.#pool !== pool) return;
+        console.warn(JSON.stringify({ level: 'warn', msg: 'db pool connection error', error: String(err) }));
+      });
+      this.#pool = pool;
       this.#poolDb = drizzlePool({ client: this.#pool, schema });
     }
     return this.#poolDb;
