@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.wrangler', '.data', 'worker-configuration.d.ts', 'migrations', 'coverage'] },
+  { ignores: ['node_modules', 'dist', '.wrangler', '.data', 'worker-configuration.d.ts', 'migrations', 'coverage', '**/*.js', '**/*.mjs', '**/*.cjs', '!eslint.config.js', 'bench/_scratch'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // Node-side tooling may read the environment.
-    files: ['scripts/**', 'tools/**', 'bench/**', 'test/**', '*.config.ts', '*.config.js'],
+    files: ['scripts/**', 'tools/**', 'bench/**', 'test/**', '**/*.test.ts', '*.config.ts', '*.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
