@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { CURRENT_SCRYPT_PARAMS, dummyVerify, hashPassword, needsRehash, verifyPassword } from './password-hash';
+
+/**
+ * Runs inside workerd (the `workers` project): node:crypto there is workerd's own
+ * implementation over BoringSSL, with its own limits, not Node's.
+ */
+const PASSWORD = 'mauve tulip orbit 42';
+const CURRENT = /^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/;
+
+/** RFC 7914 section 12, fourth vector: scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1, 64). */
+const RFC7914 =
+  '$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046/2o+7qQT44+qbVD9lRdofLVQylVYT8Pz2LUlwUkKpr55h6F3A1lHkDfzwF7RVdYhw';
+
+describe('hashPassword', () => {
+  it('writes a PHC string with the current parameters and a fresh 16-byte salt', async () => {
+    const [a, b] = await Promise.all([hashPassword(PASSWORD), hashPassword(PASSWORD)]);
+    expect(a).toMatch(CURRENT);
+    expect(b).toMatch(CURRENT);
+    expect(a).not.toBe(b);
+    expect(CURRENT_SCRYPT_PARAMS).toEqual({ ln: 15, r: 8, p: 3 });
+  });
+
+  it('refuses parameters that could not be read back or that workerd would refuse', async () => {
+    await expect(hashPassword(PASSWORD, { ln: 18, r: 8, p: 1 })).rejects.toThrow(RangeError);
+    await expect(hashPassword(PASSWORD, { ln: 9, r: 8, p: 1 })).rejects.toThrow(RangeError);
+    await expect(hashPassword(PASSWORD, { ln: 15, r: 8, p: 0 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('verifyPassword', () => {
+  it('accepts the right password and refuses others', async () => {
+    const stored = await hashPassword(PASSWORD);
+    expect(await verifyPassword(PASSWORD, stored)).toEqual({ ok: true, needsRehash: false });
+    expect(await verifyPassword('mauve tulip orbit 43', stored)).toEqual({ ok: false, needsRehash: false });
+    expect(await verifyPassword('', stored)).toEqual({ ok: false, needsRehash: false });
+  });
+
+  it('compares NFKC forms, so the same password typed on another keyboard still matches', async () => {
+    const stored = await hashPassword('caf\u00e9 \uFB01eld mauve tulip');
+    expect((await verifyPassword('cafe\u0301 field mauve tulip', stored)).ok).toBe(true);
+    expect((await verifyPassword('cafe field mauve tulip', stored)).ok).toBe(false);
+  });
+
+  it('reads hashes from other scrypt implementations (RFC 7914 test vector) and asks to upgrade them', async () => {
+    expect(await verifyPassword('pleaseletmein', RFC7914)).toEqual({ ok: true, needsRehash: true });
+    expect(await verifyPassword('pleaseletmeout', RFC7914)).toEqual({ ok: false, needsRehash: false });
+  });
+
+  it('asks for a rehash of a weaker hash only when the password is right, and the new hash is current', async () => {
+    const old = await hashPassword(PASSWORD, { ln: 14, r: 8, p: 1 });
+    expect(old).toMatch(/^\$scrypt\$ln=14,r=8,p=1\$/);
+    expect(needsRehash(old)).toBe(true);
+    expect(await verifyPassword('wrong password here', old)).toEqual({ ok: false, needsRehash: false });
+    const result = await verifyPassword(PASSWORD, old);
+    expect(result).toEqual({ ok: true, needsRehash: true });
+    const upgraded = await hashPassword(PASSWORD);
+    expect(needsRehash(upgraded)).toBe(false);
+    expect(await verifyPassword(PASSWORD, upgraded)).toEqual({ ok: true, needsRehash: false });
+  });
+
+  it('does not ask to rehash a hash stronger than the current policy', async () => {
+    const stronger = await hashPassword(PASSWORD, { ln: 16, r: 8, p: 2 });
+    expect(await verifyPassword(PASSWORD, stronger)).toEqual({ ok: true, needsRehash: false });
+  });
+
+  it('answers not-ok, without throwing, for a missing, tampered, foreign or out-of-bounds hash', async () => {
+    const stored = await hashPassword(PASSWORD);
+    const last = stored.at(-1) === 'A' ? 'B' : 'A';
+    const tampered = stored.slice(0, -1) + last;
+    const bad = [
+      null,
+      undefined,
+      '',
+      tampered,
+      stored.replace('$scrypt$', '$scrypt2$'),
+      stored.replace('ln=15', 'ln=18'), // over workerd's N*r*p cap
+      stored.replace('ln=15', 'ln=9'),
+      stored.replace('p=3', 'p=3,x=1'),
+      '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g',
+      '$scrypt$ln=15,r=8,p=3$AAAA$AAAAAAAAAAAAAAAAAAAAAA', // 3-byte salt
+    ];
+    for (const s of bad) expect(await verifyPassword(PASSWORD, s), String(s)).toEqual({ ok: false, needsRehash: false });
+    expect(needsRehash('$scrypt$ln=15,r=8,p=3$AAAA$AAAAAAAAAAAAAAAAAAAAAA')).toBe(true);
+  });
+});
+
+describe('no user enumeration by timing', () => {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+  async function time(f: () => Promise<unknown>): Promise<number> {
+    const t0 = performance.now();
+    await f();
+    return performance.now() - t0;
+  }
+
+  it('takes about as long for an unknown email (dummy verify) as for a wrong or right password', async () => {
+    const stored = await hashPassword(PASSWORD);
+    const runs = { wrong: [] as number[], right: [] as number[], unknown: [] as number[], dummy: [] as number[] };
+    await verifyPassword(PASSWORD, stored); // warm up
+    for (let i = 0; i < 5; i++) {
+      runs.wrong.push(await time(() => verifyPassword('not the password!', stored)));
+      runs.right.push(await time(() => verifyPassword(PASSWORD, stored)));
+      runs.unknown.push(await time(() => verifyPassword(PASSWORD, null)));
+      runs.dummy.push(await time(() => dummyVerify(PASSWORD)));
+    }
+    const m = { wrong: median(runs.wrong), right: median(runs.right), unknown: median(runs.unknown), dummy: median(runs.dummy) };
+    console.log(`median ms per verify in workerd: ${JSON.stringify(m)}`);
+    expect(m.wrong).toBeGreaterThan(20); // real work happened (workerd's clock does advance here)
+    for (const other of [m.right, m.unknown, m.dummy]) {
+      expect(other / m.wrong).toBeGreaterThan(0.6);
+      expect(other / m.wrong).toBeLessThan(1.6);
+    }
+    expect(m.wrong).toBeLessThan(1000); // budget ~250 ms; generous for a loaded machine
+  });
+});
