@@ -1,5 +1,6 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { AppError } from '../../shared/kernel/app-error';
 import { createRouter } from '../../shared/http/router';
@@ -16,20 +17,13 @@ export function createApp() {
   const app = createRouter();
 
   app.use(
-    requestContext(async (c) => {
-      const s = c.get('services') as Services | undefined;
-      if (s) await s.db.close();
-    }),
+    requestContext((c) => (c.get('services') as Services | undefined)?.db.close()),
   );
-  app.use('*', async (c, next) => {
+  let corsFor: { origins: string; handler: MiddlewareHandler } | undefined;
+  app.use('*', (c, next) => {
     const origins = c.get('config').CORS_ORIGINS;
-    return cors({
-      origin: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()),
-      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'x-request-id'],
-      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow'],
-      maxAge: 600,
-    })(c, next);
+    if (corsFor?.origins !== origins) corsFor = { origins, handler: corsHandler(origins) };
+    return corsFor.handler(c, next);
   });
   app.use(
     '*',
@@ -48,4 +42,14 @@ export function createApp() {
   app.onError(onError);
   app.notFound(notFound(methodIndex(app.routes)));
   return app;
+}
+
+function corsHandler(origins: string): MiddlewareHandler {
+  return cors({
+    origin: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()),
+    allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'x-request-id'],
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow'],
+    maxAge: 600,
+  });
 }

@@ -85,7 +85,7 @@ describe('JSON bodies through the shared router and error handler', () => {
   // The public JSON routes arrive with identity; this exercises the same router factory,
   // validation hook and error handler every context uses.
   const app = createRouter();
-  app.use(requestContext(async () => undefined));
+  app.use(requestContext(() => undefined));
   app.openapi(
     createRoute({
       method: 'post',

@@ -20,7 +20,8 @@ export interface Services {
 }
 
 // Per-isolate state: caches hold immutable, generation-keyed snapshots (never DB pools).
-const memoryCache = new MemoryCache(1000);
+// 1,000 entries or 8 MiB, whichever comes first (a list page is ~16 KB at limit=20).
+const memoryCache = new MemoryCache(1000, 8 * 1024 * 1024);
 let generationStore: { key: string; store: GenerationStore } | undefined;
 
 function generations(env: Env, config: Config): GenerationStore {

@@ -7,7 +7,7 @@ import { MemoryCache } from './memory-cache';
 describe('MemoryCache', () => {
   it('expires entries and evicts the least recently used beyond its size', async () => {
     let now = 0;
-    const cache = new MemoryCache(2, () => now);
+    const cache = new MemoryCache(2, 1024, () => now);
     await cache.set('a', 1, 10);
     await cache.set('b', 2, 10);
     expect(await cache.get('a')).toBe(1); // a is now most recent
@@ -18,6 +18,21 @@ describe('MemoryCache', () => {
     expect(await cache.get('a')).toBeUndefined();
     await cache.set('z', 1, 0);
     expect(await cache.get('z')).toBeUndefined();
+  });
+});
+
+describe('MemoryCache byte budget', () => {
+  it('evicts least recently used entries to stay under its byte budget', async () => {
+    const cache = new MemoryCache(100, 1000);
+    const value = 'x'.repeat(200); // ~200 bytes each
+    for (let i = 0; i < 10; i++) await cache.set(`k${i}`, value, 60);
+    expect(cache.bytes).toBeLessThanOrEqual(1000);
+    expect(cache.size).toBe(4);
+    expect(await cache.get('k9')).toBe(value);
+    expect(await cache.get('k0')).toBeUndefined();
+    await cache.set('huge', 'y'.repeat(600), 60); // over a quarter of the budget: not cached
+    expect(await cache.get('huge')).toBeUndefined();
+    expect(await cache.get('k9')).toBe(value);
   });
 });
 

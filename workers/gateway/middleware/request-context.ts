@@ -12,7 +12,9 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Request id, W3C trace context, typed config and one wide structured log line per request.
  * Runs first, so everything after it (including errors) is logged and carries the ids.
  */
-export function requestContext(closeResources: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => Promise<void>): MiddlewareHandler<AppEnv> {
+export function requestContext(
+  closeResources: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => Promise<void> | undefined,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const inbound = c.req.header('x-request-id');
@@ -47,7 +49,8 @@ export function requestContext(closeResources: (c: Parameters<MiddlewareHandler<
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         ...c.get('log'),
       });
-      c.executionCtx.waitUntil(closeResources(c).catch(() => undefined));
+      const closing = closeResources(c);
+      if (closing) c.executionCtx.waitUntil(closing.catch(() => undefined));
     }
   };
 }
