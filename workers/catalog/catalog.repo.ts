@@ -204,8 +204,9 @@ export function productDetailQuery(idOrSlug: string): SQL {
 }
 
 /**
- * For each word, dictionary candidates: the word itself, words with trigram similarity, and
- * words of nearby length within Levenshtein distance 3. The final choice is made by
+ * For each word, dictionary candidates: the word itself when it is known (then nothing else),
+ * otherwise words with trigram similarity and words of nearby length within Levenshtein
+ * distance 3. The final choice is made by
  * `pickCorrections`, which counts a swap of two letters as one typo.
  */
 export function correctionsQuery(words: string[]): SQL {
@@ -216,14 +217,20 @@ export function correctionsQuery(words: string[]): SQL {
       sql`, `,
     )}]::text[]`}) as w(word)
     cross join lateral (
-      select t.term
-      from catalog_search_terms t
-      where t.term = w.word
-         or t.term % w.word
-         or (length(t.term) between length(w.word) - 1 and length(w.word) + 1
-             and levenshtein_less_equal(t.term, w.word, 3) <= 3)
-      order by (t.term = w.word) desc, levenshtein_less_equal(t.term, w.word, 3), similarity(t.term, w.word) desc, t.term
-      limit 10
+      select w.word as term
+      where exists (select 1 from catalog_search_terms e where e.term = w.word)
+      union all
+      select f.term from (
+        select t.term
+        from catalog_search_terms t
+        where t.term % w.word
+           or (length(t.term) between length(w.word) - 1 and length(w.word) + 1
+               and levenshtein_less_equal(t.term, w.word, 3) <= 3)
+        order by levenshtein_less_equal(t.term, w.word, 3), similarity(t.term, w.word) desc, t.term
+        limit 10
+      ) f
+      -- a known word is never corrected, so the fuzzy scan is skipped for it
+      where not exists (select 1 from catalog_search_terms e where e.term = w.word)
     ) s`;
 }
 

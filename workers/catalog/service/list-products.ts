@@ -1,3 +1,4 @@
+import type { SQL } from 'drizzle-orm';
 import { decodeCursor, encodeCursor, fingerprint } from '../../../shared/kernel/cursor';
 import { readThrough, type CachedRead } from '../../../shared/ports/cache';
 import {
@@ -64,17 +65,32 @@ async function load(
     attributes: groupAttributes(input.attr),
   };
 
-  let words: QueryWord[] = [];
-  if (input.q) {
-    words = await correct(searchWords(input.q), deps);
-    if (words.length === 0) return emptyList();
-    filter.tsQuery = buildTsQuery(words);
-  }
+  /** The page and the facets for the current filter, after any extra queries, in one round trip. */
+  const run = (...before: SQL[]) =>
+    readMany<unknown[]>(db, [...before, pageQuery(filter, sort, position, input.limit), facetQuery(filter)]);
 
-  const [rows, facetRows] = await readMany<[SummaryRow[], FacetRow[]]>(db, [
-    pageQuery(filter, sort, position, input.limit),
-    facetQuery(filter),
-  ]);
+  let words: QueryWord[] = [];
+  let results: unknown[];
+  if (!input.q) {
+    results = await run();
+  } else {
+    const typed = searchWords(input.q);
+    if (typed.length === 0) return emptyList();
+    words = typed.map((word) => ({ word, corrections: [] }));
+    filter.tsQuery = buildTsQuery(words);
+    const toCheck = typed.filter(correctable);
+    // The dictionary lookup travels with the search for the words as typed; only when a word
+    // needs correcting is the search run again, with the corrections.
+    results = toCheck.length ? await run(correctionsQuery(toCheck)) : await run();
+    if (toCheck.length) {
+      words = correct(typed, results.shift() as { word: string; term: string }[]);
+      if (words.some((w) => w.corrections.length)) {
+        filter.tsQuery = buildTsQuery(words);
+        results = await run();
+      }
+    }
+  }
+  const [rows, facetRows] = results as [SummaryRow[], FacetRow[]];
 
   const hasMore = rows.length > input.limit;
   const page = rows.slice(0, input.limit);
@@ -96,14 +112,10 @@ async function load(
   };
 }
 
-/** Looks each correctable word up in the catalog dictionary; known words stay as they are. */
-async function correct(words: string[], deps: CatalogDeps): Promise<QueryWord[]> {
-  const toCheck = words.filter(correctable);
+/** Applies the dictionary's candidates to each typed word; known words stay as they are. */
+function correct(words: string[], rows: { word: string; term: string }[]): QueryWord[] {
   const candidates = new Map<string, string[]>();
-  if (toCheck.length) {
-    const [rows] = await readMany<[{ word: string; term: string }[]]>(deps.readDb(), [correctionsQuery(toCheck)]);
-    for (const r of rows) candidates.set(r.word, [...(candidates.get(r.word) ?? []), r.term]);
-  }
+  for (const r of rows) candidates.set(r.word, [...(candidates.get(r.word) ?? []), r.term]);
   return words.map((word) => ({ word, corrections: pickCorrections(word, candidates.get(word) ?? []) }));
 }
 
