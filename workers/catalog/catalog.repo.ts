@@ -108,15 +108,6 @@ function baseConds(f: ProductFilter): SQL[] {
   return conds;
 }
 
-function allConds(f: ProductFilter): SQL {
-  const conds = baseConds(f);
-  if (f.categorySlugs?.length) conds.push(categoryCond(f.categorySlugs));
-  if (f.brandSlugs?.length) conds.push(brandCond(f.brandSlugs));
-  const price = priceCond(f);
-  if (price) conds.push(price);
-  return and(...conds)!;
-}
-
 const SORT_SQL: Record<Exclude<Sort, 'relevance'>, { key: SQL; dir: 'asc' | 'desc' }> = {
   price_asc: { key: sql`p.price_min`, dir: 'asc' },
   price_desc: { key: sql`p.price_min`, dir: 'desc' },
@@ -130,9 +121,18 @@ const SUMMARY_COLUMNS = sql`
   c.id as category_id, c.slug as category_slug, c.name as category_name,
   exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0) as in_stock`;
 
-/** One page of product summaries, plus one extra row to tell whether another page exists. */
-export function pageQuery(filter: ProductFilter, sort: Sort, position: Position | undefined, limit: number): SQL {
-  const where = [allConds(filter)];
+/**
+ * One page of product summaries (plus one extra row, to tell whether another page exists),
+ * the facet counts and the total, in one statement over one scan of the matching products.
+ * Each facet applies every filter except its own (disjunctive faceting); the page and the
+ * total apply them all. Answers one row: `{ items: SummaryRow[], facets: FacetRow[] }`.
+ */
+export function listQuery(filter: ProductFilter, sort: Sort, position: Position | undefined, limit: number): SQL {
+  const mc = filter.categorySlugs?.length ? categoryCond(filter.categorySlugs) : sql`true`;
+  const mb = filter.brandSlugs?.length ? brandCond(filter.brandSlugs) : sql`true`;
+  const mp = priceCond(filter) ?? sql`true`;
+
+  const pageWhere = [sql`base.mc and base.mb and base.mp`];
   let keyExpr: SQL;
   let order: SQL;
   let offset = 0;
@@ -148,43 +148,41 @@ export function pageQuery(filter: ProductFilter, sort: Sort, position: Position 
     if (position?.kind === 'key') {
       const cmp = sql.raw(s.dir === 'asc' ? '>' : '<');
       const key = sort === 'newest' ? sql`${position.key}::timestamptz` : sql`${position.key}::numeric`;
-      where.push(sql`(${s.key}, p.id) ${cmp} (${key}, ${position.id})`);
+      pageWhere.push(sql`(${s.key}, p.id) ${cmp} (${key}, ${position.id})`);
     }
   }
-  return sql`
-    select ${SUMMARY_COLUMNS}, (${keyExpr})::text as sort_key
-    from products p
-    join brands b on b.id = p.brand_id
-    join categories c on c.id = p.category_id
-    where ${and(...where)}
-    order by ${order}
-    limit ${limit + 1} offset ${offset}`;
-}
 
-/**
- * Facet counts and the total in one scan. Each facet applies every filter except its own
- * (disjunctive faceting); the total applies them all.
- */
-export function facetQuery(filter: ProductFilter): SQL {
-  const mc = filter.categorySlugs?.length ? categoryCond(filter.categorySlugs) : sql`true`;
-  const mb = filter.brandSlugs?.length ? brandCond(filter.brandSlugs) : sql`true`;
-  const mp = priceCond(filter) ?? sql`true`;
   return sql`
     with base as materialized (
-      select p.category_id, p.brand_id, ${bucketExpr} as bucket, (${mc}) as mc, (${mb}) as mb, (${mp}) as mp
+      select p.id, p.category_id, p.brand_id, ${bucketExpr} as bucket, (${mc}) as mc, (${mb}) as mb, (${mp}) as mp
       from products p
       where ${and(...baseConds(filter))}
     ),
+    page as (
+      select ${SUMMARY_COLUMNS}, (${keyExpr})::text as sort_key, row_number() over (order by ${order}) as ord
+      from base
+      join products p on p.id = base.id
+      join brands b on b.id = p.brand_id
+      join categories c on c.id = p.category_id
+      where ${and(...pageWhere)}
+      order by ${order}
+      limit ${limit + 1} offset ${offset}
+    ),
     cat as (select category_id as key, count(*) as n from base where mb and mp group by category_id),
     brd as (select brand_id as key, count(*) as n from base where mc and mp group by brand_id),
-    prc as (select bucket::text as key, count(*) as n from base where mc and mb group by bucket)
-    select 'category' as kind, c.id as key, c.slug, c.name, cat.n as count from cat join categories c on c.id = cat.key
-    union all
-    select 'brand', b.id, b.slug, b.name, brd.n from brd join brands b on b.id = brd.key
-    union all
-    select 'price', prc.key, null, null, prc.n from prc
-    union all
-    select 'total', null, null, null, count(*) from base where mc and mb and mp`;
+    prc as (select bucket::text as key, count(*) as n from base where mc and mb group by bucket),
+    facets as (
+      select 'category' as kind, c.id as key, c.slug, c.name, cat.n as count from cat join categories c on c.id = cat.key
+      union all
+      select 'brand', b.id, b.slug, b.name, brd.n from brd join brands b on b.id = brd.key
+      union all
+      select 'price', prc.key, null, null, prc.n from prc
+      union all
+      select 'total', null, null, null, count(*) from base where mc and mb and mp
+    )
+    select
+      (select coalesce(json_agg(page order by page.ord), '[]'::json) from page) as items,
+      (select json_agg(facets) from facets) as facets`;
 }
 
 export function productDetailQuery(idOrSlug: string): SQL {

@@ -3,8 +3,7 @@ import { decodeCursor, encodeCursor, fingerprint } from '../../../shared/kernel/
 import { readThrough, type CachedRead } from '../../../shared/ports/cache';
 import {
   correctionsQuery,
-  facetQuery,
-  pageQuery,
+  listQuery,
   PRICE_BUCKETS,
   readMany,
   type FacetRow,
@@ -66,8 +65,7 @@ async function load(
   };
 
   /** The page and the facets for the current filter, after any extra queries, in one round trip. */
-  const run = (...before: SQL[]) =>
-    readMany<unknown[]>(db, [...before, pageQuery(filter, sort, position, input.limit), facetQuery(filter)]);
+  const run = (...before: SQL[]) => readMany<unknown[]>(db, [...before, listQuery(filter, sort, position, input.limit)]);
 
   let words: QueryWord[] = [];
   let results: unknown[];
@@ -90,7 +88,7 @@ async function load(
       }
     }
   }
-  const [rows, facetRows] = results as [SummaryRow[], FacetRow[]];
+  const [{ items: rows, facets: facetRows }] = results[0] as [{ items: SummaryRow[]; facets: FacetRow[] }];
 
   const hasMore = rows.length > input.limit;
   const page = rows.slice(0, input.limit);
