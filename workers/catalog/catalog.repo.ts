@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
-import { brands, catalogSearchTerms, products, productVariants } from '../../shared/db/schema';
+import { catalogSearchTerms, products, productVariants } from '../../shared/db/schema';
 import type { Sort } from './catalog.schemas';
 
 /** Catalog queries. Only this file touches the catalog's tables. */
@@ -43,6 +43,7 @@ export interface SummaryRow {
 }
 
 export interface DetailRow extends SummaryRow {
+  status: 'active' | 'draft' | 'archived';
   description: string;
   attributes: Record<string, string>;
   updated_at: string | Date;
@@ -185,9 +186,11 @@ export function listQuery(filter: ProductFilter, sort: Sort, position: Position 
       (select json_agg(facets) from facets) as facets`;
 }
 
-export function productDetailQuery(idOrSlug: string): SQL {
+/** One product with its variants; only active ones unless `anyStatus` (admin reads). */
+export function productDetailQuery(idOrSlug: string, opts: { anyStatus?: boolean } = {}): SQL {
+  const visible = opts.anyStatus ? sql`true` : sql`p.status = 'active'`;
   return sql`
-    select ${SUMMARY_COLUMNS}, null as sort_key, p.description, p.attributes, p.updated_at,
+    select ${SUMMARY_COLUMNS}, null as sort_key, p.status, p.description, p.attributes, p.updated_at,
       coalesce((
         select json_agg(json_build_object(
           'id', v.id, 'sku', v.sku, 'name', v.name, 'attributes', v.attributes, 'price', v.price,
@@ -197,7 +200,7 @@ export function productDetailQuery(idOrSlug: string): SQL {
     from products p
     join brands b on b.id = p.brand_id
     join categories c on c.id = p.category_id
-    where (p.id = ${idOrSlug} or p.slug = ${idOrSlug}) and p.status = 'active'
+    where (p.id = ${idOrSlug} or p.slug = ${idOrSlug}) and ${visible}
     limit 1`;
 }
 
@@ -257,17 +260,25 @@ function rowsOf(result: unknown): unknown[] {
 
 type Tx = Parameters<Parameters<AnyDb['transaction']>[0]>[0];
 
-export async function findBrandBySlug(tx: Tx, slug: string) {
-  const [row] = await tx.select().from(brands).where(eq(brands.slug, slug)).limit(1);
+/** A brand or category is looked up by its slug (from input) or id (from a stored product). */
+export type RefKey = { slug: string } | { id: string };
+
+const refCond = (key: RefKey) => ('slug' in key ? sql`slug = ${key.slug}` : sql`id = ${key.id}`);
+
+export async function findBrand(tx: Tx, key: RefKey): Promise<{ id: string; name: string } | undefined> {
+  const [row] = rowsOf(await tx.execute(sql`select id, name from brands where ${refCond(key)} limit 1`)) as {
+    id: string;
+    name: string;
+  }[];
   return row;
 }
 
-/** The category and its ancestors' names, root first; undefined when the slug is unknown. */
-export async function findCategoryPath(tx: Tx, slug: string): Promise<{ id: string; path: string[] } | undefined> {
+/** The category and its ancestors' names, root first; undefined when it does not exist. */
+export async function findCategoryPath(tx: Tx, key: RefKey): Promise<{ id: string; path: string[] } | undefined> {
   const rows = rowsOf(
     await tx.execute(sql`
     with recursive up as (
-      select id, name, parent_id, 0 as depth from categories where slug = ${slug}
+      select id, name, parent_id, 0 as depth from categories where ${refCond(key)}
       union all
       select c.id, c.name, c.parent_id, up.depth + 1 from categories c join up on c.id = up.parent_id
     ) select id, name, depth from up order by depth desc`),
@@ -344,10 +355,3 @@ export async function addSearchTerms(tx: Tx, terms: string[]): Promise<void> {
 }
 
 
-export async function findRefsById(tx: Tx, brandId: string, categoryId: string) {
-  const rows = rowsOf(
-    await tx.execute(sql`select (select slug from brands where id = ${brandId}) as brand_slug,
-      (select slug from categories where id = ${categoryId}) as category_slug`),
-  ) as { brand_slug: string; category_slug: string }[];
-  return { brandSlug: rows[0]!.brand_slug, categorySlug: rows[0]!.category_slug };
-}

@@ -198,3 +198,6 @@ export type ProductSummary = z.infer<typeof ProductSummarySchema>;
 export type Product = z.infer<typeof ProductSchema>;
 export type ProductList = z.infer<typeof ProductListSchema>;
 export type Facets = z.infer<typeof FacetsSchema>;
+
+/** What admin writes answer: the product whatever its status. */
+export type AdminProduct = Product & { status: 'active' | 'draft' | 'archived' };

@@ -86,8 +86,8 @@ describe('catalog writes', () => {
       { variants: [{ sku: 'QL-1', name: 'Black', attributes: { color: 'Black' }, price: 2999 }] },
       meta,
     );
-    expect(updated?.price.amount).toBe(2999);
-    expect(updated?.variants).toHaveLength(1);
+    expect(updated.price.amount).toBe(2999);
+    expect(updated.variants).toHaveLength(1);
     const again = await catalog.getProduct('vexquirt-folding-lamp');
     expect(again.source).toBe('miss');
     expect(again.value.variants[0]!.id).toBe(first.value.variants[0]!.id); // the kept SKU keeps its id
@@ -114,6 +114,22 @@ describe('catalog writes', () => {
     ).rejects.toMatchObject({ code: 'VALIDATION_FAILED', status: 400 });
     const { rows } = await pool.query("select count(*)::int as n from products where slug like 'xantic-desk%'");
     expect(rows[0].n).toBe(1);
+  });
+
+  it('creates drafts that the storefront does not show and whose words stay out of the dictionary', async () => {
+    const r = await refs();
+    const draft = await catalog.createProduct(
+      { ...base, ...r, slug: 'zorbelline-draft', name: 'Zorbelline Lamp', status: 'draft', variants: [{ sku: 'ZB-1', name: 'x', price: 100 }] },
+      meta,
+    );
+    expect(draft.status).toBe('draft');
+    await expect(catalog.getProduct('zorbelline-draft')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await catalog.listProducts({ q: 'zorbelline', limit: 5 } as never)).value.total).toBe(0);
+    const { rows } = await pool.query("select count(*)::int as n from catalog_search_terms where term = 'zorbelline'");
+    expect(rows[0].n).toBe(0);
+    const published = await catalog.updateProduct(draft.id, { status: 'active' }, meta);
+    expect(published.status).toBe('active');
+    expect((await catalog.listProducts({ q: 'zorbeline', limit: 5 } as never)).value.items[0]?.id).toBe(draft.id);
   });
 
   it('refuses to update an unknown product', async () => {

@@ -1,31 +1,31 @@
-import { AppError, notFound, validationFailed } from '../../../shared/kernel/app-error';
+import { AppError, notFound, validationFailed, type FieldError } from '../../../shared/kernel/app-error';
 import { newId } from '../../../shared/kernel/ids';
 import type { RequestMeta } from '../../../shared/http/context';
 import * as repo from '../catalog.repo';
 import {
   CreateProductInputSchema,
   UpdateProductInputSchema,
+  type AdminProduct,
   type CreateProductInput,
-  type Product,
   type UpdateProductInput,
 } from '../catalog.schemas';
 import { searchKeywords, searchTerms } from '../catalog.search-fields';
 import { CATALOG_NAMESPACE, type CatalogDeps } from './deps';
-import { getProduct } from './get-product';
+import { toProduct } from './mappers';
 
 /**
  * Admin writes. Each runs in one transaction, keeps the derived search fields and price range
- * in step, then bumps the catalog cache generation so every cache layer misses.
- * (Authorisation is applied by the admin routes that identity adds.)
+ * in step, then bumps the catalog cache generation so every cache layer misses. They return
+ * the product whatever its status. (Authorisation is applied by the admin routes that
+ * identity adds; the audit row joins the transaction then.)
  */
-export async function createProduct(raw: CreateProductInput, _meta: RequestMeta, deps: CatalogDeps): Promise<Product> {
+export async function createProduct(raw: CreateProductInput, _meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
   const input = parse(CreateProductInputSchema, raw);
   const id = newId('product', deps.clock.now().getTime());
   await deps.writeDb().transaction(async (tx) => {
     if (await repo.slugTaken(tx, input.slug)) throw new AppError('CONFLICT', `A product with slug '${input.slug}' exists`);
-    const taken = await repo.skusTakenByOthers(tx, input.variants.map((v) => v.sku), null);
-    if (taken.length) throw skuConflict(taken);
-    const { brand, category } = await resolveRefs(tx, input.brandSlug, input.categorySlug);
+    await refuseTakenSkus(tx, input.variants, null);
+    const { brand, category } = await resolveRefs(tx, { slug: input.brandSlug }, { slug: input.categorySlug });
     const derived = derive(input, brand.name, category.path);
     const now = deps.clock.now();
     await repo.insertProduct(tx, {
@@ -48,7 +48,7 @@ export async function createProduct(raw: CreateProductInput, _meta: RequestMeta,
     if (input.status === 'active') await repo.addSearchTerms(tx, derived.terms);
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
-  return (await getProductAnyStatus(id, input.status, deps)) ?? fail(id);
+  return loadAdminProduct(id, deps);
 }
 
 export async function updateProduct(
@@ -56,33 +56,30 @@ export async function updateProduct(
   raw: UpdateProductInput,
   _meta: RequestMeta,
   deps: CatalogDeps,
-): Promise<Product | null> {
+): Promise<AdminProduct> {
   const patch = parse(UpdateProductInputSchema, raw);
-  let status = 'active';
   await deps.writeDb().transaction(async (tx) => {
     const current = await repo.findProductForUpdate(tx, id);
     if (!current) throw notFound('Product', id);
-    const variants = patch.variants ?? (await repo.findVariants(tx, id)).map((v) => ({ ...v, compareAtPrice: v.compareAtPrice }));
-    if (patch.variants) {
-      const taken = await repo.skusTakenByOthers(tx, patch.variants.map((v) => v.sku), id);
-      if (taken.length) throw skuConflict(taken);
-    }
-    const brandSlug = patch.brandSlug;
-    const categorySlug = patch.categorySlug;
-    const refs = await resolveRefsById(tx, current.brandId, current.categoryId, brandSlug, categorySlug);
+    if (patch.variants) await refuseTakenSkus(tx, patch.variants, id);
+    const { brand, category } = await resolveRefs(
+      tx,
+      patch.brandSlug ? { slug: patch.brandSlug } : { id: current.brandId },
+      patch.categorySlug ? { slug: patch.categorySlug } : { id: current.categoryId },
+    );
     const merged = {
       name: patch.name ?? current.name,
       attributes: patch.attributes ?? current.attributes,
-      variants,
+      variants: patch.variants ?? (await repo.findVariants(tx, id)),
     };
-    const derived = derive(merged, refs.brand.name, refs.category.path);
-    status = patch.status ?? current.status;
+    const status = patch.status ?? current.status;
+    const derived = derive(merged, brand.name, category.path);
     await repo.updateProductRow(tx, id, {
       name: merged.name,
       description: patch.description ?? current.description,
-      brandId: refs.brand.id,
-      categoryId: refs.category.id,
-      status: patch.status ?? current.status,
+      brandId: brand.id,
+      categoryId: category.id,
+      status,
       attributes: merged.attributes,
       images: patch.images ?? current.images,
       updatedAt: deps.clock.now(),
@@ -92,22 +89,21 @@ export async function updateProduct(
     if (status === 'active') await repo.addSearchTerms(tx, derived.terms);
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
-  return getProductAnyStatus(id, status, deps);
+  return loadAdminProduct(id, deps);
 }
 
 /** Archiving hides a product from the storefront; orders that reference it stay intact. */
-export async function archiveProduct(id: string, meta: RequestMeta, deps: CatalogDeps): Promise<void> {
-  await updateProduct(id, { status: 'archived' }, meta, deps);
+export function archiveProduct(id: string, meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
+  return updateProduct(id, { status: 'archived' }, meta, deps);
 }
 
-async function getProductAnyStatus(id: string, status: string, deps: CatalogDeps): Promise<Product | null> {
-  if (status !== 'active') return null;
-  return (await getProduct(id, deps)).value;
+/** The product as just written, whatever its status, read from the primary (never a cache). */
+async function loadAdminProduct(id: string, deps: CatalogDeps): Promise<AdminProduct> {
+  const [rows] = await repo.readMany<[repo.DetailRow[]]>(deps.writeDb(), [repo.productDetailQuery(id, { anyStatus: true })]);
+  const row = rows[0];
+  if (!row) throw notFound('Product', id);
+  return { ...toProduct(row), status: row.status };
 }
-
-const fail = (id: string): never => {
-  throw new AppError('INTERNAL', `product ${id} vanished after being written`);
-};
 
 function parse<S extends typeof CreateProductInputSchema | typeof UpdateProductInputSchema>(schema: S, raw: unknown) {
   const r = schema.safeParse(raw);
@@ -117,29 +113,21 @@ function parse<S extends typeof CreateProductInputSchema | typeof UpdateProductI
   return r.data as ReturnType<S['parse']>;
 }
 
-const skuConflict = (skus: string[]) => new AppError('CONFLICT', `SKU already used by another product: ${skus.join(', ')}`);
-
 type Tx = Parameters<Parameters<ReturnType<CatalogDeps['writeDb']>['transaction']>[0]>[0];
 
-async function resolveRefs(tx: Tx, brandSlug: string, categorySlug: string) {
-  const brand = await repo.findBrandBySlug(tx, brandSlug);
-  const category = await repo.findCategoryPath(tx, categorySlug);
-  const errors = [];
-  if (!brand) errors.push({ path: 'body.brandSlug', message: `unknown brand '${brandSlug}'` });
-  if (!category) errors.push({ path: 'body.categorySlug', message: `unknown category '${categorySlug}'` });
-  if (!brand || !category) throw new AppError('UNPROCESSABLE', 'The product refers to unknown records', { errors });
-  return { brand, category };
+async function refuseTakenSkus(tx: Tx, variants: { sku: string }[], productId: string | null) {
+  const taken = await repo.skusTakenByOthers(tx, variants.map((v) => v.sku), productId);
+  if (taken.length) throw new AppError('CONFLICT', `SKU already used by another product: ${taken.join(', ')}`);
 }
 
-async function resolveRefsById(
-  tx: Tx,
-  brandId: string,
-  categoryId: string,
-  brandSlug: string | undefined,
-  categorySlug: string | undefined,
-) {
-  const current = await repo.findRefsById(tx, brandId, categoryId);
-  return resolveRefs(tx, brandSlug ?? current.brandSlug, categorySlug ?? current.categorySlug);
+async function resolveRefs(tx: Tx, brandKey: repo.RefKey, categoryKey: repo.RefKey) {
+  const brand = await repo.findBrand(tx, brandKey);
+  const category = await repo.findCategoryPath(tx, categoryKey);
+  const errors: FieldError[] = [];
+  if (!brand) errors.push({ path: 'body.brandSlug', message: 'unknown brand' });
+  if (!category) errors.push({ path: 'body.categorySlug', message: 'unknown category' });
+  if (!brand || !category) throw new AppError('UNPROCESSABLE', 'The product refers to unknown records', { errors });
+  return { brand, category };
 }
 
 interface VariantLike {
@@ -159,9 +147,8 @@ function derive(p: { name: string; attributes?: Record<string, string>; variants
     attributes: p.attributes ?? {},
     variantAttributes: p.variants.map((v) => v.attributes ?? {}),
   };
-  const keywords = searchKeywords(fields);
   return {
-    product: { priceMin: Math.min(...prices), priceMax: Math.max(...prices), searchKeywords: keywords },
+    product: { priceMin: Math.min(...prices), priceMax: Math.max(...prices), searchKeywords: searchKeywords(fields) },
     terms: searchTerms(fields),
   };
 }
