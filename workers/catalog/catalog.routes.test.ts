@@ -210,6 +210,19 @@ describe('bad input never produces a 500', () => {
     await problem('/v1/products?cursor=%00%01', 400, 'INVALID_CURSOR');
   });
 
+  it('rejects cursors forged with the right fingerprint but values their sort cannot hold', async () => {
+    // The fingerprint is a public hash: take it from a real cursor and change the position.
+    const real = (await list('limit=2&sort=price_asc')).nextCursor!;
+    const decode = (c: string) => JSON.parse(atob(c.replaceAll('-', '+').replaceAll('_', '/')));
+    const encode = (v: unknown) => btoa(JSON.stringify(v)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+    const { f } = decode(real);
+    for (const p of [{ k: "1; drop table products", i: 'prd_x' }, { k: 'abc', i: 'prd_x' }, { k: '100', i: "x' or 1=1" }, { o: 5 }, { k: 1, i: 'prd_x' }]) {
+      await problem(`/v1/products?limit=2&sort=price_asc&cursor=${encode({ p, f })}`, 400, 'INVALID_CURSOR');
+    }
+    const newest = (await list('limit=2&sort=newest')).nextCursor!;
+    await problem(`/v1/products?limit=2&sort=newest&cursor=${encode({ p: { k: 'not a date', i: 'prd_x' }, f: decode(newest).f })}`, 400, 'INVALID_CURSOR');
+  });
+
   it('answers unknown routes with 404 and wrong methods with 405 and Allow', async () => {
     await problem('/v1/nope', 404, 'ROUTE_NOT_FOUND');
     const { res } = await json('/v1/products', { method: 'DELETE' });

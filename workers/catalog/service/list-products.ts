@@ -21,7 +21,7 @@ export async function listProducts(input: ProductListQuery, deps: CatalogDeps): 
   const sort: Sort = input.sort ?? (input.q ? 'relevance' : 'newest');
   const identity = { ...normalise(input), sort };
   const queryPrint = fingerprint({ ...identity, limit: undefined, cursor: undefined });
-  const position = input.cursor ? decodePosition(input.cursor, queryPrint) : undefined;
+  const position = input.cursor ? decodePosition(input.cursor, queryPrint, sort, sort === 'relevance' && !!input.q) : undefined;
   const key = await cacheKey(deps, 'list', identity);
   return readThrough(deps.cache, key, deps.cacheTtlSeconds, () => load(input, sort, position, queryPrint, deps), deps.background);
 }
@@ -40,10 +40,18 @@ function normalise(q: ProductListQuery) {
   };
 }
 
-function decodePosition(cursor: string, print: string): Position {
-  const p = decodeCursor<{ o?: number; k?: string; i?: string }>(cursor, print);
-  if (typeof p.o === 'number' && Number.isSafeInteger(p.o) && p.o >= 0) return { kind: 'offset', offset: p.o };
-  if (typeof p.k === 'string' && typeof p.i === 'string') return { kind: 'key', key: p.k, id: p.i };
+/**
+ * Cursors are opaque to clients but not secret (the fingerprint is a plain hash), so every
+ * field of a decoded cursor is checked against what its sort can hold before it reaches SQL.
+ */
+function decodePosition(cursor: string, print: string, sort: Sort, byRelevance: boolean): Position {
+  const p = decodeCursor<{ o?: unknown; k?: unknown; i?: unknown }>(cursor, print);
+  if (byRelevance) {
+    if (typeof p.o === 'number' && Number.isSafeInteger(p.o) && p.o >= 0 && p.o <= 100_000) return { kind: 'offset', offset: p.o };
+  } else if (typeof p.k === 'string' && typeof p.i === 'string' && /^[a-z]{2,4}_[0-9a-z]{1,40}$/.test(p.i)) {
+    const validKey = sort === 'newest' || sort === 'relevance' ? !Number.isNaN(Date.parse(p.k)) : /^\d{1,12}(\.\d{1,4})?$/.test(p.k);
+    if (validKey && p.k.length <= 40) return { kind: 'key', key: p.k, id: p.i };
+  }
   return decodeCursor('', print); // throws INVALID_CURSOR
 }
 
