@@ -159,6 +159,14 @@ describe('GET /v1/products: search', () => {
     expect((await list('q=qqqqzzzzxxxx')).total).toBe(0);
     expect((await list(`q=${encodeURIComponent("!!! ' & | :*")}`)).total).toBe(0);
   });
+
+  it.each(['a'.repeat(200), 'ß'.repeat(199), '🙂🙂 (x) <-> !y', 'the of and', '0'.repeat(200), 'é'.repeat(100) + ' ' + 'ж'.repeat(99), '\\:*&|!']) (
+    'survives q=%s',
+    async (q) => {
+      const res = await list(`q=${encodeURIComponent(q)}`);
+      expect(Array.isArray(res.items)).toBe(true);
+    },
+  );
 });
 
 describe('GET /v1/products/{id} and /v1/categories', () => {
