@@ -241,9 +241,9 @@ export const categoryTreeQuery = sql`
   from categories c
   order by c.position, c.name`;
 
-/** Runs read queries in one round trip where the driver can (Neon HTTP batch). */
+/** Runs read queries in one round trip where the driver can (a Neon HTTP batch for several). */
 export async function readMany<T extends unknown[]>(db: AnyDb | HttpDb, queries: SQL[]): Promise<T> {
-  if ('batch' in db && typeof db.batch === 'function') {
+  if (queries.length > 1 && 'batch' in db && typeof db.batch === 'function') {
     const results = await (db as HttpDb).batch(queries.map((q) => (db as HttpDb).execute(q)) as never);
     return (results as unknown[]).map(rowsOf) as T;
   }
