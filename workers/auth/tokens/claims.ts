@@ -23,7 +23,7 @@ export const MAX_SCOPES = 50;
 const Ident = z
   .string()
   .min(1)
-  .max(128)
+  .max(64)
   .regex(/^[A-Za-z0-9_:.@-]+$/, 'must be letters, digits or _ : . @ -');
 
 /** An RFC 6749 scope-token, kept to a conventional alphabet (`orders:read`, `catalog.write`). */

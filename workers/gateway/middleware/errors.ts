@@ -6,7 +6,11 @@ import { problemResponse } from '../../../shared/http/problem';
 
 /** The one place errors become problem+json. Unknown errors are logged and hidden. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (isAppError(err)) return problemResponse(c, err);
+  if (isAppError(err)) {
+    // A server-side AppError (integrity, dependency) answers generically but is logged whole.
+    if (err.status >= 500) c.get('log').error = { code: err.code, message: err.message, cause: err.cause };
+    return problemResponse(c, err);
+  }
   if (err instanceof HTTPException) return problemResponse(c, fromHttpException(err));
   c.get('log').error = err;
   return problemResponse(c, new AppError('INTERNAL', 'An unexpected error occurred; quote the requestId when reporting it'));
