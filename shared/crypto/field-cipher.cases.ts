@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../kernel/app-error';
-import { fromBase64Url, toBase64Url } from './base64';
+import { fromBase64Url, toBase64Url } from '../kernel/base64';
 import {
   FieldCipher,
   FieldCipherError,

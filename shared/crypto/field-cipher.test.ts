@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fromBase64Url, toBase64Url } from './base64';
+import { fromBase64Url, toBase64Url } from '../kernel/base64';
 import { cipherWith, fieldCipherCases, INDEX_KEY, ring, testKey } from './field-cipher.cases';
 
 /** The shared cases on Node's WebCrypto, plus interoperability with an independent implementation. */

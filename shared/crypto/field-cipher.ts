@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../kernel/app-error';
-import { fromBase64Lenient, fromBase64Url, toBase64Url } from './base64';
+import { fromBase64Lenient, fromBase64Url, toBase64Url } from '../kernel/base64';
 
 /**
  * Field-level encryption of PII at rest (phone numbers, addresses): AES-256-GCM from WebCrypto

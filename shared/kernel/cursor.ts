@@ -1,4 +1,5 @@
 import { AppError } from './app-error';
+import { fromBase64Url, toBase64Url } from './base64';
 
 /**
  * Opaque pagination cursors: base64url JSON carrying the position plus a fingerprint of
@@ -6,10 +7,7 @@ import { AppError } from './app-error';
  */
 export function encodeCursor(position: Record<string, unknown>, fingerprint: string): string {
   const json = JSON.stringify({ p: position, f: fingerprint });
-  return btoa(String.fromCharCode(...new TextEncoder().encode(json)))
-    .replaceAll('+', '-')
-    .replaceAll('/', '_')
-    .replace(/=+$/, '');
+  return toBase64Url(new TextEncoder().encode(json));
 }
 
 export function decodeCursor<T extends Record<string, unknown>>(cursor: string, fingerprint: string): T {
@@ -20,9 +18,9 @@ export function decodeCursor<T extends Record<string, unknown>>(cursor: string, 
   if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid();
   let parsed: unknown;
   try {
-    const b64 = cursor.replaceAll('-', '+').replaceAll('_', '/');
-    const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-    parsed = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+    const bytes = fromBase64Url(cursor);
+    if (!bytes) throw invalid();
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
     throw invalid();
   }

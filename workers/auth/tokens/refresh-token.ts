@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { toBase64Url } from '../../../shared/kernel/base64';
 
 /**
  * Refresh tokens: opaque, 256 random bits, stored only as a SHA-256 hash, rotated on every
@@ -134,10 +135,4 @@ function assertPolicy({ idleTtlSeconds, absoluteTtlSeconds }: RefreshTokenPolicy
   if (!Number.isInteger(idleTtlSeconds) || !Number.isInteger(absoluteTtlSeconds) || idleTtlSeconds <= 0 || absoluteTtlSeconds < idleTtlSeconds) {
     throw new RangeError('refresh token policy: idle and absolute TTLs must be positive integers, absolute at least idle');
   }
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }

@@ -1,5 +1,5 @@
 /**
- * Base64 for the field cipher, on btoa/atob (present in workerd and Node). Decoders are strict
+ * Base64 (URL-safe and standard) on btoa/atob (present in workerd and Node). Decoders are strict
  * and return null rather than throw: only the canonical spelling of some bytes decodes, so an
  * envelope or key has exactly one accepted text form.
  */
