@@ -7,13 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runMigrations } from './migrate.ts';
+import { seedDevAccounts } from './seed-dev-accounts.ts';
 import { seedDatabase } from './seed.ts';
+import { loadOrCreateLocalSecrets } from '../tools/local/dev-secrets.ts';
 import { startLocalStack, type LocalStack } from '../tools/local/stack.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = process.env.HOST ?? '127.0.0.1';
 const PORT = Number(process.env.PORT ?? 8787);
 const DATA_DIR = `${ROOT}.data/pglite`;
+const SECRETS_FILE = `${ROOT}.data/dev-secrets.json`;
 
 const step = (msg: string) => console.log(`\x1b[36m[agora]\x1b[0m ${msg}`);
 
@@ -72,7 +75,17 @@ async function main() {
   const seed = await seedDatabase(stack.databaseUrl);
   step(`${seed.inserted ? 'seeded' : 'already seeded'}: ${Object.entries(seed.counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
 
+  step('seeding the development accounts (one per role) and the POS client');
+  const dev = await seedDevAccounts(stack.databaseUrl, {
+    password: process.env.AGORA_DEV_PASSWORD || undefined,
+    clientSecret: process.env.AGORA_DEV_CLIENT_SECRET || undefined,
+    appEnv: 'development',
+  });
+  const { secrets, created } = await loadOrCreateLocalSecrets(SECRETS_FILE);
+  step(`${created ? 'generated' : 'using'} local signing and PII keys (.data/dev-secrets.json)`);
+
   const vars: Record<string, string> = {
+    ...secrets,
     DATABASE_URL: stack.databaseUrl,
     NEON_WS_PROXY: stack.wsProxy,
     NEON_SQL_ENDPOINT: stack.sqlEndpoint,
@@ -112,6 +125,11 @@ async function main() {
   OpenAPI    ${base}/openapi.json
   Health     ${base}/healthz
   Postgres   ${stack.embedded ? `PGlite (embedded) at ${stack.databaseUrl}` : 'DATABASE_URL'}
+
+Development accounts (password: ${dev.password}):
+${dev.accounts.map((a) => `  ${a.email.padEnd(20)} ${a.note}`).join('\n')}
+POS client (OAuth2 client credentials at POST /v1/auth/token):
+  client_id ${dev.posClient.id}  client_secret ${dev.posClient.secret}
 Press Ctrl-C to stop everything.
 `);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PiiEncryptionKeysSecret, PiiIndexKeySecret } from './crypto/field-cipher';
 
 /**
  * Typed configuration. Bindings come from `wrangler types` (worker-configuration.d.ts);
@@ -25,6 +26,19 @@ export const ConfigSchema = z.object({
   CATALOG_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   CATALOG_GENERATION_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   STORE_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD'),
+
+  // Identity (workers/auth/README.md). AUTH_SIGNING_KEYS is checked by the key loader, which
+  // never echoes key material into an error.
+  AUTH_SIGNING_KEYS: z.string().min(1, 'AUTH_SIGNING_KEYS is required (see workers/auth/tokens/README.md)'),
+  AUTH_ISSUER: z.string().url().default('https://agora.local'),
+  AUTH_AUDIENCE: z.string().min(1).default('agora-api'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(30 * 86_400),
+  REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(90 * 86_400),
+  PII_ENCRYPTION_KEYS: PiiEncryptionKeysSecret,
+  PII_INDEX_KEY: PiiIndexKeySecret,
+  /** `on` (default) or `off`: switch every rate limit off, e.g. for a load test of the KDF alone. */
+  RATE_LIMITS: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { generateLocalSecrets } from '../tools/local/dev-secrets.ts';
 import { startTestStack } from './stack-client.ts';
 
 declare module 'vitest' {
@@ -9,6 +10,9 @@ declare module 'vitest' {
     databaseKind: string;
     upstashUrl: string;
     upstashToken: string;
+    authSigningKeys: string;
+    piiEncryptionKeys: string;
+    piiIndexKey: string;
   }
 }
 
@@ -24,5 +28,10 @@ export default async function setup(project: TestProject) {
   project.provide('databaseKind', info.kind);
   project.provide('upstashUrl', info.upstash?.url ?? '');
   project.provide('upstashToken', info.upstash?.token ?? '');
+  // Fresh keys per run: tokens and encrypted fields from another run never verify or decrypt here.
+  const secrets = await generateLocalSecrets('test-1');
+  project.provide('authSigningKeys', secrets.AUTH_SIGNING_KEYS);
+  project.provide('piiEncryptionKeys', secrets.PII_ENCRYPTION_KEYS);
+  project.provide('piiIndexKey', secrets.PII_INDEX_KEY);
   return stop;
 }

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { runMigrations } from '../scripts/migrate.ts';
+import { seedDevAccounts } from '../scripts/seed-dev-accounts.ts';
 import { seedDatabase } from '../scripts/seed.ts';
 import { startLocalStack, type LocalStack } from '../tools/local/stack.ts';
 
@@ -44,7 +45,10 @@ export async function provisionTestDatabase(opts: { seed: boolean; redis?: boole
   });
   try {
     await runMigrations(stack.databaseUrl);
-    if (opts.seed) await seedDatabase(stack.databaseUrl);
+    if (opts.seed) {
+      await seedDatabase(stack.databaseUrl);
+      await seedDevAccounts(stack.databaseUrl, { appEnv: 'test' });
+    }
   } catch (err) {
     await stack.stop();
     await scratch?.drop();

@@ -1,4 +1,598 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { z } from 'zod';
+import { systemClock, type Clock } from '../../shared/kernel/clock';
+import {
+  applyAdjustment,
+  applyCount,
+  applyOfflineSale,
+  available,
+  emptyLevel,
+  expiresAt,
+  objectName,
+  planHold,
+  planTransferOut,
+  sameLines,
+  stableJson,
+  transferInOpId,
+  transition,
+  type StockLevel,
+} from './inventory.logic';
+import { INVENTORY_MIGRATIONS } from './inventory.migrations';
+import {
+  AckTransferInput,
+  AdjustInput,
+  CommitInput,
+  ConfigureShardsInput,
+  OfflineSaleInput,
+  ReleaseInput,
+  ReservationId,
+  ReserveInput,
+  SetStockInput,
+  TransferInInput,
+  TransferOutInput,
+  type AckTransferResult,
+  type AdjustResult,
+  type AllocationLine,
+  type CommitResult,
+  type ConfigureShardsResult,
+  type InventoryErrorCode,
+  type Level,
+  type LevelsView,
+  type OfflineSaleResult,
+  type ReleaseResult,
+  type ReservationStatus,
+  type ReservationView,
+  type ReserveResult,
+  type SetStockResult,
+  type TransferInResult,
+  type TransferOutResult,
+} from './inventory.schemas';
+import { migrateSqlite } from './sqlite-migrate';
 
-/** Placeholder until the inventory object lands. */
-export class InventoryDurableObject extends DurableObject<Env> {}
+/** How long op ids (and closed reservations, settled transfers) are kept for replay. */
+export const OP_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** How long the movement ledger is kept in the object (the projection reads it well before). */
+export const MOVEMENT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** How often the alarm prunes while there is something to prune. */
+export const PRUNE_EVERY_MS = 6 * 3600 * 1000;
+/** Grace before the giving shard redelivers a transfer nobody acknowledged, and the backoff cap. */
+export const DELIVERY_GRACE_MS = 30_000;
+export const DELIVERY_MAX_BACKOFF_MS = 3600_000;
+
+export const RECONCILIATION_FLAG = 'needs_reconciliation';
+
+type Failure<C extends InventoryErrorCode> = {
+  ok: false;
+  code: C;
+  message: string;
+  available?: number;
+  shortfall?: AllocationLine[];
+  status?: ReservationStatus;
+  issues?: { path: string; message: string }[];
+};
+
+function fail<C extends InventoryErrorCode>(code: C, message: string, extra: Omit<Failure<C>, 'ok' | 'code' | 'message'> = {}): Failure<C> {
+  return { ok: false, code, message, ...extra };
+}
+
+function invalid(error: z.ZodError): Failure<'INVALID_INPUT'> {
+  return fail('INVALID_INPUT', 'the input is not valid', {
+    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  });
+}
+
+type LevelRow = { warehouse_id: string; on_hand: number; reserved: number };
+type ReservationRow = {
+  id: string;
+  ref_kind: 'order' | 'checkout';
+  ref_id: string;
+  quantity: number;
+  status: ReservationStatus;
+  created_at: number;
+  expires_at: number;
+  closed_at: number | null;
+  close_reason: string | null;
+};
+type TransferRow = {
+  id: string;
+  direction: 'out' | 'in';
+  sku_id: string;
+  from_shard: number;
+  to_shard: number;
+  lines: string;
+  status: 'in_flight' | 'delivered' | 'received';
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * One SKU (or one shard of a hot SKU): on hand, reserved and available per warehouse, the
+ * reservations holding units, and everything needed to make each operation happen exactly once.
+ *
+ * Rules (STYLE rule 6): reached only through `inventory.stub.ts`; typed RPC methods, no fetch;
+ * SQLite with append-only migrations run in `blockConcurrencyWhile`; every read-modify-write is one
+ * `transactionSync` with no await inside (so calls are serialised and atomic, and a thrown error
+ * rolls the whole call back); op ids persisted here; one alarm, driven by the `due` table.
+ *
+ * Every mutating method takes an `opId`. The first call's result is stored with it; a later call
+ * with the same op id and the same payload gets that stored result back and changes nothing; the
+ * same op id with another payload (or another method) is refused with OP_ID_REUSED. Refusals
+ * (OUT_OF_STOCK, ...) are stored too, so a retried multi-step protocol replays identically.
+ * Invalid input is refused with INVALID_INPUT and not stored.
+ */
+export class InventoryDurableObject extends DurableObject<Env> {
+  /** The time source. Tests move it through `runInDurableObject`. */
+  clock: Clock = systemClock;
+  /** The alarm time this object last set (null: none). Read back from storage on start. */
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSqlite(ctx.storage, INVENTORY_MIGRATIONS, this.now());
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+  // ---------------------------------------------------------------------------------------------
+
+  /** On hand, reserved and available per warehouse, with totals, the reconciliation flag and shard count. */
+  levels(): LevelsView {
+    return this.write(() => {
+      const levels = this.allLevels().map(toLevel);
+      const totals = levels.reduce(
+        (t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available }),
+        { onHand: 0, reserved: 0, available: 0 },
+      );
+      const flag = this.sql.exec<{ raised_at: number; reason: string }>('SELECT raised_at, reason FROM flags WHERE name = ?', RECONCILIATION_FLAG).toArray()[0];
+      const inFlightOut = this.sql
+        .exec<TransferRow>("SELECT * FROM transfers WHERE direction = 'out' AND status = 'in_flight'")
+        .toArray()
+        .reduce((s, t) => s + linesOf(t).reduce((q, l) => q + l.quantity, 0), 0);
+      return { levels, totals, needsReconciliation: flag ? { raisedAt: iso(flag.raised_at), reason: flag.reason } : null, inFlightOut, shards: this.shardCount() };
+    });
+  }
+
+  /** One reservation (any status), or NOT_FOUND. */
+  reservation(reservationId: string): { ok: true; reservation: ReservationView } | Failure<'NOT_FOUND' | 'INVALID_INPUT'> {
+    const id = ReservationId.safeParse(reservationId);
+    if (!id.success) return invalid(id.error);
+    return this.write(() => {
+      const row = this.reservationRow(id.data);
+      return row ? { ok: true as const, reservation: this.reservationView(row) } : fail('NOT_FOUND', `no reservation ${id.data}`);
+    });
+  }
+
+  /** The shard count configured for this SKU (kept by shard 0; 1 when never configured). */
+  shardConfig(): { shards: number } {
+    return { shards: this.shardCount() };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Stock facts
+  // ---------------------------------------------------------------------------------------------
+
+  /** Sets on hand for a warehouse (initial load or a cycle count). A count that covers every open reservation clears the reconciliation flag. */
+  setStock(input: SetStockInput): SetStockResult {
+    return this.once('setStock', SetStockInput, input, (i, now) => {
+      const before = this.level(i.warehouseId);
+      const change = applyCount(before, i.onHand);
+      this.saveLevel(change.level, now);
+      this.movement(now, `set_stock:${i.reason}`, i.warehouseId, change.level.onHand - before.onHand, 0, null, i.opId);
+      const anyNegative = this.allLevels().some((l) => l.on_hand - l.reserved < 0);
+      if (anyNegative) this.raiseFlag(now, 'count below open reservations');
+      else if (i.reason === 'cycle_count') this.sql.exec('DELETE FROM flags WHERE name = ?', RECONCILIATION_FLAG);
+      return { ok: true as const, level: toLevel(change.level) };
+    });
+  }
+
+  /** Adds or removes units for a reason (receipt, return_to_stock: +; damage: −; cycle_count: ±). */
+  adjust(input: AdjustInput): AdjustResult {
+    return this.once('adjust', AdjustInput, input, (i, now) => {
+      const outcome = applyAdjustment(this.level(i.warehouseId), i.delta, i.reason);
+      if (!outcome.ok) return fail(outcome.code, outcome.message, outcome.available === undefined ? {} : { available: outcome.available });
+      this.saveLevel(outcome.level, now);
+      this.movement(now, `adjust:${i.reason}`, i.warehouseId, i.delta, 0, i.note ?? null, i.opId);
+      if (outcome.needsReconciliation) this.raiseFlag(now, `${i.reason} left less than is reserved`);
+      return { ok: true as const, level: toLevel(outcome.level), needsReconciliation: outcome.needsReconciliation };
+    });
+  }
+
+  /**
+   * A sale a POS made offline. Always accepted, even when it drives availability below zero: the
+   * SKU is then flagged for reconciliation instead.
+   */
+  recordOfflineSale(input: OfflineSaleInput): OfflineSaleResult {
+    return this.once('recordOfflineSale', OfflineSaleInput, input, (i, now) => {
+      const change = applyOfflineSale(this.level(i.warehouseId), i.quantity);
+      this.saveLevel(change.level, now);
+      this.movement(now, 'offline_sale', i.warehouseId, -i.quantity, 0, `${i.saleId}@${i.soldAt}`, i.opId);
+      if (change.needsReconciliation) this.raiseFlag(now, `offline sale ${i.saleId} oversold`);
+      return { ok: true as const, level: toLevel(change.level), needsReconciliation: change.needsReconciliation };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reservations
+  // ---------------------------------------------------------------------------------------------
+
+  /** Holds units for an order or a checkout until committed, released or expired (TTL, default 900 s). */
+  reserve(input: ReserveInput): ReserveResult {
+    return this.once('reserve', ReserveInput, input, (i, now) => {
+      if (this.reservationRow(i.reservationId)) return fail('RESERVATION_EXISTS', `reservation ${i.reservationId} already exists`);
+      const plan = planHold(i.quantity, this.allLevels().map(fromRow), { allocation: i.allocation, distances: i.distances });
+      if (!plan.ok) {
+        return fail('OUT_OF_STOCK', `only ${plan.available} available`, plan.shortfall ? { available: plan.available, shortfall: plan.shortfall } : { available: plan.available });
+      }
+      const expires = expiresAt(now, i.ttlSeconds);
+      this.sql.exec(
+        "INSERT INTO reservations (id, ref_kind, ref_id, quantity, status, created_at, expires_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?)",
+        i.reservationId,
+        i.ref.kind,
+        i.ref.id,
+        i.quantity,
+        now,
+        expires,
+      );
+      for (const line of plan.lines) {
+        this.sql.exec('INSERT INTO reservation_lines (reservation_id, warehouse_id, quantity) VALUES (?, ?, ?)', i.reservationId, line.warehouseId, line.quantity);
+        this.sql.exec('UPDATE levels SET reserved = reserved + ?, updated_at = ? WHERE warehouse_id = ?', line.quantity, now, line.warehouseId);
+        this.movement(now, 'reserve', line.warehouseId, 0, line.quantity, i.reservationId, i.opId);
+      }
+      this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('expire', ?, ?)", i.reservationId, expires);
+      return { ok: true as const, reservation: this.reservationView(this.reservationRow(i.reservationId)!) };
+    });
+  }
+
+  /** Stock leaves (payment captured). Refused once the reservation has expired, even before the alarm ran. */
+  commit(input: CommitInput): CommitResult {
+    return this.once('commit', CommitInput, input, (i, now) => {
+      const row = this.reservationRow(i.reservationId);
+      if (!row) return fail('NOT_FOUND', `no reservation ${i.reservationId}`);
+      const t = transition(row.status, 'commit', now, row.expires_at);
+      if (t.kind === 'noop') return { ok: true as const, reservation: this.reservationView(row), changed: false };
+      if (t.kind === 'refuse') {
+        if (t.expireFirst) this.close(row, 'expired', 'ttl', now, i.opId);
+        return fail(t.code, t.code === 'RESERVATION_EXPIRED' ? `reservation ${row.id} expired` : `reservation ${row.id} is ${row.status}`, { status: t.expireFirst ? 'expired' : row.status });
+      }
+      this.close(row, 'committed', null, now, i.opId);
+      return { ok: true as const, reservation: this.reservationView(this.reservationRow(row.id)!), changed: true };
+    });
+  }
+
+  /** Units come back (cancelled, payment failed, abandoned, rolled back). Releasing a released or expired reservation is a no-op. */
+  release(input: ReleaseInput): ReleaseResult {
+    return this.once('release', ReleaseInput, input, (i, now) => {
+      const row = this.reservationRow(i.reservationId);
+      if (!row) return fail('NOT_FOUND', `no reservation ${i.reservationId}`);
+      const t = transition(row.status, 'release', now, row.expires_at);
+      if (t.kind === 'noop') return { ok: true as const, reservation: this.reservationView(row), changed: false };
+      if (t.kind === 'refuse') return fail('RESERVATION_CLOSED', `reservation ${row.id} is ${row.status}`, { status: row.status });
+      this.close(row, 'released', i.reason, now, i.opId);
+      return { ok: true as const, reservation: this.reservationView(this.reservationRow(row.id)!), changed: true };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shards (see README.md, "Sharding protocol")
+  // ---------------------------------------------------------------------------------------------
+
+  /** Sets the SKU's shard count. Called on shard 0 only (the stub helper does). */
+  configureShards(input: ConfigureShardsInput): ConfigureShardsResult {
+    return this.once('configureShards', ConfigureShardsInput, input, (i, now) => {
+      this.sql.exec('INSERT OR REPLACE INTO shard_config (id, shards, updated_at) VALUES (1, ?, ?)', i.shards, now);
+      return { ok: true as const, shards: i.shards };
+    });
+  }
+
+  /**
+   * Step 1 of a transfer: available units (never reserved ones) leave this shard's on hand and are
+   * recorded in flight to `toShard`. Until acknowledged, the alarm redelivers them (so none is lost).
+   */
+  transferOut(input: TransferOutInput): TransferOutResult {
+    return this.once('transferOut', TransferOutInput, input, (i, now) => {
+      if (this.transferRow(i.transferId, 'out')) return fail('TRANSFER_CONFLICT', `transfer ${i.transferId} was already sent`);
+      const plan = planTransferOut(this.allLevels().map(fromRow), i.quantity, { warehouseId: i.warehouseId, partial: i.partial });
+      if (!plan.ok) return fail('OUT_OF_STOCK', `only ${plan.available} available to transfer`, { available: plan.available });
+      if (plan.lines.length === 0) return { ok: true as const, transferId: i.transferId, lines: [] };
+      for (const line of plan.lines) {
+        this.sql.exec('UPDATE levels SET on_hand = on_hand - ?, updated_at = ? WHERE warehouse_id = ?', line.quantity, now, line.warehouseId);
+        this.movement(now, 'transfer_out', line.warehouseId, -line.quantity, 0, i.transferId, i.opId);
+      }
+      this.sql.exec(
+        "INSERT INTO transfers (id, direction, sku_id, from_shard, to_shard, lines, status, created_at) VALUES (?, 'out', ?, ?, ?, ?, 'in_flight', ?)",
+        i.transferId,
+        i.skuId,
+        i.fromShard,
+        i.toShard,
+        JSON.stringify(plan.lines),
+        now,
+      );
+      this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('deliver', ?, ?)", i.transferId, now + DELIVERY_GRACE_MS);
+      return { ok: true as const, transferId: i.transferId, lines: plan.lines };
+    });
+  }
+
+  /** Step 2: the units arrive in this shard's on hand. A second delivery of the same transfer is a no-op. */
+  transferIn(input: TransferInInput): TransferInResult {
+    return this.once('transferIn', TransferInInput, input, (i, now) => {
+      const seen = this.transferRow(i.transferId, 'in');
+      if (seen) {
+        return sameLines(linesOf(seen), i.lines)
+          ? { ok: true as const, transferId: i.transferId, lines: i.lines }
+          : fail('TRANSFER_CONFLICT', `transfer ${i.transferId} was received with other lines`);
+      }
+      for (const line of i.lines) {
+        const level = this.level(line.warehouseId);
+        this.saveLevel({ ...level, onHand: level.onHand + line.quantity }, now);
+        this.movement(now, 'transfer_in', line.warehouseId, line.quantity, 0, i.transferId, i.opId);
+      }
+      this.sql.exec(
+        "INSERT INTO transfers (id, direction, sku_id, from_shard, to_shard, lines, status, created_at, settled_at) VALUES (?, 'in', ?, ?, ?, ?, 'received', ?, ?)",
+        i.transferId,
+        i.skuId,
+        i.fromShard,
+        i.toShard,
+        JSON.stringify(i.lines),
+        now,
+        now,
+      );
+      return { ok: true as const, transferId: i.transferId, lines: i.lines };
+    });
+  }
+
+  /** Step 3, on the giving shard: the receiver has the units; stop redelivering. */
+  ackTransfer(input: AckTransferInput): AckTransferResult {
+    return this.once('ackTransfer', AckTransferInput, input, (i, now) => {
+      if (!this.transferRow(i.transferId, 'out')) return fail('NOT_FOUND', `no outgoing transfer ${i.transferId}`);
+      this.settleTransfer(i.transferId, now);
+      return { ok: true as const, transferId: i.transferId };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The alarm
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Runs whatever is due: expires reservations past their TTL (stock comes back), redelivers
+   * transfers nobody acknowledged, prunes old op ids. Then re-arms for the next due time.
+   */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = this.now();
+    const deliveries = this.ctx.storage.transactionSync(() => {
+      this.expireDue(now);
+      const prune = this.sql.exec("SELECT 1 FROM due WHERE kind = 'prune' AND due_at <= ?", now).toArray().length > 0;
+      if (prune) this.prune(now);
+      return this.sql
+        .exec<TransferRow & { attempts: number }>(
+          "SELECT t.*, d.attempts FROM due d JOIN transfers t ON t.id = d.ref AND t.direction = 'out' WHERE d.kind = 'deliver' AND d.due_at <= ?",
+          now,
+        )
+        .toArray();
+    });
+    // Outside any transaction: call the receiving shards, then record each outcome in its own write.
+    for (const t of deliveries) {
+      let outcome: 'delivered' | 'refused' | 'retry';
+      let detail = '';
+      try {
+        const ns = this.env.INVENTORY;
+        const receiver = ns.get(ns.idFromName(objectName(t.sku_id, t.to_shard)));
+        const r = await receiver.transferIn({
+          opId: transferInOpId(t.id),
+          transferId: t.id,
+          skuId: t.sku_id,
+          fromShard: t.from_shard,
+          toShard: t.to_shard,
+          lines: linesOf(t),
+        });
+        outcome = r.ok ? 'delivered' : 'refused';
+        if (!r.ok) detail = r.code;
+      } catch (error) {
+        outcome = 'retry';
+        detail = error instanceof Error ? error.message : String(error);
+      }
+      const at = this.now();
+      this.write(() => {
+        if (outcome === 'delivered') this.settleTransfer(t.id, at);
+        else if (outcome === 'refused') {
+          // Permanent: the units left this shard but the receiver will not take them. Keep the
+          // transfer in flight (visible in levels().inFlightOut) and ask a human.
+          this.sql.exec("DELETE FROM due WHERE kind = 'deliver' AND ref = ?", t.id);
+          this.raiseFlag(at, `transfer ${t.id} refused by shard ${t.to_shard}: ${detail}`);
+        } else {
+          const backoff = Math.min(DELIVERY_GRACE_MS * 2 ** (t.attempts + 1), DELIVERY_MAX_BACKOFF_MS);
+          this.sql.exec("UPDATE due SET due_at = ?, attempts = attempts + 1 WHERE kind = 'deliver' AND ref = ?", at + backoff, t.id);
+        }
+      });
+    }
+    this.rearm();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals: everything below runs inside a transactionSync
+  // ---------------------------------------------------------------------------------------------
+
+  private get sql() {
+    return this.ctx.storage.sql;
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
+
+  /** A synchronous read-modify-write: expire what is due, run `body`, then re-arm the alarm. */
+  private write<R>(body: () => R): R {
+    const now = this.now();
+    const result = this.ctx.storage.transactionSync(() => {
+      this.expireDue(now);
+      return body();
+    });
+    this.rearm();
+    return result;
+  }
+
+  /**
+   * The idempotent frame of every mutating method: validate, then in one transaction replay a
+   * stored result for this op id or run `body` and store its result with the op id.
+   */
+  private once<S extends z.ZodType<{ opId: string }>, R>(
+    method: string,
+    schema: S,
+    input: unknown,
+    body: (input: z.output<S>, now: number) => R,
+  ): R | Failure<'INVALID_INPUT' | 'OP_ID_REUSED'> {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) return invalid(parsed.error);
+    const { opId, ...rest } = parsed.data;
+    const payload = stableJson(rest);
+    const now = this.now();
+    return this.write(() => {
+      const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
+      if (prior) {
+        if (prior.method !== method || prior.payload !== payload) {
+          return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
+        }
+        return JSON.parse(prior.result) as R;
+      }
+      const result = body(parsed.data, now);
+      this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
+      this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
+      return result;
+    });
+  }
+
+  /** Sets the one alarm to the earliest due time (or clears it). No await: storage writes are gated. */
+  private rearm(): void {
+    const next = this.sql.exec<{ t: number | null }>('SELECT MIN(due_at) AS t FROM due').one().t;
+    if (next === null) {
+      if (this.alarmAt !== null) void this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
+    } else if (next !== this.alarmAt) {
+      void this.ctx.storage.setAlarm(next);
+      this.alarmAt = next;
+    }
+  }
+
+  private expireDue(now: number): void {
+    const due = this.sql.exec<{ ref: string }>("SELECT ref FROM due WHERE kind = 'expire' AND due_at <= ? ORDER BY due_at", now).toArray();
+    for (const { ref } of due) {
+      const row = this.reservationRow(ref);
+      if (row && transition(row.status, 'expire', now, row.expires_at).kind === 'apply') this.close(row, 'expired', 'ttl', now, null);
+      else this.sql.exec("DELETE FROM due WHERE kind = 'expire' AND ref = ?", ref);
+    }
+  }
+
+  /** Moves an open reservation to a final status and applies its stock effect. */
+  private close(row: ReservationRow, to: 'committed' | 'released' | 'expired', reason: string | null, now: number, opId: string | null): void {
+    for (const line of this.linesOfReservation(row.id)) {
+      const onHandDelta = to === 'committed' ? -line.quantity : 0;
+      this.sql.exec('UPDATE levels SET on_hand = on_hand + ?, reserved = reserved - ?, updated_at = ? WHERE warehouse_id = ?', onHandDelta, line.quantity, now, line.warehouseId);
+      this.movement(now, to === 'committed' ? 'commit' : to === 'released' ? 'release' : 'expire', line.warehouseId, onHandDelta, -line.quantity, row.id, opId);
+    }
+    this.sql.exec('UPDATE reservations SET status = ?, closed_at = ?, close_reason = ? WHERE id = ?', to, now, reason, row.id);
+    this.sql.exec("DELETE FROM due WHERE kind = 'expire' AND ref = ?", row.id);
+  }
+
+  private settleTransfer(transferId: string, now: number): void {
+    this.sql.exec("UPDATE transfers SET status = 'delivered', settled_at = ? WHERE id = ? AND direction = 'out' AND status = 'in_flight'", now, transferId);
+    this.sql.exec("DELETE FROM due WHERE kind = 'deliver' AND ref = ?", transferId);
+  }
+
+  private prune(now: number): void {
+    const cutoff = now - OP_RETENTION_MS;
+    this.sql.exec('DELETE FROM operations WHERE created_at < ?', cutoff);
+    this.sql.exec("DELETE FROM reservation_lines WHERE reservation_id IN (SELECT id FROM reservations WHERE status <> 'reserved' AND closed_at < ?)", cutoff);
+    this.sql.exec("DELETE FROM reservations WHERE status <> 'reserved' AND closed_at < ?", cutoff);
+    this.sql.exec("DELETE FROM transfers WHERE status <> 'in_flight' AND settled_at < ?", cutoff);
+    this.sql.exec('DELETE FROM movements WHERE at < ?', now - MOVEMENT_RETENTION_MS);
+    const left = this.sql.exec<{ n: number }>('SELECT (SELECT COUNT(*) FROM operations) + (SELECT COUNT(*) FROM movements) AS n').one().n;
+    if (left > 0) this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
+    else this.sql.exec("DELETE FROM due WHERE kind = 'prune'");
+  }
+
+  private raiseFlag(now: number, reason: string): void {
+    this.sql.exec('INSERT OR IGNORE INTO flags (name, raised_at, reason) VALUES (?, ?, ?)', RECONCILIATION_FLAG, now, reason);
+  }
+
+  private movement(now: number, kind: string, warehouseId: string, onHandDelta: number, reservedDelta: number, ref: string | null, opId: string | null): void {
+    this.sql.exec(
+      'INSERT INTO movements (at, kind, warehouse_id, on_hand_delta, reserved_delta, ref, op_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      now,
+      kind,
+      warehouseId,
+      onHandDelta,
+      reservedDelta,
+      ref,
+      opId,
+    );
+  }
+
+  private allLevels(): LevelRow[] {
+    return this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved FROM levels ORDER BY warehouse_id').toArray();
+  }
+
+  private level(warehouseId: string): StockLevel {
+    const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved FROM levels WHERE warehouse_id = ?', warehouseId).toArray()[0];
+    return row ? fromRow(row) : emptyLevel(warehouseId);
+  }
+
+  private saveLevel(level: StockLevel, now: number): void {
+    this.sql.exec(
+      'INSERT INTO levels (warehouse_id, on_hand, reserved, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (warehouse_id) DO UPDATE SET on_hand = excluded.on_hand, reserved = excluded.reserved, updated_at = excluded.updated_at',
+      level.warehouseId,
+      level.onHand,
+      level.reserved,
+      now,
+    );
+  }
+
+  private reservationRow(id: string): ReservationRow | undefined {
+    return this.sql.exec<ReservationRow>('SELECT * FROM reservations WHERE id = ?', id).toArray()[0];
+  }
+
+  private linesOfReservation(id: string): AllocationLine[] {
+    return this.sql
+      .exec<{ warehouse_id: string; quantity: number }>('SELECT warehouse_id, quantity FROM reservation_lines WHERE reservation_id = ? ORDER BY warehouse_id', id)
+      .toArray()
+      .map((l) => ({ warehouseId: l.warehouse_id, quantity: l.quantity }));
+  }
+
+  private reservationView(row: ReservationRow): ReservationView {
+    return {
+      reservationId: row.id,
+      ref: { kind: row.ref_kind, id: row.ref_id },
+      status: row.status,
+      quantity: row.quantity,
+      lines: this.linesOfReservation(row.id),
+      createdAt: iso(row.created_at),
+      expiresAt: iso(row.expires_at),
+      closedAt: row.closed_at === null ? null : iso(row.closed_at),
+      closeReason: row.close_reason,
+    };
+  }
+
+  private transferRow(id: string, direction: 'out' | 'in'): TransferRow | undefined {
+    return this.sql.exec<TransferRow>('SELECT * FROM transfers WHERE id = ? AND direction = ?', id, direction).toArray()[0];
+  }
+
+  private shardCount(): number {
+    return this.sql.exec<{ shards: number }>('SELECT shards FROM shard_config WHERE id = 1').toArray()[0]?.shards ?? 1;
+  }
+}
+
+function fromRow(row: LevelRow): StockLevel {
+  return { warehouseId: row.warehouse_id, onHand: row.on_hand, reserved: row.reserved };
+}
+
+function toLevel(level: StockLevel | LevelRow): Level {
+  const l = 'warehouse_id' in level ? fromRow(level) : level;
+  return { warehouseId: l.warehouseId, onHand: l.onHand, reserved: l.reserved, available: available(l) };
+}
+
+function linesOf(t: Pick<TransferRow, 'lines'>): AllocationLine[] {
+  return JSON.parse(t.lines) as AllocationLine[];
+}

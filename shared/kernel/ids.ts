@@ -15,6 +15,12 @@ export const ID_PREFIXES = {
   order: 'ord',
   event: 'evt',
   request: 'req',
+  address: 'adr',
+  client: 'cli',
+  store: 'sto',
+  session: 'ses',
+  refreshToken: 'rtk',
+  audit: 'aud',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -1,5 +1,6 @@
-import type { Clock } from '../kernel/clock';
+import { systemClock, type Clock } from '../kernel/clock';
 import type { GenerationStore } from '../ports/cache';
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../ports/rate-limiter';
 
 /** In-memory fakes of the ports, for fast tests of logic that is not about the adapter. */
 export class InMemoryGenerationStore implements GenerationStore {
@@ -22,5 +23,34 @@ export class ManualClock implements Clock {
   }
   advance(ms: number) {
     this.t += ms;
+  }
+}
+
+/**
+ * A RateLimiter kept in memory: an exact sliding log of the allowed requests' times per
+ * (rule, key), on a Clock (a ManualClock in tests). A request is allowed when fewer than
+ * `limit` allowed requests fall in the last `windowSeconds`; refused ones are not logged.
+ * It does not validate rules or keys (the real adapters throw a TypeError on bad ones).
+ */
+export class InMemoryRateLimiter implements RateLimiter {
+  readonly name = 'memory';
+  /** Allowed request times (ms), oldest first, per `${rule.name}\u0000${key}`. */
+  readonly logs = new Map<string, number[]>();
+
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  async limit(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    const now = this.clock.now().getTime();
+    const windowMs = rule.windowSeconds * 1000;
+    const id = `${rule.name}\u0000${key}`;
+    const log = (this.logs.get(id) ?? []).filter((t) => t > now - windowMs);
+    this.logs.set(id, log);
+    if (log.length < rule.limit) {
+      log.push(now);
+      return { allowed: true, limit: rule.limit, remaining: rule.limit - log.length, retryAfterSeconds: 0 };
+    }
+    // A slot frees up when the entry that leaves `limit - 1` newer ones behind it slides out.
+    const freedBy = log[log.length - rule.limit]!;
+    return { allowed: false, limit: rule.limit, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((freedBy + windowMs - now) / 1000)) };
   }
 }

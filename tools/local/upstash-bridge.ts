@@ -12,8 +12,14 @@
  *
  * All requests share one ioredis connection, so commands that change connection state
  * (SELECT, SUBSCRIBE, MULTI, ...) are refused; use /multi-exec for transactions.
+ *
+ * Lua scripts may carry shebang flags only Upstash knows (`#!lua flags=allow-key-locking`,
+ * on every script of @upstash/ratelimit), which plain Redis refuses ("Unexpected flag in
+ * script shebang"). The bridge drops those flags before EVAL / SCRIPT LOAD and remembers
+ * which SHA1 the client knows the script by, so EVALSHA with the client's hash still finds
+ * the rewritten script (and SCRIPT LOAD answers the client's hash, as Upstash would).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Command, type Pipeline, Redis, ReplyError } from 'ioredis';
 import { HttpError, hostPort, listen, parseJson, readBody, requestTarget, sendJson } from './http-util.ts';
@@ -46,6 +52,16 @@ const REFUSED = new Set([
   'sync', 'unsubscribe', 'unwatch', 'watch',
 ]);
 
+/**
+ * Shebang flags Upstash accepts and Redis does not. `allow-key-locking` lets Upstash lock only
+ * the keys a script declares instead of the whole database; Redis runs every script atomically
+ * anyway, so dropping it changes nothing here. Other unknown flags still fail, as they would.
+ */
+const UPSTASH_ONLY_SCRIPT_FLAGS = new Set(['allow-key-locking']);
+
+/** Scripts the bridge rewrote: the SHA1 the client computed (of its text) → the SHA1 Redis knows. */
+type ScriptAliases = Map<string, string>;
+
 export async function startUpstashBridge(opts: UpstashBridgeOptions = {}): Promise<UpstashBridge> {
   const host = opts.host ?? '127.0.0.1';
   const token = opts.token ?? randomBytes(24).toString('hex');
@@ -55,6 +71,7 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions = {}): Promi
     maxRetriesPerRequest: 2,
     protocol: 2, // Upstash answers in RESP2 shapes
   });
+  const scripts: ScriptAliases = new Map();
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => {
     lastError = err;
@@ -79,11 +96,11 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions = {}): Promi
         const commands = parseJson(body);
         if (!Array.isArray(commands) || commands.length === 0) throw new HttpError(400, 'Expected an array of commands');
         const batch = path === '/pipeline' ? redis.pipeline() : redis.multi();
-        for (const command of commands) (batch as unknown as Pipeline).sendCommand(toCommand(command));
+        for (const command of commands) (batch as unknown as Pipeline).sendCommand(toCommand(command, scripts));
         const replies = (await batch.exec()) ?? [];
         sendJson(res, 200, replies.map(([err, reply]) => (err ? { error: err.message } : { result: encode(reply as Reply, base64) })));
       } else {
-        const command = toCommand(path === '/' ? parseJson(body) : pathCommand(path, body));
+        const command = toCommand(path === '/' ? parseJson(body) : pathCommand(path, body), scripts);
         redis.sendCommand(command);
         sendJson(res, 200, { result: encode((await command.promise) as Reply, base64) });
       }
@@ -123,20 +140,58 @@ export async function startUpstashBridge(opts: UpstashBridgeOptions = {}): Promi
 /** A command whose reply comes back as Redis sent it: Buffers, and none of ioredis'
  * reshaping (HGETALL into an object, score pairs into tuples, ...). */
 class RawCommand extends Command {
+  /** Answered instead of Redis' reply when set: the client's SHA1 for a rewritten SCRIPT LOAD. */
+  replyOverride?: Buffer;
+
   override transformReply(reply: Buffer | Buffer[]): Buffer | Buffer[] {
-    return reply;
+    return this.replyOverride ?? reply;
   }
 }
 
 /** Validates one command (a name, then arguments) from a request. */
-function toCommand(value: unknown): RawCommand {
+function toCommand(value: unknown, scripts: ScriptAliases): RawCommand {
   if (!Array.isArray(value) || typeof value[0] !== 'string' || value[0] === '') {
     throw new HttpError(400, 'A command is a JSON array starting with its name');
   }
   const [name, ...args] = value as [string, ...unknown[]];
-  if (REFUSED.has(name.toLowerCase())) throw new HttpError(400, `ERR ${name} is not supported over REST`);
+  const lower = name.toLowerCase();
+  if (REFUSED.has(lower)) throw new HttpError(400, `ERR ${name} is not supported over REST`);
   const values = args.map((a) => (typeof a === 'string' || typeof a === 'number' ? a : JSON.stringify(a)));
-  return new RawCommand(name, values, { replyEncoding: null });
+  let replyOverride: Buffer | undefined;
+  if ((lower === 'eval' || lower === 'eval_ro') && typeof values[0] === 'string') {
+    values[0] = forRedis(values[0], scripts).script;
+  } else if ((lower === 'evalsha' || lower === 'evalsha_ro') && typeof values[0] === 'string') {
+    values[0] = scripts.get(values[0].toLowerCase()) ?? values[0];
+  } else if (lower === 'script' && String(values[0]).toLowerCase() === 'load' && typeof values[1] === 'string') {
+    const adapted = forRedis(values[1], scripts);
+    values[1] = adapted.script;
+    if (adapted.clientSha) replyOverride = Buffer.from(adapted.clientSha);
+  }
+  const command = new RawCommand(name, values, { replyEncoding: null });
+  command.replyOverride = replyOverride;
+  return command;
+}
+
+/** Drops Upstash-only shebang flags from a script, remembering the client's SHA1 for it. */
+function forRedis(script: string, scripts: ScriptAliases): { script: string; clientSha?: string } {
+  if (!script.startsWith('#!')) return { script };
+  const end = script.indexOf('\n');
+  const shebang = end === -1 ? script : script.slice(0, end);
+  const tokens = shebang.split(/[ \t]+/).flatMap((token) => {
+    if (!token.startsWith('flags=')) return [token];
+    const flags = token.slice('flags='.length).split(',').filter((flag) => !UPSTASH_ONLY_SCRIPT_FLAGS.has(flag));
+    // `#!lua flags=` with nothing after it would mean "no flags" too, but say it plainly.
+    return flags.length ? [`flags=${flags.join(',')}`] : [];
+  });
+  const rewritten = tokens.join(' ') + (end === -1 ? '' : script.slice(end));
+  if (rewritten === script) return { script };
+  const clientSha = sha1(script);
+  scripts.set(clientSha, sha1(rewritten));
+  return { script: rewritten, clientSha };
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 /** `/set/k/v` → `["set", "k", "v"]`; a request body is the last argument. */

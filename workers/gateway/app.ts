@@ -5,6 +5,8 @@ import { cors } from 'hono/cors';
 import { AppError } from '../../shared/kernel/app-error';
 import { createRouter } from '../../shared/http/router';
 import { problemResponse } from '../../shared/http/problem';
+import { auditRouter } from '../audit';
+import { authRouter } from '../auth';
 import { catalogRouter } from '../catalog';
 import { healthRouter } from './health';
 import { methodIndex, notFound, onError } from './middleware/errors';
@@ -33,7 +35,15 @@ export function createApp() {
     }),
   );
 
+  // Authentication is lazy: `requires(...)` on a route resolves the bearer token through this.
+  app.use('*', (c, next) => {
+    c.set('authenticate', (header) => services(c).auth.authenticator(header));
+    return next();
+  });
+
   app.route('/', healthRouter());
+  app.route('/', authRouter((c) => services(c).auth));
+  app.route('/', auditRouter((c) => services(c).audit));
   app.route('/', catalogRouter((c) => services(c).catalog));
 
   registerOpenApi(app);

@@ -3,6 +3,17 @@ import type { AppEnv } from '../../shared/http/context';
 
 /** Serves the OpenAPI 3.1 document generated from the same zod schemas that validate requests. */
 export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'ES256 access token from /v1/auth/login, /v1/auth/refresh or /v1/auth/token; keys at /.well-known/jwks.json',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'clientBasic', {
+    type: 'http',
+    scheme: 'basic',
+    description: 'OAuth2 client_id:client_secret (client_secret_basic) for /v1/auth/token',
+  });
   app.doc31('/openapi.json', (c) => ({
     openapi: '3.1.0',
     info: {
@@ -14,7 +25,10 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
     },
     servers: [{ url: new URL(c.req.url).origin }],
     tags: [
+      { name: 'Identity', description: 'Accounts, sessions, OAuth2 client credentials and signing keys' },
+      { name: 'Me', description: 'The signed-in user: profile, addresses, export and erasure' },
       { name: 'Catalog', description: 'Browse, search and facet the product catalog' },
+      { name: 'Admin', description: 'Users, clients, products and the audit trail (admin role or scopes)' },
       { name: 'Operations', description: 'Health and liveness' },
     ],
   }));

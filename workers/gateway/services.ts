@@ -9,6 +9,13 @@ import type { AppEnv } from '../../shared/http/context';
 import { systemClock } from '../../shared/kernel/clock';
 import type { Cache, GenerationStore } from '../../shared/ports/cache';
 import { makeCatalogService, type CatalogService } from '../catalog';
+import { makeAuditService, type AuditService } from '../audit';
+import { loadSigningKeys, makeAuthService, type AuthService } from '../auth';
+import { DurableObjectRateLimiter } from '../../durable-objects/rate-limiter/rate-limiter.stub';
+import { UpstashRateLimiter } from '../../shared/adapters/rate-limit/upstash-rate-limiter';
+import { FieldCipher } from '../../shared/crypto/field-cipher';
+import type { LogFields } from '../../shared/http/context';
+import type { RateLimiter } from '../../shared/ports/rate-limiter';
 
 /**
  * The composition root: the only place that knows every context and adapter. Contexts get
@@ -17,6 +24,8 @@ import { makeCatalogService, type CatalogService } from '../catalog';
 export interface Services {
   db: DbProvider;
   catalog: CatalogService;
+  auth: AuthService;
+  audit: AuditService;
 }
 
 // Per-isolate state: caches hold immutable, generation-keyed snapshots (never DB pools).
@@ -44,7 +53,23 @@ function cacheLayers(config: Config): Cache[] {
   return layers;
 }
 
-export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void): Services {
+let rateLimiter: { key: string; limiter: RateLimiter } | undefined;
+
+/** Upstash (@upstash/ratelimit) when configured, else the Durable Object limiter; null when switched off. */
+function rateLimiterFor(env: Env, config: Config): RateLimiter | null {
+  if (config.RATE_LIMITS === 'off') return null;
+  const key = config.UPSTASH_REDIS_REST_URL ?? 'do';
+  if (rateLimiter?.key !== key) {
+    const limiter =
+      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+        ? new UpstashRateLimiter(upstashClient(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN))
+        : new DurableObjectRateLimiter(env.RATE_LIMITER);
+    rateLimiter = { key, limiter };
+  }
+  return rateLimiter.limiter;
+}
+
+export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void, log: LogFields = {}): Services {
   const db = new DbProvider(config);
   const catalog = makeCatalogService({
     readDb: () => db.http(),
@@ -56,14 +81,33 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     clock: systemClock,
     background: waitUntil,
   });
-  return { db, catalog };
+  const auth = makeAuthService({
+    readDb: () => db.http(),
+    writeDb: () => db.pool(),
+    signingKeys: () => loadSigningKeys(config.AUTH_SIGNING_KEYS),
+    cipher: () => FieldCipher.from(config),
+    limiter: rateLimiterFor(env, config),
+    clock: systemClock,
+    tokens: {
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refresh: {
+        idleTtlSeconds: Math.min(config.REFRESH_TOKEN_IDLE_TTL_SECONDS, config.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS),
+        absoluteTtlSeconds: config.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
+      },
+    },
+    log,
+  });
+  const audit = makeAuditService({ readDb: () => db.http() });
+  return { db, catalog, auth, audit };
 }
 
 /** The request's services, built on first use. */
 export function services(c: Context<AppEnv>): Services {
   let s = c.get('services') as Services | undefined;
   if (!s) {
-    s = buildServices(c.env, c.get('config'), (p) => c.executionCtx.waitUntil(p));
+    s = buildServices(c.env, c.get('config'), (p) => c.executionCtx.waitUntil(p), c.get('log'));
     c.set('services', s);
   }
   return s;

@@ -1,2 +1,4 @@
+export * from './audit';
 export * from './catalog';
+export * from './identity';
 export * from './inventory';

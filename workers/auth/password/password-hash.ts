@@ -103,8 +103,9 @@ function parseStored(stored: string): StoredScrypt | null {
 
 function derive(password: string, salt: Uint8Array, { ln, r, p }: ScryptParams, keylen: number): Promise<Uint8Array> {
   const N = 2 ** ln;
-  // BoringSSL needs 128*r*(N+p+1) bytes of scratch space; maxmem defaults to 32 MiB.
-  const options = { N, r, p, maxmem: 128 * r * (N + p + 1) };
+  // Scratch space: BoringSSL (workerd) needs 128*r*(N+p+1) bytes, OpenSSL (Node) 128*r*(N+p+2);
+  // maxmem defaults to 32 MiB, too little for the current parameters.
+  const options = { N, r, p, maxmem: 128 * r * (N + p + 2) };
   const secret = new TextEncoder().encode(password.normalize('NFKC'));
   return new Promise((resolve, reject) => {
     scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.byteLength))));

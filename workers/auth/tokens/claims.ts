@@ -5,9 +5,9 @@ import { z } from 'zod';
  * One set of rules for both directions: `issueAccessToken` refuses to sign claims that break
  * them and `verifyAccessToken` refuses tokens whose (signed) claims break them.
  */
-export const ROLES = ['customer', 'admin', 'warehouse_staff', 'pos_agent', 'integration'] as const;
-export const RoleSchema = z.enum(ROLES);
-export type Role = z.infer<typeof RoleSchema>;
+import { ROLES, RoleSchema, type Role } from '../../../shared/kernel/roles';
+
+export { ROLES, RoleSchema, type Role };
 
 export const TOKEN_KINDS = ['user', 'client'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];

@@ -1,0 +1,107 @@
+import type { SqliteMigration } from './sqlite-migrate';
+
+/**
+ * The inventory object's SQLite schema. APPEND-ONLY: never edit, reorder or delete an entry once
+ * it has shipped; add a new one at the end (see sqlite-migrate.ts). Times are epoch milliseconds.
+ *
+ * One object holds one SKU (or one shard of a SKU), so no table has a sku column.
+ */
+export const INVENTORY_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    id: 1,
+    name: 'inventory_core',
+    sql: `
+      -- Stock per warehouse. available = on_hand - reserved (computed, never stored).
+      -- on_hand may go negative only through an offline sale (the SKU is then flagged).
+      CREATE TABLE levels (
+        warehouse_id TEXT PRIMARY KEY,
+        on_hand INTEGER NOT NULL DEFAULT 0,
+        reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+        updated_at INTEGER NOT NULL
+      );
+
+      -- Holds for an order or a checkout; stock leaves on commit, comes back on release/expiry.
+      CREATE TABLE reservations (
+        id TEXT PRIMARY KEY,
+        ref_kind TEXT NOT NULL CHECK (ref_kind IN ('order', 'checkout')),
+        ref_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0),
+        status TEXT NOT NULL CHECK (status IN ('reserved', 'committed', 'released', 'expired')),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        close_reason TEXT
+      );
+      CREATE INDEX reservations_closed_at ON reservations (closed_at) WHERE closed_at IS NOT NULL;
+
+      CREATE TABLE reservation_lines (
+        reservation_id TEXT NOT NULL REFERENCES reservations (id),
+        warehouse_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0),
+        PRIMARY KEY (reservation_id, warehouse_id)
+      );
+
+      -- Idempotency: every mutating call's op id with its payload and first result, replayed verbatim.
+      CREATE TABLE operations (
+        op_id TEXT PRIMARY KEY,
+        method TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX operations_created_at ON operations (created_at);
+
+      -- What the single alarm has to do, and when: reservation expiry, transfer redelivery, pruning.
+      CREATE TABLE due (
+        kind TEXT NOT NULL CHECK (kind IN ('expire', 'deliver', 'prune')),
+        ref TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, ref)
+      );
+      CREATE INDEX due_due_at ON due (due_at);
+
+      -- needs_reconciliation and future flags; a row present means the flag is up.
+      CREATE TABLE flags (
+        name TEXT PRIMARY KEY,
+        raised_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+      );
+
+      -- Shard count for the SKU, kept by shard 0 (the object named sku:<id>).
+      CREATE TABLE shard_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        shards INTEGER NOT NULL CHECK (shards BETWEEN 1 AND 64),
+        updated_at INTEGER NOT NULL
+      );
+
+      -- Units moved between shards of one SKU. 'out' rows stay in_flight until the receiver has
+      -- them (the alarm redelivers); 'in' rows make a redelivery a no-op.
+      CREATE TABLE transfers (
+        id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        sku_id TEXT NOT NULL,
+        from_shard INTEGER NOT NULL,
+        to_shard INTEGER NOT NULL,
+        lines TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('in_flight', 'delivered', 'received')),
+        created_at INTEGER NOT NULL,
+        settled_at INTEGER,
+        PRIMARY KEY (id, direction)
+      );
+
+      -- Append-only ledger of every change to on_hand/reserved (feed for projections and audits).
+      CREATE TABLE movements (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        warehouse_id TEXT NOT NULL,
+        on_hand_delta INTEGER NOT NULL,
+        reserved_delta INTEGER NOT NULL,
+        ref TEXT,
+        op_id TEXT
+      );
+      CREATE INDEX movements_at ON movements (at);
+    `,
+  },
+];

@@ -1,0 +1,323 @@
+import { z } from 'zod';
+
+/**
+ * The inventory object's RPC contract: one zod schema per input and per output (STYLE rule 1).
+ * The object parses every input with these schemas (RPC callers are trusted code, but a wrong
+ * payload must be refused, never half-applied); outputs are plain data that Workers RPC can carry.
+ *
+ * Errors are returned, not thrown: `{ ok: false, code, message }` with a stable UPPER_SNAKE code,
+ * so they cross RPC intact and callers can switch on them.
+ */
+
+const TOKEN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+
+/** The SKU an object serves: the catalog variant id (`var_…`) or sku code. No `#` (the shard separator). */
+export const SkuId = z.string().min(1).max(64).regex(TOKEN, 'letters, digits and _ . : - only');
+export const WarehouseId = z.string().min(1).max(64).regex(TOKEN, 'letters, digits and _ . : - only');
+/** A positive whole number of units. */
+export const Quantity = z.number().int().min(1).max(1_000_000);
+/** An operation id as callers outside the inventory code send it (HTTP Idempotency-Key, event id, ...). */
+export const OpId = z.string().min(1).max(100);
+/**
+ * The op id the object stores. Longer than `OpId` so the client can derive per-SKU/per-shard ids
+ * (`<opId>|<skuId>|s2`) from a caller's op id and stay deterministic on retries.
+ */
+export const OpKey = z.string().min(1).max(256);
+export const ReservationId = z.string().min(1).max(100).regex(TOKEN, 'letters, digits and _ . : - only');
+export const TransferId = z.string().min(1).max(256);
+export const ShardIndex = z.number().int().min(0).max(63);
+export const ShardCount = z.number().int().min(1).max(64);
+export const TtlSeconds = z.number().int().min(30).max(3600).default(900);
+
+export const ReservationRef = z.object({
+  kind: z.enum(['order', 'checkout']),
+  id: z.string().min(1).max(100),
+});
+export type ReservationRef = z.infer<typeof ReservationRef>;
+
+export const AllocationLine = z.object({ warehouseId: WarehouseId, quantity: Quantity });
+export type AllocationLine = z.infer<typeof AllocationLine>;
+
+/** Distance (any unit, smaller is nearer; coarse tiers are fine) from the shipping region to each warehouse. */
+export const WarehouseDistances = z.record(WarehouseId, z.number().min(0));
+export type WarehouseDistances = z.infer<typeof WarehouseDistances>;
+
+export const AdjustmentReason = z.enum(['receipt', 'cycle_count', 'damage', 'return_to_stock']);
+export type AdjustmentReason = z.infer<typeof AdjustmentReason>;
+
+export const ReleaseReason = z.enum(['cancelled', 'payment_failed', 'checkout_abandoned', 'rolled_back']);
+export type ReleaseReason = z.infer<typeof ReleaseReason>;
+
+export const ReservationStatus = z.enum(['reserved', 'committed', 'released', 'expired']);
+export type ReservationStatus = z.infer<typeof ReservationStatus>;
+
+const uniqueWarehouses = (lines: readonly AllocationLine[]) => new Set(lines.map((l) => l.warehouseId)).size === lines.length;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------------
+
+export const SetStockInput = z.object({
+  opId: OpKey,
+  warehouseId: WarehouseId,
+  /** The counted (or initially loaded) units physically on hand. */
+  onHand: z.number().int().min(0).max(100_000_000),
+  reason: z.enum(['cycle_count', 'receipt']).default('cycle_count'),
+});
+
+export const AdjustInput = z.object({
+  opId: OpKey,
+  warehouseId: WarehouseId,
+  /** Units added (> 0) or removed (< 0) from on hand. */
+  delta: z.number().int().min(-1_000_000).max(1_000_000).refine((d) => d !== 0, 'delta must not be 0'),
+  reason: AdjustmentReason,
+  note: z.string().max(200).optional(),
+});
+
+export const ReserveInput = z
+  .object({
+    opId: OpKey,
+    reservationId: ReservationId,
+    ref: ReservationRef,
+    quantity: Quantity,
+    ttlSeconds: TtlSeconds,
+    /** Exact warehouses to hold from (the output of `allocate`); must sum to `quantity`. */
+    allocation: z.array(AllocationLine).min(1).max(32).optional(),
+    /** Without `allocation`: the object picks warehouses, nearest first by these distances. */
+    distances: WarehouseDistances.optional(),
+  })
+  .refine((r) => !r.allocation || r.allocation.reduce((s, l) => s + l.quantity, 0) === r.quantity, {
+    message: 'allocation must add up to quantity',
+    path: ['allocation'],
+  })
+  .refine((r) => !r.allocation || uniqueWarehouses(r.allocation), { message: 'a warehouse appears twice', path: ['allocation'] });
+
+export const CommitInput = z.object({ opId: OpKey, reservationId: ReservationId });
+
+export const ReleaseInput = z.object({
+  opId: OpKey,
+  reservationId: ReservationId,
+  reason: ReleaseReason.default('cancelled'),
+});
+
+export const OfflineSaleInput = z.object({
+  opId: OpKey,
+  /** The POS sale id (kept on the movement for reconciliation). */
+  saleId: z.string().min(1).max(100),
+  warehouseId: WarehouseId,
+  quantity: Quantity,
+  soldAt: z.iso.datetime({ offset: true }),
+});
+
+const TransferBase = {
+  opId: OpKey,
+  /** Names one movement of units between two shards of one SKU; the same on both sides. */
+  transferId: TransferId,
+  skuId: SkuId,
+  fromShard: ShardIndex,
+  toShard: ShardIndex,
+};
+const distinctShards = (t: { fromShard: number; toShard: number }) => t.fromShard !== t.toShard;
+
+/** Sent to the giving shard: units leave its on hand now and are in flight until acknowledged. */
+export const TransferOutInput = z
+  .object({
+    ...TransferBase,
+    quantity: Quantity,
+    /** Only from this warehouse; otherwise from the warehouses with the most available first. */
+    warehouseId: WarehouseId.optional(),
+    /** Move what is available up to `quantity` instead of refusing a shortfall. */
+    partial: z.boolean().default(false),
+  })
+  .refine(distinctShards, { message: 'a shard cannot transfer to itself', path: ['toShard'] });
+
+/** Sent to the receiving shard with the lines `transferOut` returned. Idempotent per transferId. */
+export const TransferInInput = z
+  .object({
+    ...TransferBase,
+    lines: z.array(AllocationLine).min(1).max(32).refine(uniqueWarehouses, 'a warehouse appears twice'),
+  })
+  .refine(distinctShards, { message: 'a shard cannot transfer to itself', path: ['toShard'] });
+
+/** Sent to the giving shard once the receiver has the units: the transfer is settled. */
+export const AckTransferInput = z.object({ opId: OpKey, transferId: TransferId });
+
+export const ConfigureShardsInput = z.object({ opId: OpKey, shards: ShardCount });
+
+export type SetStockInput = z.input<typeof SetStockInput>;
+export type AdjustInput = z.input<typeof AdjustInput>;
+export type ReserveInput = z.input<typeof ReserveInput>;
+export type CommitInput = z.input<typeof CommitInput>;
+export type ReleaseInput = z.input<typeof ReleaseInput>;
+export type OfflineSaleInput = z.input<typeof OfflineSaleInput>;
+export type TransferOutInput = z.input<typeof TransferOutInput>;
+export type TransferInInput = z.input<typeof TransferInInput>;
+export type AckTransferInput = z.input<typeof AckTransferInput>;
+export type ConfigureShardsInput = z.input<typeof ConfigureShardsInput>;
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+// ---------------------------------------------------------------------------------------------
+
+export const INVENTORY_ERROR_CODES = [
+  'INVALID_INPUT',
+  'OP_ID_REUSED',
+  'OUT_OF_STOCK',
+  'NOT_FOUND',
+  'RESERVATION_EXISTS',
+  'RESERVATION_EXPIRED',
+  'RESERVATION_CLOSED',
+  'INSUFFICIENT_STOCK',
+  'INVALID_ADJUSTMENT',
+  'TRANSFER_CONFLICT',
+] as const;
+export const InventoryErrorCode = z.enum(INVENTORY_ERROR_CODES);
+export type InventoryErrorCode = z.infer<typeof InventoryErrorCode>;
+
+/** Every failure: a stable code, a human message and, where it helps, a little context. */
+export function failureSchema<const C extends readonly [InventoryErrorCode, ...InventoryErrorCode[]]>(codes: C) {
+  return z.object({
+    ok: z.literal(false),
+    code: z.enum(codes),
+    message: z.string(),
+    /** OUT_OF_STOCK / INSUFFICIENT_STOCK: units that could have been taken when refused. */
+    available: z.number().int().optional(),
+    /** OUT_OF_STOCK for a reservation with an explicit allocation: the units missing per warehouse. */
+    shortfall: z.array(AllocationLine).optional(),
+    /** RESERVATION_CLOSED: the reservation's final status. */
+    status: ReservationStatus.optional(),
+    /** INVALID_INPUT: one entry per offending field. */
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  });
+}
+export const InventoryFailure = failureSchema(INVENTORY_ERROR_CODES);
+export type InventoryFailure = z.infer<typeof InventoryFailure>;
+
+/** Codes every mutating method can return. */
+const BASE = ['INVALID_INPUT', 'OP_ID_REUSED'] as const;
+
+export const Level = z.object({
+  warehouseId: WarehouseId,
+  onHand: z.number().int(),
+  reserved: z.number().int().min(0),
+  /** onHand − reserved; negative only after an offline sale or a loss that was reported, never by a reservation. */
+  available: z.number().int(),
+});
+export type Level = z.infer<typeof Level>;
+
+export const ReconciliationFlag = z.object({ raisedAt: z.iso.datetime(), reason: z.string() });
+
+export const LevelsView = z.object({
+  levels: z.array(Level),
+  totals: z.object({ onHand: z.number().int(), reserved: z.number().int(), available: z.number().int() }),
+  /** Set when the recorded stock went below what exists (offline sale, damage): count it. */
+  needsReconciliation: ReconciliationFlag.nullable(),
+  /** Units sent to a sibling shard and not yet acknowledged as received. */
+  inFlightOut: z.number().int().min(0),
+  /** Shard count configured for the SKU (only meaningful on shard 0; 1 elsewhere). */
+  shards: ShardCount,
+});
+export type LevelsView = z.infer<typeof LevelsView>;
+
+export const ReservationView = z.object({
+  reservationId: ReservationId,
+  ref: ReservationRef,
+  status: ReservationStatus,
+  quantity: Quantity,
+  lines: z.array(AllocationLine),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  closedAt: z.iso.datetime().nullable(),
+  closeReason: z.string().nullable(),
+});
+export type ReservationView = z.infer<typeof ReservationView>;
+
+const ok = <T extends z.ZodRawShape>(shape: T) => z.object({ ok: z.literal(true), ...shape });
+
+export const SetStockResult = z.union([ok({ level: Level }), failureSchema([...BASE])]);
+export const AdjustResult = z.union([
+  ok({ level: Level, needsReconciliation: z.boolean() }),
+  failureSchema([...BASE, 'INVALID_ADJUSTMENT', 'INSUFFICIENT_STOCK']),
+]);
+export const ReserveResult = z.union([
+  ok({ reservation: ReservationView }),
+  failureSchema([...BASE, 'OUT_OF_STOCK', 'RESERVATION_EXISTS']),
+]);
+export const CommitResult = z.union([
+  /** `changed` is false when the reservation was already committed by another operation. */
+  ok({ reservation: ReservationView, changed: z.boolean() }),
+  failureSchema([...BASE, 'NOT_FOUND', 'RESERVATION_EXPIRED', 'RESERVATION_CLOSED']),
+]);
+export const ReleaseResult = z.union([
+  /** `changed` is false when it was already released or expired (nothing more to give back). */
+  ok({ reservation: ReservationView, changed: z.boolean() }),
+  failureSchema([...BASE, 'NOT_FOUND', 'RESERVATION_CLOSED']),
+]);
+export const OfflineSaleResult = z.union([ok({ level: Level, needsReconciliation: z.boolean() }), failureSchema([...BASE])]);
+export const TransferOutResult = z.union([
+  /** `lines` may be empty when `partial` was set and nothing was available. */
+  ok({ transferId: TransferId, lines: z.array(AllocationLine) }),
+  failureSchema([...BASE, 'OUT_OF_STOCK', 'TRANSFER_CONFLICT']),
+]);
+export const TransferInResult = z.union([ok({ transferId: TransferId, lines: z.array(AllocationLine) }), failureSchema([...BASE, 'TRANSFER_CONFLICT'])]);
+export const AckTransferResult = z.union([ok({ transferId: TransferId }), failureSchema([...BASE, 'NOT_FOUND'])]);
+export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE])]);
+
+export type SetStockResult = z.infer<typeof SetStockResult>;
+export type AdjustResult = z.infer<typeof AdjustResult>;
+export type ReserveResult = z.infer<typeof ReserveResult>;
+export type CommitResult = z.infer<typeof CommitResult>;
+export type ReleaseResult = z.infer<typeof ReleaseResult>;
+export type OfflineSaleResult = z.infer<typeof OfflineSaleResult>;
+export type TransferOutResult = z.infer<typeof TransferOutResult>;
+export type TransferInResult = z.infer<typeof TransferInResult>;
+export type AckTransferResult = z.infer<typeof AckTransferResult>;
+export type ConfigureShardsResult = z.infer<typeof ConfigureShardsResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Client-side compositions (inventory.stub.ts): several objects, one call
+// ---------------------------------------------------------------------------------------------
+
+/** One SKU's part of a multi-SKU reservation. `shards` > 1 reserves through the sharded protocol. */
+export const ReserveItem = z.object({
+  skuId: SkuId,
+  quantity: Quantity,
+  allocation: z.array(AllocationLine).min(1).max(32).optional(),
+  distances: WarehouseDistances.optional(),
+  shards: ShardCount.default(1),
+});
+export type ReserveItem = z.input<typeof ReserveItem>;
+
+/** All-or-nothing reservation of several SKUs for one order or checkout. */
+export const ReserveAllInput = z.object({
+  opId: OpId,
+  /** Used as the reservation id in every SKU object. */
+  reservationId: ReservationId,
+  ref: ReservationRef,
+  ttlSeconds: TtlSeconds,
+  items: z
+    .array(ReserveItem)
+    .min(1)
+    .max(100)
+    .refine((items) => new Set(items.map((i) => i.skuId)).size === items.length, 'a SKU appears twice'),
+});
+export type ReserveAllInput = z.input<typeof ReserveAllInput>;
+
+export const ShardedReservation = z.object({ skuId: SkuId, shard: ShardIndex, reservation: ReservationView });
+export type ShardedReservation = z.infer<typeof ShardedReservation>;
+
+export const ReserveAllResult = z.union([
+  z.object({ ok: z.literal(true), reservations: z.array(ShardedReservation) }),
+  failureSchema(['INVALID_INPUT', 'OP_ID_REUSED', 'OUT_OF_STOCK', 'RESERVATION_EXISTS']).extend({
+    /** The SKU that refused (everything reserved before it has been released). */
+    skuId: SkuId.optional(),
+  }),
+]);
+export type ReserveAllResult = z.infer<typeof ReserveAllResult>;
+
+/** A reservation on a sharded SKU: which shard holds it (commit and release go there). */
+export const ShardedReserveResult = z.union([
+  z.object({ ok: z.literal(true), shard: ShardIndex, reservation: ReservationView }),
+  failureSchema(['INVALID_INPUT', 'OP_ID_REUSED', 'OUT_OF_STOCK', 'RESERVATION_EXISTS']),
+]);
+export type ShardedReserveResult = z.infer<typeof ShardedReserveResult>;

@@ -1,0 +1,300 @@
+/**
+ * The one way to reach inventory objects (STYLE rule 6): `inventoryFor(env, skuId, shard?)`, plus
+ * the compositions that span several objects: all-or-nothing reservation of several SKUs, the
+ * sharded reservation protocol for hot SKUs, transfers and rebalancing between shards.
+ *
+ * Everything here is retry-safe: each step's op id is derived from the caller's op id
+ * (`deriveOpId`), every object stores the first result per op id, and the choices a composition
+ * makes depend only on those stored results. A retried call therefore walks the same steps, gets
+ * the same answers and has exactly one effect.
+ *
+ * SHARDING PROTOCOL (also in README.md)
+ * - A SKU has `n` shards (configured on shard 0, the object `sku:<id>`; the others are
+ *   `sku:<id>#1` .. `sku:<id>#<n-1>`). Each shard owns a disjoint part of the SKU's units per
+ *   warehouse and serialises its own part; the SKU's stock is the sum over its shards.
+ * - A reservation lives on exactly one shard, which only reserves units it owns, in one
+ *   synchronous transaction. So no unit can be promised twice, whatever the concurrency.
+ * - Reserve: visit the shards in an order that starts at hash(opId) % n and walks the others;
+ *   the first shard that can hold the whole quantity takes it. If all refuse but together they
+ *   reported enough available units, pull the missing units into the first shard of the order
+ *   (transfers, below) and try it once more. Otherwise OUT_OF_STOCK.
+ * - Transfer (units move between shards of one SKU): `transferOut` on the giver takes available
+ *   (never reserved) units off its on hand and records them in flight with the receiver's address;
+ *   `transferIn` on the receiver adds them (idempotent per transferId); `ackTransfer` on the giver
+ *   settles it. Units are thus never counted in two shards at once. If the caller disappears
+ *   after `transferOut`, the giver's alarm redelivers (same op id as the client would use) until
+ *   the receiver has them: units in flight are never lost.
+ * - Commit/release go to the shard that holds the reservation (returned by the reserve); when
+ *   unknown, they are sent to every shard and only the holder acts (the others answer NOT_FOUND).
+ */
+import {
+  deriveOpId,
+  objectName,
+  planRebalance,
+  reservable,
+  shardOrder,
+  transferAckOpId,
+  transferInOpId,
+  transferOutOpId,
+  type ShardMove,
+} from './inventory.logic';
+import type { InventoryDurableObject } from './inventory.do';
+import {
+  OpId,
+  ReserveAllInput,
+  ShardCount,
+  SkuId,
+  type AllocationLine,
+  type CommitInput,
+  type CommitResult,
+  type ReleaseInput,
+  type ReleaseResult,
+  type ReservationRef,
+  type ReserveAllResult,
+  type ShardedReservation,
+  type ShardedReserveResult,
+  type TransferInResult,
+  type TransferOutResult,
+  type WarehouseDistances,
+} from './inventory.schemas';
+
+export type InventoryEnv = Pick<Env, 'INVENTORY'>;
+export type InventoryStub = DurableObjectStub<InventoryDurableObject>;
+
+/** The stub of a SKU's object (shard 0, `sku:<id>`) or of one of its shards (`sku:<id>#<n>`). */
+export function inventoryFor(env: InventoryEnv, skuId: string, shard = 0): InventoryStub {
+  const ns = env.INVENTORY;
+  return ns.get(ns.idFromName(objectName(SkuId.parse(skuId), shard)));
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const units = (lines: readonly AllocationLine[]) => lines.reduce((s, l) => s + l.quantity, 0);
+
+// ---------------------------------------------------------------------------------------------
+// Shard configuration and transfers
+// ---------------------------------------------------------------------------------------------
+
+/** The shard count configured for a SKU (1 when never configured). */
+export async function shardCount(env: InventoryEnv, skuId: string): Promise<number> {
+  return (await inventoryFor(env, skuId, 0).shardConfig()).shards;
+}
+
+/**
+ * Sets a SKU's shard count on shard 0. Growing is immediate (new shards start empty; run
+ * `rebalanceShards` to give them units). Shrinking needs the dropped shards drained first (move
+ * their units to a kept shard with `moveUnits`), which this does not do.
+ */
+export async function configureShards(env: InventoryEnv, skuId: string, shards: number, opId: string) {
+  return inventoryFor(env, skuId, 0).configureShards({ opId, shards: ShardCount.parse(shards) });
+}
+
+export interface MoveUnitsInput {
+  skuId: string;
+  fromShard: number;
+  toShard: number;
+  quantity: number;
+  /** Names the transfer on both shards; derive it from the caller's op id so retries reuse it. */
+  transferId: string;
+  warehouseId?: string;
+  /** Move what the giver has, up to `quantity` (default), instead of refusing a shortfall. */
+  partial?: boolean;
+}
+
+/**
+ * Moves units between two shards of a SKU: out (giver), in (receiver), ack (giver). Returns the
+ * lines moved (possibly none). If this call dies half way, the giver's alarm finishes the transfer.
+ */
+export async function moveUnits(env: InventoryEnv, input: MoveUnitsInput): Promise<TransferOutResult | TransferInResult> {
+  const { skuId, fromShard, toShard, transferId } = input;
+  const giver = inventoryFor(env, skuId, fromShard);
+  const out = await giver.transferOut({
+    opId: transferOutOpId(transferId),
+    transferId,
+    skuId,
+    fromShard,
+    toShard,
+    quantity: input.quantity,
+    warehouseId: input.warehouseId,
+    partial: input.partial ?? true,
+  });
+  if (!out.ok || out.lines.length === 0) return out;
+  const received = await inventoryFor(env, skuId, toShard).transferIn({ opId: transferInOpId(transferId), transferId, skuId, fromShard, toShard, lines: out.lines });
+  if (!received.ok) return received;
+  await giver.ackTransfer({ opId: transferAckOpId(transferId), transferId });
+  return out;
+}
+
+/**
+ * Evens out a sharded SKU's available units over its shards (each ends within one unit of the
+ * others), from a snapshot of every shard's levels. Each move is a partial transfer, so units
+ * reserved meanwhile simply stay put. Use a fresh op id per run.
+ */
+export async function rebalanceShards(env: InventoryEnv, skuId: string, shards: number, opId: string): Promise<Array<ShardMove & { moved: number }>> {
+  const views = await Promise.all(range(shards).map((s) => inventoryFor(env, skuId, s).levels()));
+  const done: Array<ShardMove & { moved: number }> = [];
+  for (const move of planRebalance(views.map((v) => reservable(v.levels)))) {
+    const r = await moveUnits(env, { skuId, fromShard: move.from, toShard: move.to, quantity: move.quantity, transferId: deriveOpId(opId, 'rebalance', move.from, move.to) });
+    done.push({ ...move, moved: r.ok ? units(r.lines) : 0 });
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reservations on one SKU, sharded or not
+// ---------------------------------------------------------------------------------------------
+
+export interface ShardedReserveInput {
+  skuId: string;
+  /** The SKU's shard count (1: not sharded). */
+  shards: number;
+  opId: string;
+  reservationId: string;
+  ref: ReservationRef;
+  quantity: number;
+  ttlSeconds?: number;
+  allocation?: AllocationLine[];
+  distances?: WarehouseDistances;
+  /** Pull units from sibling shards when no single shard has enough (default true). */
+  pull?: boolean;
+}
+
+/** Reserves one SKU through its shards (see the protocol at the top). `opId`: 1..100 chars. */
+export async function reserveSharded(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult> {
+  const opId = OpId.safeParse(input.opId);
+  const shards = ShardCount.safeParse(input.shards);
+  if (!opId.success || !shards.success) {
+    return { ok: false, code: 'INVALID_INPUT', message: 'the input is not valid', issues: [{ path: opId.success ? 'shards' : 'opId', message: 'not valid' }] };
+  }
+  return reserveOnShards(env, input);
+}
+
+async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult> {
+  const { skuId, shards, opId, pull = true, ...rest } = input;
+  const hold = { reservationId: rest.reservationId, ref: rest.ref, quantity: rest.quantity, ttlSeconds: rest.ttlSeconds, allocation: rest.allocation, distances: rest.distances };
+  const order = shardOrder(opId, shards);
+  let reported = 0;
+  let first: { available?: number; shortfall?: AllocationLine[] } | undefined;
+  for (const shard of order) {
+    const r = await inventoryFor(env, skuId, shard).reserve({ ...hold, opId: deriveOpId(opId, `s${shard}`) });
+    if (r.ok) return { ok: true, shard, reservation: r.reservation };
+    if (r.code !== 'OUT_OF_STOCK') return r;
+    reported += r.available ?? 0;
+    first ??= r;
+  }
+  const target = order[0] ?? 0;
+  if (!pull || shards === 1 || reported < hold.quantity) {
+    return { ok: false, code: 'OUT_OF_STOCK', message: `only ${reported} available across ${shards} shard(s)`, available: reported };
+  }
+  // Pull the missing units into the first shard of the order, from its siblings in order. The
+  // amounts come from the stored refusals, so a retry pulls (replays) exactly the same transfers.
+  const needs = hold.allocation
+    ? (first?.shortfall ?? hold.allocation).map((l) => ({ warehouseId: l.warehouseId as string | undefined, quantity: l.quantity }))
+    : [{ warehouseId: undefined as string | undefined, quantity: hold.quantity - Math.max(0, first?.available ?? 0) }];
+  for (const need of needs) {
+    for (const giver of order.slice(1)) {
+      if (need.quantity <= 0) break;
+      const moved = await moveUnits(env, {
+        skuId,
+        fromShard: giver,
+        toShard: target,
+        quantity: need.quantity,
+        warehouseId: need.warehouseId,
+        transferId: deriveOpId(opId, 'pull', giver, need.warehouseId ?? '*'),
+      });
+      if (moved.ok) need.quantity -= units(moved.lines);
+    }
+  }
+  const r = await inventoryFor(env, skuId, target).reserve({ ...hold, opId: deriveOpId(opId, `s${target}`, 'pulled') });
+  return r.ok ? { ok: true, shard: target, reservation: r.reservation } : r;
+}
+
+export interface ShardLocation {
+  /** The shard holding the reservation, if known (from the reserve result). */
+  shard?: number;
+  /** The SKU's shard count, used when `shard` is unknown (default 1). */
+  shards?: number;
+}
+
+async function onHolder<R extends CommitResult | ReleaseResult>(
+  env: InventoryEnv,
+  skuId: string,
+  where: ShardLocation,
+  call: (stub: InventoryStub) => Promise<R>,
+): Promise<R> {
+  if (where.shard !== undefined) return call(inventoryFor(env, skuId, where.shard));
+  const results = await Promise.all(range(where.shards ?? 1).map((s) => call(inventoryFor(env, skuId, s))));
+  return results.find((r) => r.ok || r.code !== 'NOT_FOUND') ?? (results[0] as R);
+}
+
+/** Commits a reservation (stock leaves) on the shard that holds it. */
+export function commitReservation(env: InventoryEnv, skuId: string, input: CommitInput, where: ShardLocation = {}): Promise<CommitResult> {
+  return onHolder(env, skuId, where, (stub) => stub.commit(input) as Promise<CommitResult>);
+}
+
+/** Releases a reservation (units come back) on the shard that holds it. */
+export function releaseReservation(env: InventoryEnv, skuId: string, input: ReleaseInput, where: ShardLocation = {}): Promise<ReleaseResult> {
+  return onHolder(env, skuId, where, (stub) => stub.release(input) as Promise<ReleaseResult>);
+}
+
+// ---------------------------------------------------------------------------------------------
+// All-or-nothing across SKUs
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Reserves several SKUs for one order or checkout, all or nothing. SKUs are reserved one after the
+ * other, in the given order, each with op id `<opId>|<skuId>`; on the first refusal, every SKU
+ * already reserved is released with op id `<opId>|<skuId>|undo` and the refusal is returned with
+ * its SKU. A retry with the same op id replays the same answers and changes nothing more. If an
+ * object cannot be reached, what was reserved is released (best effort) and the error is rethrown;
+ * anything a failed release leaves behind is returned by the reservation's TTL.
+ */
+export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Promise<ReserveAllResult> {
+  const parsed = ReserveAllInput.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      code: 'INVALID_INPUT',
+      message: 'the input is not valid',
+      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    };
+  }
+  const { opId, reservationId, ref, ttlSeconds, items } = parsed.data;
+  const held: Array<{ skuId: string; shard?: number; shards: number }> = [];
+  const undo = async () => {
+    for (const h of [...held].reverse()) {
+      try {
+        await releaseReservation(env, h.skuId, { opId: deriveOpId(opId, h.skuId, 'undo'), reservationId, reason: 'rolled_back' }, { shard: h.shard, shards: h.shards });
+      } catch {
+        // The TTL returns these units; nothing better to do here.
+      }
+    }
+  };
+  const reservations: ShardedReservation[] = [];
+  for (const item of items) {
+    let r: ShardedReserveResult;
+    try {
+      r = await reserveOnShards(env, {
+        skuId: item.skuId,
+        shards: item.shards,
+        opId: deriveOpId(opId, item.skuId),
+        reservationId,
+        ref,
+        quantity: item.quantity,
+        ttlSeconds,
+        allocation: item.allocation,
+        distances: item.distances,
+      });
+    } catch (error) {
+      held.push({ skuId: item.skuId, shards: item.shards });
+      await undo();
+      throw error;
+    }
+    if (!r.ok) {
+      await undo();
+      return { ...r, skuId: item.skuId };
+    }
+    held.push({ skuId: item.skuId, shard: r.shard, shards: item.shards });
+    reservations.push({ skuId: item.skuId, shard: r.shard, reservation: r.reservation });
+  }
+  return { ok: true, reservations };
+}

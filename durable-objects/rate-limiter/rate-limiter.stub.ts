@@ -1,0 +1,28 @@
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../../shared/ports/rate-limiter';
+import type { RateLimiterDurableObject } from './rate-limiter.do';
+import { parseRateLimitInput } from './rate-limiter.logic';
+
+/**
+ * The RateLimiter port on RateLimiterDurableObject (binding `env.RATE_LIMITER`): the one way
+ * to reach the object. One object per `${rule.name}:${key}`, so every budget is counted in
+ * one place, wherever its requests arrive. Bad rules or keys throw a TypeError before any
+ * object is touched; a failing object (or network) makes `limit` reject: the caller decides
+ * whether that fails open or closed.
+ */
+export class DurableObjectRateLimiter implements RateLimiter {
+  readonly name = 'durable-object';
+
+  constructor(private readonly namespace: DurableObjectNamespace<RateLimiterDurableObject>) {}
+
+  async limit(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
+    const stub = this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`));
+    const decision = await stub.limit(input);
+    return {
+      allowed: decision.allowed,
+      limit: decision.limit,
+      remaining: decision.remaining,
+      retryAfterSeconds: decision.retryAfterSeconds,
+    };
+  }
+}

@@ -1,0 +1,28 @@
+import type { AnyDb, HttpDb } from '../../../shared/db/client';
+import type { FieldCipher } from '../../../shared/crypto/field-cipher';
+import type { LogFields } from '../../../shared/http/context';
+import type { Clock } from '../../../shared/kernel/clock';
+import type { RateLimiter } from '../../../shared/ports/rate-limiter';
+import type { RefreshTokenPolicy } from '../tokens/refresh-token';
+import type { SigningKeySet } from '../tokens/signing-keys';
+
+/** What identity's verbs need from outside, supplied by the composition root. */
+export interface AuthDeps {
+  /** One-shot reads (Neon HTTP in the Worker). */
+  readDb: () => AnyDb | HttpDb;
+  /** Transactions (a per-request Pool in the Worker). */
+  writeDb: () => AnyDb;
+  signingKeys: () => Promise<SigningKeySet>;
+  cipher: () => FieldCipher;
+  /** Null when rate limits are switched off (RATE_LIMITS=off). */
+  limiter: RateLimiter | null;
+  clock: Clock;
+  tokens: {
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refresh: RefreshTokenPolicy;
+  };
+  /** The request's wide log event (reasons that must not reach the client go here). */
+  log: LogFields;
+}

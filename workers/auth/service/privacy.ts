@@ -1,0 +1,76 @@
+import { recordAudit } from '../../../shared/audit/audit';
+import type { RequestMeta } from '../../../shared/http/context';
+import { AppError } from '../../../shared/kernel/app-error';
+import * as repo from '../auth.repo';
+import type { PersonalDataExport } from '../auth.schemas';
+import { verifyPassword } from '../password/password-hash';
+import type { AuthDeps } from './deps';
+import { accountKey } from './login';
+import { activeSelf } from './me';
+import { toAddress, toUser } from './mappers';
+import { enforce, RATE_LIMITS } from './rate-limits';
+
+/**
+ * GDPR Art. 15/20: everything identity stores about the caller, decrypted, as JSON. (Other
+ * contexts add their part as they arrive; the gateway composes the export.)
+ */
+export async function exportMe(meta: RequestMeta, deps: AuthDeps): Promise<PersonalDataExport> {
+  const db = deps.readDb();
+  const user = await activeSelf(db, meta);
+  const [addresses, sessions, audit] = await Promise.all([repo.addressesOf(db, user.id), repo.sessionsOf(db, user.id), repo.auditAbout(db, user.id)]);
+  const now = deps.clock.now();
+  await recordAudit(deps.writeDb(), { action: 'user.exported', outcome: 'success', target: { kind: 'user', id: user.id } }, meta, now);
+  return {
+    exportedAt: now.toISOString(),
+    user: {
+      ...(await toUser(user, deps)),
+      status: user.status,
+      lastLoginAt: user.lastLoginAt?.toISOString() ?? null,
+      passwordChangedAt: user.passwordChangedAt?.toISOString() ?? null,
+    },
+    addresses: await Promise.all(addresses.map((a) => toAddress(a, deps))),
+    sessions: sessions.map((s) => ({
+      id: s.id,
+      createdAt: new Date(s.createdAt).toISOString(),
+      expiresAt: new Date(s.expiresAt).toISOString(),
+      status: s.active ? 'active' : 'ended',
+      userAgent: s.userAgent,
+    })),
+    auditTrail: audit.map((a) => ({ action: a.action, outcome: a.outcome, occurredAt: a.occurredAt.toISOString(), ip: a.ip, requestId: a.requestId })),
+  };
+}
+
+/**
+ * GDPR Art. 17: erases the caller's personal data and ends every session. The user row stays
+ * as a pseudonym (its id, roles, timestamps) so records that must be kept (orders, the audit
+ * trail) still point somewhere; email, password hash, name, phone and addresses are gone, and
+ * the email can register again. Needs the password, so a stolen access token cannot do it.
+ */
+export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDeps): Promise<void> {
+  const user = await activeSelf(deps.readDb(), meta);
+  await enforce(deps, [[RATE_LIMITS.loginAccount, await accountKey(user.email, deps)]]);
+  const verdict = await verifyPassword(password, user.passwordHash);
+  const now = deps.clock.now();
+  if (!verdict.ok) {
+    await recordAudit(deps.writeDb(), { action: 'user.erased', outcome: 'failure', target: { kind: 'user', id: user.id }, data: { reason: 'wrong_password' } }, meta, now);
+    throw new AppError('FORBIDDEN', 'The password is not right', {
+      errors: [{ path: 'body.password', message: 'The password is not right', code: 'wrong_password' }],
+    });
+  }
+  await deps.writeDb().transaction(async (tx) => {
+    const locked = await activeSelf(tx, meta, { forUpdate: true });
+    await repo.deleteAddressesOf(tx, locked.id);
+    await repo.deleteUserSessions(tx, locked.id);
+    await repo.updateUser(tx, locked.id, {
+      email: null,
+      passwordHash: null,
+      name: null,
+      phoneEnc: null,
+      marketingOptIn: false,
+      status: 'erased',
+      erasedAt: now,
+      updatedAt: now,
+    });
+    await recordAudit(tx, { action: 'user.erased', outcome: 'success', target: { kind: 'user', id: locked.id } }, meta, now);
+  });
+}
