@@ -30,7 +30,7 @@ import type { ChildMessage, RunMessage } from './lib/load-child.ts';
 import { formatTable, runLabel, writeResults, type BenchReport, type RunReport, type ScenarioReport } from './lib/report.ts';
 import type { AnyScenario, SetupContext } from './lib/scenario.ts';
 import type { StackInfo, StackMessage, StackRequest } from './lib/stack-child.ts';
-import { buildWorker, ROOT, serveScript, serveWorker, type Served, type Via } from './lib/worker.ts';
+import { buildWorker, prepareBenchSecrets, ROOT, serveScript, serveWorker, type Served, type Via } from './lib/worker.ts';
 
 const HERE = import.meta.dirname;
 const RESULTS_DIR = path.join(HERE, 'results');
@@ -231,6 +231,7 @@ async function main(): Promise<number> {
       if (workerLog.recentErrors.length < 5) workerLog.recentErrors.push(l.message.slice(0, 600));
     }
   };
+  await prepareBenchSecrets();
   const bindings: Record<string, string> = {
     DATABASE_URL: stack.databaseUrl,
     NEON_WS_PROXY: stack.wsProxy,

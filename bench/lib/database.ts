@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { runMigrations } from '../../scripts/migrate.ts';
+import { seedDevAccounts } from '../../scripts/seed-dev-accounts.ts';
 import { seedDatabase } from '../../scripts/seed.ts';
 
 export interface BenchDatabase {
@@ -57,6 +58,7 @@ export async function describeServer(url: string): Promise<string> {
 export async function migrateAndSeed(url: string, log: (m: string) => void): Promise<Record<string, number>> {
   await runMigrations(url);
   const { counts } = await seedDatabase(url);
+  await seedDevAccounts(url, { appEnv: 'development' });
   log(`seeded: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   return counts;
 }

@@ -12,14 +12,20 @@ import { statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { generateLocalSecrets } from '../../tools/local/dev-secrets.ts';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type WorkerdStructuredLog } from 'miniflare';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BUILD_DIR = path.join(ROOT, 'dist/bench');
 const require = createRequire(import.meta.url);
 
-/** Secrets the Worker needs to serve the benchmarked routes locally (none yet). */
+/** Secrets the Worker needs locally (signing and PII keys): generated once per benchmark run. */
 export const BENCH_SECRETS: Record<string, string> = {};
+
+export async function prepareBenchSecrets(): Promise<void> {
+  if (BENCH_SECRETS.AUTH_SIGNING_KEYS) return;
+  Object.assign(BENCH_SECRETS, await generateLocalSecrets('bench-1'));
+}
 
 export interface Built {
   scriptPath: string;

@@ -17,6 +17,7 @@ import {
   transition,
   type StockLevel,
 } from './inventory.logic';
+import { applyMigrations } from '../sqlite-migrations';
 import { INVENTORY_MIGRATIONS } from './inventory.migrations';
 import {
   AckTransferInput,
@@ -47,7 +48,6 @@ import {
   type TransferInResult,
   type TransferOutResult,
 } from './inventory.schemas';
-import { migrateSqlite } from './sqlite-migrate';
 
 /** How long op ids (and closed reservations, settled transfers) are kept for replay. */
 export const OP_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -129,7 +129,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      migrateSqlite(ctx.storage, INVENTORY_MIGRATIONS, this.now());
+      applyMigrations(ctx.storage, INVENTORY_MIGRATIONS);
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -407,7 +407,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
           const backoff = Math.min(DELIVERY_GRACE_MS * 2 ** (t.attempts + 1), DELIVERY_MAX_BACKOFF_MS);
           this.sql.exec("UPDATE due SET due_at = ?, attempts = attempts + 1 WHERE kind = 'deliver' AND ref = ?", at + backoff, t.id);
         }
-      });
+      }, at);
     }
     this.rearm();
   }
@@ -425,8 +425,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
   }
 
   /** A synchronous read-modify-write: expire what is due, run `body`, then re-arm the alarm. */
-  private write<R>(body: () => R): R {
-    const now = this.now();
+  private write<R>(body: () => R, now: number = this.now()): R {
     const result = this.ctx.storage.transactionSync(() => {
       this.expireDue(now);
       return body();
@@ -462,7 +461,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
       this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
       this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
       return result;
-    });
+    }, now);
   }
 
   /** Sets the one alarm to the earliest due time (or clears it). No await: storage writes are gated. */

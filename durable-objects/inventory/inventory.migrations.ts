@@ -1,15 +1,15 @@
-import type { SqliteMigration } from './sqlite-migrate';
+import type { SqliteMigration } from '../sqlite-migrations';
 
 /**
  * The inventory object's SQLite schema. APPEND-ONLY: never edit, reorder or delete an entry once
- * it has shipped; add a new one at the end (see sqlite-migrate.ts). Times are epoch milliseconds.
+ * it has shipped; add a new one at the end (applied by ../sqlite-migrations.ts in the object's
+ * constructor, inside blockConcurrencyWhile). Times are epoch milliseconds.
  *
  * One object holds one SKU (or one shard of a SKU), so no table has a sku column.
  */
 export const INVENTORY_MIGRATIONS: readonly SqliteMigration[] = [
   {
-    id: 1,
-    name: 'inventory_core',
+    name: '0001_inventory_core',
     sql: `
       -- Stock per warehouse. available = on_hand - reserved (computed, never stored).
       -- on_hand may go negative only through an offline sale (the SKU is then flagged).

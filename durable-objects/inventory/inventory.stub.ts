@@ -244,9 +244,12 @@ export function releaseReservation(env: InventoryEnv, skuId: string, input: Rele
  * Reserves several SKUs for one order or checkout, all or nothing. SKUs are reserved one after the
  * other, in the given order, each with op id `<opId>|<skuId>`; on the first refusal, every SKU
  * already reserved is released with op id `<opId>|<skuId>|undo` and the refusal is returned with
- * its SKU. A retry with the same op id replays the same answers and changes nothing more. If an
- * object cannot be reached, what was reserved is released (best effort) and the error is rethrown;
- * anything a failed release leaves behind is returned by the reservation's TTL.
+ * its SKU. A retry with the same op id replays the same answers and changes nothing more.
+ *
+ * If an object cannot be reached (the outcome of that call is unknown), the error is rethrown and
+ * nothing is undone: retrying with the same op id finishes the protocol (replaying what was done),
+ * and if nobody retries, the reservation's TTL returns the units. A release that fails during an
+ * undo is likewise left to the retry or the TTL.
  */
 export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Promise<ReserveAllResult> {
   const parsed = ReserveAllInput.safeParse(input);
@@ -265,30 +268,26 @@ export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Pro
       try {
         await releaseReservation(env, h.skuId, { opId: deriveOpId(opId, h.skuId, 'undo'), reservationId, reason: 'rolled_back' }, { shard: h.shard, shards: h.shards });
       } catch {
-        // The TTL returns these units; nothing better to do here.
+        // Left to a retry with the same op id (it replays the undo) or to the TTL.
       }
     }
   };
   const reservations: ShardedReservation[] = [];
   for (const item of items) {
-    let r: ShardedReserveResult;
-    try {
-      r = await reserveOnShards(env, {
-        skuId: item.skuId,
-        shards: item.shards,
-        opId: deriveOpId(opId, item.skuId),
-        reservationId,
-        ref,
-        quantity: item.quantity,
-        ttlSeconds,
-        allocation: item.allocation,
-        distances: item.distances,
-      });
-    } catch (error) {
-      held.push({ skuId: item.skuId, shards: item.shards });
-      await undo();
-      throw error;
-    }
+    // A thrown error (object unreachable, outcome unknown) propagates without any undo: undoing now
+    // would make a retry replay "reserved" for SKUs that were in fact released. The retry with the
+    // same op id finishes the protocol; if nobody retries, the TTL returns the units.
+    const r = await reserveOnShards(env, {
+      skuId: item.skuId,
+      shards: item.shards,
+      opId: deriveOpId(opId, item.skuId),
+      reservationId,
+      ref,
+      quantity: item.quantity,
+      ttlSeconds,
+      allocation: item.allocation,
+      distances: item.distances,
+    });
     if (!r.ok) {
       await undo();
       return { ...r, skuId: item.skuId };

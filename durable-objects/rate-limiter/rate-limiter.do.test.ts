@@ -29,6 +29,18 @@ const tablesOf = (stub: DurableObjectStub<RateLimiterDurableObject>) =>
 const alarmOf = (stub: DurableObjectStub<RateLimiterDurableObject>) => runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
 
 describe('RateLimiterDurableObject through DurableObjectRateLimiter', () => {
+  it('peeks without counting: only limit() spends the budget', async () => {
+    const r = rule(2, 60);
+    for (let i = 0; i < 5; i++) expect((await limiter.peek(r, 'acct')).allowed).toBe(true);
+    await limiter.limit(r, 'acct');
+    expect(await limiter.peek(r, 'acct')).toMatchObject({ allowed: true });
+    await limiter.limit(r, 'acct');
+    const peeked = await limiter.peek(r, 'acct');
+    expect(peeked.allowed).toBe(false);
+    expect(peeked.retryAfterSeconds).toBeGreaterThan(0);
+    expect((await limiter.limit(r, 'acct')).allowed).toBe(false);
+  });
+
   it('allows `limit` requests, then refuses with a Retry-After', async () => {
     const r = rule(3, 60);
     expect(limiter.name).toBe('durable-object');

@@ -78,6 +78,23 @@ export class RateLimiterDurableObject extends DurableObject<Env> {
     return decision;
   }
 
+  /** Whether a request would be allowed now, without counting one (nothing is written). */
+  async peek(input: RateLimitInput): Promise<RateLimitDecision> {
+    const { rule, key } = parseRateLimitInput(input);
+    const windowMs = rule.windowSeconds * 1000;
+    this.ensureSchema();
+    const row = this.ctx.storage.sql
+      .exec<CounterRow>(
+        'SELECT window_ms, window_start, current_count, previous_count FROM rate_limit_counters WHERE rule = ? AND key = ?',
+        rule.name,
+        key,
+      )
+      .toArray()[0];
+    const stored: SlidingWindowState | undefined =
+      row && row.window_ms === windowMs ? { windowStart: row.window_start, current: row.current_count, previous: row.previous_count } : undefined;
+    return slidingWindow(stored, { now: Date.now(), limit: rule.limit, windowMs }).decision;
+  }
+
   /** Deletes the rows whose windows are over; wipes the object when none is left. */
   override async alarm(): Promise<void> {
     if (!this.schemaReady) return; // storage already wiped: nothing to clean

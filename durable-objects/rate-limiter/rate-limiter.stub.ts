@@ -18,11 +18,22 @@ export class DurableObjectRateLimiter implements RateLimiter {
     const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
     const stub = this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`));
     const decision = await stub.limit(input);
-    return {
-      allowed: decision.allowed,
-      limit: decision.limit,
-      remaining: decision.remaining,
-      retryAfterSeconds: decision.retryAfterSeconds,
-    };
+    return copy(decision);
   }
+
+  async peek(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
+    const stub = this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`));
+    return copy(await stub.peek(input));
+  }
+}
+
+/** A plain object of our own (not an RPC result with its disposal hooks). */
+function copy(decision: RateLimitDecision): RateLimitDecision {
+  return {
+    allowed: decision.allowed,
+    limit: decision.limit,
+    remaining: decision.remaining,
+    retryAfterSeconds: decision.retryAfterSeconds,
+  };
 }

@@ -25,4 +25,9 @@ export interface RateLimiter {
   readonly name: string;
   /** Counts one request against `rule` for `key` and says whether it is allowed. */
   limit(rule: RateLimitRule, key: string): Promise<RateLimitDecision>;
+  /**
+   * Says whether a request would be allowed now, without counting one. For budgets that only
+   * failures spend (failed logins per account): peek before the attempt, `limit` after a failure.
+   */
+  peek(rule: RateLimitRule, key: string): Promise<RateLimitDecision>;
 }

@@ -40,13 +40,22 @@ export class InMemoryRateLimiter implements RateLimiter {
   constructor(private readonly clock: Clock = systemClock) {}
 
   async limit(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    return this.decide(rule, key, true);
+  }
+
+  async peek(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    return this.decide(rule, key, false);
+  }
+
+  private decide(rule: RateLimitRule, key: string, count: boolean): RateLimitDecision {
     const now = this.clock.now().getTime();
     const windowMs = rule.windowSeconds * 1000;
     const id = `${rule.name}\u0000${key}`;
     const log = (this.logs.get(id) ?? []).filter((t) => t > now - windowMs);
     this.logs.set(id, log);
     if (log.length < rule.limit) {
-      log.push(now);
+      if (count) log.push(now);
+      else return { allowed: true, limit: rule.limit, remaining: rule.limit - log.length, retryAfterSeconds: 0 };
       return { allowed: true, limit: rule.limit, remaining: rule.limit - log.length, retryAfterSeconds: 0 };
     }
     // A slot frees up when the entry that leaves `limit - 1` newer ones behind it slides out.

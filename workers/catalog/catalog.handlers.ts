@@ -1,7 +1,15 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../shared/http/context';
-import { getProductRoute, listCategoriesRoute, listProductsRoute } from './catalog.routes';
+import { requestMeta } from '../../shared/http/authorize';
+import {
+  archiveProductRoute,
+  createProductRoute,
+  getProductRoute,
+  listCategoriesRoute,
+  listProductsRoute,
+  updateProductRoute,
+} from './catalog.routes';
 import type { CatalogService } from './service';
 
 /** Glue only: valid input → one service verb → status + DTO. */
@@ -23,4 +31,10 @@ export function registerCatalogHandlers(app: OpenAPIHono<AppEnv>, service: (c: C
     c.header('x-cache', source);
     return c.json(value, 200);
   });
+
+  app.openapi(createProductRoute, async (c) => c.json(await service(c).createProduct(c.req.valid('json'), requestMeta(c)), 201));
+  app.openapi(updateProductRoute, async (c) =>
+    c.json(await service(c).updateProduct(c.req.valid('param').id, c.req.valid('json'), requestMeta(c)), 200),
+  );
+  app.openapi(archiveProductRoute, async (c) => c.json(await service(c).archiveProduct(c.req.valid('param').id, requestMeta(c)), 200));
 }

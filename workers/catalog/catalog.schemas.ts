@@ -163,7 +163,7 @@ export const ProductIdParamSchema = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, description: 'Product id (prd_…) or slug' }),
 });
 
-// ---- Admin write inputs (service verbs; the admin routes arrive with identity) ----
+// ---- Admin writes (/v1/admin/products) ----
 
 const variantInput = z.object({
   sku: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
@@ -185,12 +185,14 @@ export const CreateProductInputSchema = z
     images: z.array(ImageSchema).max(20).default([]),
     variants: z.array(variantInput).min(1).max(100),
   })
+  .strict()
   .openapi('CreateProductInput');
 export type CreateProductInput = z.input<typeof CreateProductInputSchema>;
 
 export const UpdateProductInputSchema = CreateProductInputSchema.omit({ slug: true, variants: true })
   .partial()
   .extend({ variants: z.array(variantInput).min(1).max(100).optional() })
+  .strict()
   .openapi('UpdateProductInput');
 export type UpdateProductInput = z.input<typeof UpdateProductInputSchema>;
 
@@ -200,4 +202,12 @@ export type ProductList = z.infer<typeof ProductListSchema>;
 export type Facets = z.infer<typeof FacetsSchema>;
 
 /** What admin writes answer: the product whatever its status. */
+export const AdminProductSchema = ProductSchema.extend({ status: z.enum(['active', 'draft', 'archived']) }).openapi('AdminProduct');
 export type AdminProduct = Product & { status: 'active' | 'draft' | 'archived' };
+
+export const AdminProductIdParamSchema = z.object({
+  id: z
+    .string()
+    .regex(/^prd_[0-9a-z]{26}$/, 'must be a product id (prd_…)')
+    .openapi({ param: { name: 'id', in: 'path' }, description: 'Product id (prd_…)' }),
+});

@@ -43,6 +43,15 @@ afterAll(async () => {
 });
 
 describe('UpstashRateLimiter', () => {
+  it('peeks without counting: only limit() spends the budget', async () => {
+    const r = rule(2, 60);
+    for (let i = 0; i < 5; i++) expect((await limiter.peek(r, 'acct')).allowed).toBe(true);
+    await spend(r, 'acct', 2);
+    const peeked = await limiter.peek(r, 'acct');
+    expect(peeked.allowed).toBe(false);
+    expect(peeked.retryAfterSeconds).toBeGreaterThan(0);
+  });
+
   it('allows `limit` requests, then refuses with a Retry-After within the window', async () => {
     const r = rule(3, 60);
     expect(limiter.name).toBe('upstash');

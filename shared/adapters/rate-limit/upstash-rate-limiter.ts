@@ -49,6 +49,14 @@ export class UpstashRateLimiter implements RateLimiter {
     };
   }
 
+  async peek(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
+    const { name, limit, windowSeconds } = parse(ruleSchema, rule, 'rule');
+    parse(keySchema, key, 'key');
+    const result = await this.limiterFor(name, limit, windowSeconds).getRemaining(`${name}:${key}`);
+    if (result.remaining > 0) return { allowed: true, limit, remaining: result.remaining, retryAfterSeconds: 0 };
+    return { allowed: false, limit, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)) };
+  }
+
   private limiterFor(name: string, limit: number, windowSeconds: number): Ratelimit {
     const id = `${name}|${limit}|${windowSeconds}`;
     let limiter = this.limiters.get(id);

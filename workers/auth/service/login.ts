@@ -6,7 +6,7 @@ import type { Session } from '../auth.schemas';
 import { normaliseEmail } from '../password/email';
 import { hashPassword, verifyPassword } from '../password/password-hash';
 import type { AuthDeps } from './deps';
-import { enforce, RATE_LIMITS } from './rate-limits';
+import { enforce, RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
 import { openSession } from './sessions';
 
 const INVALID = 'The email or password is not right';
@@ -25,10 +25,8 @@ export async function login(input: { email: string; password: string }, meta: Re
   const email = normaliseEmail(input.email);
   const key = await accountKey(email, deps);
   try {
-    await enforce(deps, [
-      [RATE_LIMITS.loginIp, meta.ip],
-      [RATE_LIMITS.loginAccount, key],
-    ]);
+    await enforce(deps, [[RATE_LIMITS.loginIp, meta.ip]]);
+    await refuseIfSpent(deps, RATE_LIMITS.loginAccountFailures, key);
   } catch (e) {
     await recordAudit(deps.writeDb(), { action: 'auth.login.rate_limited', outcome: 'failure', data: { account: key } }, meta, deps.clock.now());
     throw e;
@@ -41,6 +39,7 @@ export async function login(input: { email: string; password: string }, meta: Re
   if (!usable || !verdict.ok) {
     const reason = !user ? 'unknown_account' : !usable ? `account_${user.status}` : 'wrong_password';
     deps.log.loginFailure = reason;
+    await spend(deps, RATE_LIMITS.loginAccountFailures, key);
     await recordAudit(
       deps.writeDb(),
       { action: 'auth.login.failed', outcome: 'failure', target: user ? { kind: 'user', id: user.id } : undefined, data: { reason, account: key } },

@@ -7,7 +7,9 @@ import type { UpdateMeInput, User } from '../auth.schemas';
 import { hashPassword, verifyPassword } from '../password/password-hash';
 import { checkPassword } from '../password/password-policy';
 import type { AuthDeps } from './deps';
+import { accountKey } from './login';
 import { phoneAad, toUser } from './mappers';
+import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
 
 /** The signed-in user's row; a token that outlived its account (erased, disabled) gets 401. */
 export async function activeSelf(db: Parameters<typeof repo.userById>[0], meta: RequestMeta, opts: { forUpdate?: boolean } = {}): Promise<repo.UserRow> {
@@ -34,8 +36,11 @@ export async function updateMe(input: UpdateMeInput, meta: RequestMeta, deps: Au
   const user = await activeSelf(deps.readDb(), meta);
   let passwordHash: string | undefined;
   if (input.newPassword !== undefined) {
+    const key = await accountKey(user.email, deps);
+    await refuseIfSpent(deps, RATE_LIMITS.loginAccountFailures, key);
     const verdict = await verifyPassword(input.currentPassword ?? '', user.passwordHash);
     if (!verdict.ok) {
+      await spend(deps, RATE_LIMITS.loginAccountFailures, key);
       await recordAudit(deps.writeDb(), { action: 'auth.password.changed', outcome: 'failure', target: { kind: 'user', id: user.id }, data: { reason: 'wrong_current_password' } }, meta, now);
       throw new AppError('FORBIDDEN', 'The current password is not right', {
         errors: [{ path: 'body.currentPassword', message: 'The current password is not right', code: 'wrong_password' }],

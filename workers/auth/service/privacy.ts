@@ -8,7 +8,7 @@ import type { AuthDeps } from './deps';
 import { accountKey } from './login';
 import { activeSelf } from './me';
 import { toAddress, toUser } from './mappers';
-import { enforce, RATE_LIMITS } from './rate-limits';
+import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
 
 /**
  * GDPR Art. 15/20: everything identity stores about the caller, decrypted, as JSON. (Other
@@ -48,10 +48,12 @@ export async function exportMe(meta: RequestMeta, deps: AuthDeps): Promise<Perso
  */
 export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDeps): Promise<void> {
   const user = await activeSelf(deps.readDb(), meta);
-  await enforce(deps, [[RATE_LIMITS.loginAccount, await accountKey(user.email, deps)]]);
+  const key = await accountKey(user.email, deps);
+  await refuseIfSpent(deps, RATE_LIMITS.loginAccountFailures, key);
   const verdict = await verifyPassword(password, user.passwordHash);
   const now = deps.clock.now();
   if (!verdict.ok) {
+    await spend(deps, RATE_LIMITS.loginAccountFailures, key);
     await recordAudit(deps.writeDb(), { action: 'user.erased', outcome: 'failure', target: { kind: 'user', id: user.id }, data: { reason: 'wrong_password' } }, meta, now);
     throw new AppError('FORBIDDEN', 'The password is not right', {
       errors: [{ path: 'body.password', message: 'The password is not right', code: 'wrong_password' }],

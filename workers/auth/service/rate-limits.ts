@@ -4,19 +4,48 @@ import type { AuthDeps } from './deps';
 
 /**
  * Sliding-window limits on the credential endpoints, per IP and per account (README.md,
- * "Rate limits"). Account keys are blind indexes, never plaintext emails. Every attempt
- * counts, successful or not, so a valid password cannot be found faster by mixing in
- * known-good logins.
+ * "Rate limits"). Account keys are blind indexes, never plaintext emails. Per IP every attempt
+ * counts; per account only failed password checks count (OWASP's lockout model), so a user
+ * who signs in often is never locked out, while guessing one account's password stops after
+ * 10 wrong tries in 15 minutes whatever the number of IPs used.
  */
 export const RATE_LIMITS = {
   loginIp: { name: 'login:ip', limit: 30, windowSeconds: 60 },
-  loginAccount: { name: 'login:account', limit: 10, windowSeconds: 900 },
+  loginAccountFailures: { name: 'login:account-failures', limit: 10, windowSeconds: 900 },
   registerIp: { name: 'register:ip', limit: 10, windowSeconds: 3600 },
   refreshIp: { name: 'refresh:ip', limit: 60, windowSeconds: 60 },
   refreshSession: { name: 'refresh:session', limit: 10, windowSeconds: 60 },
   tokenIp: { name: 'token:ip', limit: 120, windowSeconds: 60 },
   tokenClient: { name: 'token:client', limit: 60, windowSeconds: 60 },
 } as const satisfies Record<string, RateLimitRule>;
+
+/** Refuses with 429 when a failure budget is already spent (counts nothing). */
+export async function refuseIfSpent(deps: AuthDeps, rule: RateLimitRule, key: string | null | undefined): Promise<void> {
+  if (!deps.limiter || !key) return;
+  let decision: RateLimitDecision;
+  try {
+    decision = await deps.limiter.peek(rule, key);
+  } catch (e) {
+    deps.log.rateLimiterError = e instanceof Error ? e.message : String(e);
+    return;
+  }
+  if (!decision.allowed) throw rateLimited(deps, decision.retryAfterSeconds);
+}
+
+/** Spends one unit of a failure budget (after a failed password check). */
+export async function spend(deps: AuthDeps, rule: RateLimitRule, key: string | null | undefined): Promise<void> {
+  if (!deps.limiter || !key) return;
+  try {
+    await deps.limiter.limit(rule, key);
+  } catch (e) {
+    deps.log.rateLimiterError = e instanceof Error ? e.message : String(e);
+  }
+}
+
+function rateLimited(deps: AuthDeps, retryAfter: number): AppError {
+  deps.log.rateLimited = true;
+  return new AppError('RATE_LIMITED', `Too many attempts; try again in ${retryAfter} s`, { headers: { 'Retry-After': String(retryAfter) } });
+}
 
 /**
  * Counts the request against each (rule, key) and throws 429 RATE_LIMITED with Retry-After
@@ -35,9 +64,5 @@ export async function enforce(deps: AuthDeps, checks: ReadonlyArray<readonly [Ra
   }
   const refused = decisions.filter((d) => !d.allowed);
   if (refused.length === 0) return;
-  const retryAfter = Math.max(...refused.map((d) => d.retryAfterSeconds));
-  deps.log.rateLimited = true;
-  throw new AppError('RATE_LIMITED', `Too many attempts; try again in ${retryAfter} s`, {
-    headers: { 'Retry-After': String(retryAfter) },
-  });
+  throw rateLimited(deps, Math.max(...refused.map((d) => d.retryAfterSeconds)));
 }

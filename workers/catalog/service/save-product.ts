@@ -1,3 +1,4 @@
+import { recordAudit } from '../../../shared/audit/audit';
 import { AppError, notFound, validationFailed, type FieldError } from '../../../shared/kernel/app-error';
 import { newId } from '../../../shared/kernel/ids';
 import type { RequestMeta } from '../../../shared/http/context';
@@ -16,10 +17,10 @@ import { toProduct } from './mappers';
 /**
  * Admin writes. Each runs in one transaction, keeps the derived search fields and price range
  * in step, then bumps the catalog cache generation so every cache layer misses. They return
- * the product whatever its status. (Authorisation is applied by the admin routes that
- * identity adds; the audit row joins the transaction then.)
+ * the product whatever its status. Authorisation is the admin routes' `requires('catalog:write')`;
+ * the audit row is written in the same transaction as the change.
  */
-export async function createProduct(raw: CreateProductInput, _meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
+export async function createProduct(raw: CreateProductInput, meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
   const input = parse(CreateProductInputSchema, raw);
   const id = newId('product', deps.clock.now().getTime());
   await deps.writeDb().transaction(async (tx) => {
@@ -46,6 +47,7 @@ export async function createProduct(raw: CreateProductInput, _meta: RequestMeta,
     await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency));
     // Only storefront-visible products feed the dictionary, so corrections never reveal drafts.
     if (input.status === 'active') await repo.addSearchTerms(tx, derived.terms);
+    await recordAudit(tx, { action: 'catalog.product.created', outcome: 'success', target: { kind: 'product', id }, data: { slug: input.slug, status: input.status } }, meta, now);
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
   return loadAdminProduct(id, deps);
@@ -54,7 +56,7 @@ export async function createProduct(raw: CreateProductInput, _meta: RequestMeta,
 export async function updateProduct(
   id: string,
   raw: UpdateProductInput,
-  _meta: RequestMeta,
+  meta: RequestMeta,
   deps: CatalogDeps,
 ): Promise<AdminProduct> {
   const patch = parse(UpdateProductInputSchema, raw);
@@ -87,6 +89,18 @@ export async function updateProduct(
     });
     if (patch.variants) await repo.replaceVariants(tx, id, variantRows(id, patch.variants, deps.currency));
     if (status === 'active') await repo.addSearchTerms(tx, derived.terms);
+    const archived = patch.status === 'archived' && current.status !== 'archived';
+    await recordAudit(
+      tx,
+      {
+        action: archived ? 'catalog.product.archived' : 'catalog.product.updated',
+        outcome: 'success',
+        target: { kind: 'product', id },
+        data: { fields: Object.keys(patch), status },
+      },
+      meta,
+      deps.clock.now(),
+    );
   });
   await deps.generations.bump(CATALOG_NAMESPACE);
   return loadAdminProduct(id, deps);

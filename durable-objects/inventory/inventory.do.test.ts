@@ -1,0 +1,483 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { applyMigrations } from '../sqlite-migrations';
+import type { InventoryDurableObject } from './inventory.do';
+import { deriveOpId } from './inventory.logic';
+import { INVENTORY_MIGRATIONS } from './inventory.migrations';
+import { CommitResult, LevelsView, ReleaseResult, ReserveAllResult, ReserveResult, ShardedReserveResult } from './inventory.schemas';
+import {
+  commitReservation,
+  configureShards,
+  inventoryFor,
+  moveUnits,
+  rebalanceShards,
+  releaseReservation,
+  reserveAll,
+  reserveSharded,
+  shardCount,
+  type InventoryStub,
+} from './inventory.stub';
+
+/**
+ * The inventory object inside workerd, through the stub helper (the only way in). Each test uses
+ * its own SKU ids, so tests never share an object. Time is moved with `travel`, which swaps the
+ * object's clock through `runInDurableObject`; expiry is driven with `runDurableObjectAlarm`.
+ */
+const newSku = () => `var_${crypto.randomUUID().slice(0, 12)}`;
+const order = (id = 'ord_1') => ({ kind: 'order' as const, id });
+
+async function stocked(levels: Record<string, number>, skuId = newSku(), shard = 0): Promise<{ skuId: string; stub: InventoryStub }> {
+  const stub = inventoryFor(env, skuId, shard);
+  for (const [warehouseId, onHand] of Object.entries(levels)) {
+    expect(await stub.setStock({ opId: `load-${warehouseId}`, warehouseId, onHand, reason: 'receipt' })).toMatchObject({ ok: true });
+  }
+  return { skuId, stub };
+}
+
+/** Moves the object's clock forward by `ms` (cumulative). */
+async function travel(stub: InventoryStub, ms: number) {
+  await runInDurableObject(stub, (instance: InventoryDurableObject) => {
+    const previous = instance.clock;
+    instance.clock = { now: () => new Date(previous.now().getTime() + ms) };
+  });
+}
+
+const totals = async (stub: InventoryStub) => (await stub.levels()).totals;
+
+describe('storage and migrations', () => {
+  it('migrates in blockConcurrencyWhile; re-running is a no-op and an edited history is refused', async () => {
+    const { stub } = await stocked({});
+    await runInDurableObject(stub, (_instance: InventoryDurableObject, state) => {
+      const rows = state.storage.sql.exec<{ id: number; name: string }>('SELECT id, name FROM _migrations ORDER BY id').toArray();
+      expect(rows).toEqual(INVENTORY_MIGRATIONS.map((m, i) => ({ id: i + 1, name: m.name })));
+      expect(applyMigrations(state.storage, INVENTORY_MIGRATIONS)).toEqual([]);
+      const renamed = INVENTORY_MIGRATIONS.map((m) => ({ ...m, name: `${m.name}_renamed` }));
+      expect(() => applyMigrations(state.storage, renamed)).toThrow(/append-only/);
+    });
+  });
+});
+
+describe('levels', () => {
+  it('shows on hand, reserved and available per warehouse after setStock', async () => {
+    const { stub } = await stocked({ wh_a: 10, wh_b: 5 });
+    const view = await stub.levels();
+    expect(LevelsView.parse(view)).toEqual({
+      levels: [
+        { warehouseId: 'wh_a', onHand: 10, reserved: 0, available: 10 },
+        { warehouseId: 'wh_b', onHand: 5, reserved: 0, available: 5 },
+      ],
+      totals: { onHand: 15, reserved: 0, available: 15 },
+      needsReconciliation: null,
+      inFlightOut: 0,
+      shards: 1,
+    });
+    expect(await stub.setStock({ opId: 'count-1', warehouseId: 'wh_a', onHand: 7 })).toEqual({
+      ok: true,
+      level: { warehouseId: 'wh_a', onHand: 7, reserved: 0, available: 7 },
+    });
+    expect(await totals(stub)).toEqual({ onHand: 12, reserved: 0, available: 12 });
+  });
+
+  it('adjusts for receipts, returns and damage, refusing the wrong sign and going below zero', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    expect(await stub.adjust({ opId: 'a1', warehouseId: 'wh_a', delta: 3, reason: 'receipt' })).toMatchObject({ ok: true, level: { onHand: 8 } });
+    expect(await stub.adjust({ opId: 'a2', warehouseId: 'wh_a', delta: 1, reason: 'return_to_stock' })).toMatchObject({ ok: true, level: { onHand: 9 } });
+    expect(await stub.adjust({ opId: 'a3', warehouseId: 'wh_a', delta: -2, reason: 'damage' })).toMatchObject({ ok: true, level: { onHand: 7 }, needsReconciliation: false });
+    expect(await stub.adjust({ opId: 'a4', warehouseId: 'wh_a', delta: 2, reason: 'damage' })).toMatchObject({ ok: false, code: 'INVALID_ADJUSTMENT' });
+    expect(await stub.adjust({ opId: 'a5', warehouseId: 'wh_a', delta: -8, reason: 'damage' })).toMatchObject({ ok: false, code: 'INSUFFICIENT_STOCK', available: 7 });
+    expect(await totals(stub)).toEqual({ onHand: 7, reserved: 0, available: 7 });
+  });
+
+  it('refuses invalid input without storing it, so the op id stays usable', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    const bad = await stub.reserve({ opId: 'op-x', reservationId: 'r1', ref: order(), quantity: 0 });
+    expect(bad).toMatchObject({ ok: false, code: 'INVALID_INPUT', issues: [{ path: 'quantity' }] });
+    expect(await stub.reserve({ opId: 'op-x', reservationId: 'r1', ref: order(), quantity: 1 })).toMatchObject({ ok: true });
+  });
+});
+
+describe('reservations', () => {
+  it('reserve holds units; commit takes them off on hand; release gives them back', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    const reserved = await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 3, ttlSeconds: 600 });
+    expect(ReserveResult.parse(reserved)).toMatchObject({ ok: true, reservation: { status: 'reserved', quantity: 3, lines: [{ warehouseId: 'wh_a', quantity: 3 }] } });
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 3, available: 7 });
+
+    const committed = await stub.commit({ opId: 'c1', reservationId: 'rsv_1' });
+    expect(CommitResult.parse(committed)).toMatchObject({ ok: true, changed: true, reservation: { status: 'committed' } });
+    expect(await totals(stub)).toEqual({ onHand: 7, reserved: 0, available: 7 });
+
+    expect(await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: { kind: 'checkout', id: 'chk_1' }, quantity: 2 })).toMatchObject({ ok: true });
+    expect(await totals(stub)).toEqual({ onHand: 7, reserved: 2, available: 5 });
+    const released = await stub.release({ opId: 'x1', reservationId: 'rsv_2', reason: 'payment_failed' });
+    expect(ReleaseResult.parse(released)).toMatchObject({ ok: true, changed: true, reservation: { status: 'released', closeReason: 'payment_failed' } });
+    expect(await totals(stub)).toEqual({ onHand: 7, reserved: 0, available: 7 });
+  });
+
+  it('final states: repeats are no-ops, contradictions and unknown ids are refused', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 1 });
+    await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 1 });
+    await stub.commit({ opId: 'c1', reservationId: 'rsv_1' });
+    await stub.release({ opId: 'x1', reservationId: 'rsv_2' });
+
+    expect(await stub.commit({ opId: 'c2', reservationId: 'rsv_1' })).toMatchObject({ ok: true, changed: false });
+    expect(await stub.release({ opId: 'x2', reservationId: 'rsv_2' })).toMatchObject({ ok: true, changed: false });
+    expect(await stub.release({ opId: 'x3', reservationId: 'rsv_1' })).toMatchObject({ ok: false, code: 'RESERVATION_CLOSED', status: 'committed' });
+    expect(await stub.commit({ opId: 'c3', reservationId: 'rsv_2' })).toMatchObject({ ok: false, code: 'RESERVATION_CLOSED', status: 'released' });
+    expect(await stub.commit({ opId: 'c4', reservationId: 'rsv_nope' })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await stub.reserve({ opId: 'r3', reservationId: 'rsv_1', ref: order(), quantity: 1 })).toMatchObject({ ok: false, code: 'RESERVATION_EXISTS' });
+    expect(await totals(stub)).toEqual({ onHand: 9, reserved: 0, available: 9 });
+  });
+
+  it('refuses more than is available with OUT_OF_STOCK and what is available', async () => {
+    const { stub } = await stocked({ wh_a: 2, wh_b: 1 });
+    expect(await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 4 })).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 3 });
+    // Without an allocation the object may split; with one, each line must be there in full.
+    expect(await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 3 })).toMatchObject({
+      ok: true,
+      reservation: { lines: [{ warehouseId: 'wh_a', quantity: 2 }, { warehouseId: 'wh_b', quantity: 1 }] },
+    });
+    expect(await totals(stub)).toEqual({ onHand: 3, reserved: 3, available: 0 });
+  });
+
+  it('picks the nearest warehouse by the distances given, or holds the exact allocation', async () => {
+    const { stub } = await stocked({ wh_bom: 5, wh_dub: 5 });
+    expect(await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 2, distances: { wh_dub: 0, wh_bom: 2 } })).toMatchObject({
+      ok: true,
+      reservation: { lines: [{ warehouseId: 'wh_dub', quantity: 2 }] },
+    });
+    expect(
+      await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 2, allocation: [{ warehouseId: 'wh_bom', quantity: 1 }, { warehouseId: 'wh_dub', quantity: 1 }] }),
+    ).toMatchObject({ ok: true, reservation: { lines: [{ warehouseId: 'wh_bom', quantity: 1 }, { warehouseId: 'wh_dub', quantity: 1 }] } });
+    expect(await stub.reserve({ opId: 'r3', reservationId: 'rsv_3', ref: order(), quantity: 5, allocation: [{ warehouseId: 'wh_dub', quantity: 5 }] })).toMatchObject({
+      ok: false,
+      code: 'OUT_OF_STOCK',
+      shortfall: [{ warehouseId: 'wh_dub', quantity: 3 }],
+    });
+    expect((await stub.levels()).levels).toEqual([
+      { warehouseId: 'wh_bom', onHand: 5, reserved: 1, available: 4 },
+      { warehouseId: 'wh_dub', onHand: 5, reserved: 3, available: 2 },
+    ]);
+  });
+});
+
+describe('expiry', () => {
+  it('the alarm releases a reservation once its TTL has passed, and stock comes back', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    expect(await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 4, ttlSeconds: 30 })).toMatchObject({ ok: true });
+    expect(await totals(stub)).toEqual({ onHand: 5, reserved: 4, available: 1 });
+
+    // An early alarm changes nothing and re-arms.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await totals(stub)).toEqual({ onHand: 5, reserved: 4, available: 1 });
+
+    await travel(stub, 30_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await totals(stub)).toEqual({ onHand: 5, reserved: 0, available: 5 });
+    expect(await stub.reservation('rsv_1')).toMatchObject({ ok: true, reservation: { status: 'expired', closeReason: 'ttl' } });
+
+    // A commit after expiry is refused; a release is a no-op.
+    expect(await stub.commit({ opId: 'c1', reservationId: 'rsv_1' })).toMatchObject({ ok: false, code: 'RESERVATION_EXPIRED' });
+    expect(await stub.release({ opId: 'x1', reservationId: 'rsv_1' })).toMatchObject({ ok: true, changed: false, reservation: { status: 'expired' } });
+    expect(await totals(stub)).toEqual({ onHand: 5, reserved: 0, available: 5 });
+  });
+
+  it('a commit after the TTL is refused even before the alarm has run', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 2, ttlSeconds: 60 });
+    await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 1, ttlSeconds: 120 });
+    await travel(stub, 60_000);
+    expect(await stub.commit({ opId: 'c1', reservationId: 'rsv_1' })).toMatchObject({ ok: false, code: 'RESERVATION_EXPIRED', status: 'expired' });
+    expect(await totals(stub)).toEqual({ onHand: 5, reserved: 1, available: 4 });
+    // The other one is still good until its own time.
+    expect(await stub.commit({ opId: 'c2', reservationId: 'rsv_2' })).toMatchObject({ ok: true, changed: true });
+    expect(await totals(stub)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+  });
+
+  it('expires each reservation at its own due time through the one alarm', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 1, ttlSeconds: 30 });
+    await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 2, ttlSeconds: 90 });
+    await travel(stub, 45_000);
+    await runDurableObjectAlarm(stub);
+    expect(await totals(stub)).toMatchObject({ reserved: 2 });
+    const next = await runInDurableObject(stub, (_i: InventoryDurableObject, state) => state.storage.getAlarm());
+    const rsv2 = await stub.reservation('rsv_2');
+    if (!rsv2.ok) throw new Error('rsv_2 should exist');
+    expect(next).toBe(Date.parse(rsv2.reservation.expiresAt));
+    await travel(stub, 45_000);
+    await runDurableObjectAlarm(stub);
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 0, available: 10 });
+  });
+});
+
+describe('idempotency', () => {
+  it('replaying any operation id returns the first result and changes nothing', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    await stub.reserve({ opId: 'r-commit', reservationId: 'rsv_c', ref: order(), quantity: 1 });
+    await stub.reserve({ opId: 'r-release', reservationId: 'rsv_r', ref: order(), quantity: 1 });
+    const calls: Array<() => Promise<unknown>> = [
+      () => stub.setStock({ opId: 'op-set', warehouseId: 'wh_b', onHand: 4 }),
+      () => stub.adjust({ opId: 'op-adj', warehouseId: 'wh_a', delta: 2, reason: 'receipt' }),
+      () => stub.reserve({ opId: 'op-res', reservationId: 'rsv_1', ref: order(), quantity: 3 }),
+      () => stub.reserve({ opId: 'op-oos', reservationId: 'rsv_2', ref: order(), quantity: 999 }),
+      () => stub.commit({ opId: 'op-com', reservationId: 'rsv_c' }),
+      () => stub.release({ opId: 'op-rel', reservationId: 'rsv_r' }),
+      () => stub.recordOfflineSale({ opId: 'op-pos', saleId: 'sale_1', warehouseId: 'wh_a', quantity: 1, soldAt: '2026-11-20T10:00:00Z' }),
+      () => stub.configureShards({ opId: 'op-shards', shards: 2 }),
+    ];
+    for (const call of calls) {
+      const first = await call();
+      const before = await stub.levels();
+      expect(await call()).toEqual(first);
+      expect(await call()).toEqual(first);
+      expect(await stub.levels()).toEqual(before);
+    }
+    expect(await totals(stub)).toEqual({ onHand: 14, reserved: 3, available: 11 });
+  });
+
+  it('the same op id with another payload or for another method is refused', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    expect(await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: order(), quantity: 2 })).toMatchObject({ ok: true });
+    expect(await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: order(), quantity: 3 })).toMatchObject({ ok: false, code: 'OP_ID_REUSED' });
+    expect(await stub.commit({ opId: 'op-1', reservationId: 'rsv_1' })).toMatchObject({ ok: false, code: 'OP_ID_REUSED' });
+    expect(await stub.reservation('rsv_1')).toMatchObject({ ok: true, reservation: { status: 'reserved', quantity: 2 } });
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 2, available: 8 });
+  });
+
+  it('a default filled in is the same payload as the default sent explicitly', async () => {
+    const { stub } = await stocked({ wh_a: 10 });
+    const first = await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: order(), quantity: 2 });
+    expect(await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: { id: 'ord_1', kind: 'order' }, quantity: 2, ttlSeconds: 900 })).toEqual(first);
+  });
+});
+
+describe('offline sales', () => {
+  it('are accepted even below zero and flag the SKU; a count clears the flag', async () => {
+    const { stub } = await stocked({ wh_a: 3 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 2 });
+    const sale = await stub.recordOfflineSale({ opId: 'pos-1', saleId: 'sale_1', warehouseId: 'wh_a', quantity: 4, soldAt: '2026-11-20T10:00:00+05:30' });
+    expect(sale).toEqual({ ok: true, level: { warehouseId: 'wh_a', onHand: -1, reserved: 2, available: -3 }, needsReconciliation: true });
+    const view = await stub.levels();
+    expect(view.totals).toEqual({ onHand: -1, reserved: 2, available: -3 });
+    expect(view.needsReconciliation).toMatchObject({ reason: 'offline sale sale_1 oversold' });
+    // Nothing more can be reserved meanwhile.
+    expect(await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 1 })).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 0 });
+    // A sale from a warehouse the object has never seen is accepted too.
+    expect(await stub.recordOfflineSale({ opId: 'pos-2', saleId: 'sale_2', warehouseId: 'wh_new', quantity: 1, soldAt: '2026-11-20T10:05:00Z' })).toMatchObject({
+      ok: true,
+      level: { warehouseId: 'wh_new', onHand: -1 },
+    });
+    // The counts: 6 on the shelf in wh_a, 0 in wh_new; covers the reservation, so the flag clears.
+    await stub.setStock({ opId: 'count-a', warehouseId: 'wh_a', onHand: 6 });
+    expect((await stub.levels()).needsReconciliation).not.toBeNull();
+    await stub.setStock({ opId: 'count-new', warehouseId: 'wh_new', onHand: 0 });
+    const after = await stub.levels();
+    expect(after.needsReconciliation).toBeNull();
+    expect(after.totals).toEqual({ onHand: 6, reserved: 2, available: 4 });
+  });
+
+  it('a sale that leaves availability at zero or above does not flag', async () => {
+    const { stub } = await stocked({ wh_a: 3 });
+    expect(await stub.recordOfflineSale({ opId: 'pos-1', saleId: 's', warehouseId: 'wh_a', quantity: 3, soldAt: '2026-11-20T10:00:00Z' })).toMatchObject({
+      ok: true,
+      needsReconciliation: false,
+    });
+    expect((await stub.levels()).needsReconciliation).toBeNull();
+  });
+});
+
+describe('all-or-nothing across SKUs', () => {
+  it('reserves every SKU or none, and a retry replays the same outcome', async () => {
+    const a = await stocked({ wh_a: 5 });
+    const b = await stocked({ wh_a: 1 });
+    const input = { opId: 'chk-1', reservationId: 'rsv_chk_1', ref: { kind: 'checkout' as const, id: 'chk_1' }, ttlSeconds: 300, items: [{ skuId: a.skuId, quantity: 2 }, { skuId: b.skuId, quantity: 2 }] };
+    const refused = await reserveAll(env, input);
+    expect(ReserveAllResult.parse(refused)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', skuId: b.skuId });
+    expect(await totals(a.stub)).toEqual({ onHand: 5, reserved: 0, available: 5 });
+    expect(await a.stub.reservation('rsv_chk_1')).toMatchObject({ ok: true, reservation: { status: 'released', closeReason: 'rolled_back' } });
+    expect(await totals(b.stub)).toEqual({ onHand: 1, reserved: 0, available: 1 });
+
+    // Stock arrives for b, but a retry of the same op replays the same refusal (exactly one effect).
+    await b.stub.adjust({ opId: 'rcv', warehouseId: 'wh_a', delta: 5, reason: 'receipt' });
+    expect(await reserveAll(env, input)).toEqual(refused);
+    expect(await totals(a.stub)).toEqual({ onHand: 5, reserved: 0, available: 5 });
+
+    // A new attempt (new op id, new reservation id) succeeds for both.
+    const ok = await reserveAll(env, { ...input, opId: 'chk-2', reservationId: 'rsv_chk_2' });
+    expect(ok).toMatchObject({ ok: true, reservations: [{ skuId: a.skuId, shard: 0 }, { skuId: b.skuId, shard: 0 }] });
+    expect(await reserveAll(env, { ...input, opId: 'chk-2', reservationId: 'rsv_chk_2' })).toEqual(ok);
+    expect(await totals(a.stub)).toEqual({ onHand: 5, reserved: 2, available: 3 });
+    expect(await totals(b.stub)).toEqual({ onHand: 6, reserved: 2, available: 4 });
+  });
+
+  it('a retry after a caller died half way finishes the protocol with one effect', async () => {
+    const a = await stocked({ wh_a: 5 });
+    const b = await stocked({ wh_a: 5 });
+    const input = { opId: 'chk-9', reservationId: 'rsv_9', ref: order('ord_9'), ttlSeconds: 300, items: [{ skuId: a.skuId, quantity: 2 }, { skuId: b.skuId, quantity: 3 }] };
+    // The first attempt reserved SKU a (its derived op id) and then the Worker died.
+    const partial = await a.stub.reserve({ opId: deriveOpId('chk-9', a.skuId, 's0'), reservationId: 'rsv_9', ref: order('ord_9'), quantity: 2, ttlSeconds: 300 });
+    expect(partial).toMatchObject({ ok: true });
+    const done = await reserveAll(env, input);
+    expect(done).toMatchObject({ ok: true, reservations: [{ skuId: a.skuId }, { skuId: b.skuId }] });
+    expect(done.ok && partial.ok && done.reservations[0]!.reservation).toEqual(partial.ok && partial.reservation);
+    expect(await totals(a.stub)).toEqual({ onHand: 5, reserved: 2, available: 3 });
+    expect(await totals(b.stub)).toEqual({ onHand: 5, reserved: 3, available: 2 });
+  });
+
+  it('refuses invalid input before touching any object', async () => {
+    const a = await stocked({ wh_a: 5 });
+    const r = await reserveAll(env, { opId: 'x', reservationId: 'r', ref: order(), items: [{ skuId: a.skuId, quantity: 1 }, { skuId: a.skuId, quantity: 1 }] });
+    expect(r).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(await totals(a.stub)).toEqual({ onHand: 5, reserved: 0, available: 5 });
+  });
+});
+
+describe('transfers between shards', () => {
+  it('out, in, ack: units move, the total is conserved, replays change nothing', async () => {
+    const { skuId, stub: giver } = await stocked({ wh_a: 10, wh_b: 2 });
+    const receiver = inventoryFor(env, skuId, 1);
+    await giver.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 8 });
+
+    const out = await giver.transferOut({ opId: 't1|out', transferId: 't1', skuId, fromShard: 0, toShard: 1, quantity: 3 });
+    expect(out).toEqual({ ok: true, transferId: 't1', lines: [{ warehouseId: 'wh_a', quantity: 2 }, { warehouseId: 'wh_b', quantity: 1 }] });
+    expect(await giver.levels()).toMatchObject({ totals: { onHand: 9, reserved: 8, available: 1 }, inFlightOut: 3 });
+    // Reserved units never move.
+    expect(await giver.transferOut({ opId: 't2|out', transferId: 't2', skuId, fromShard: 0, toShard: 1, quantity: 2 })).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 1 });
+    expect(await giver.transferOut({ opId: 't1|out-again', transferId: 't1', skuId, fromShard: 0, toShard: 1, quantity: 1 })).toMatchObject({ ok: false, code: 'TRANSFER_CONFLICT' });
+
+    const lines = out.ok ? out.lines : [];
+    const received = await receiver.transferIn({ opId: 't1|in', transferId: 't1', skuId, fromShard: 0, toShard: 1, lines });
+    expect(received).toEqual({ ok: true, transferId: 't1', lines });
+    // A second delivery (another op id, e.g. a redelivery) of the same transfer changes nothing.
+    expect(await receiver.transferIn({ opId: 't1|in-again', transferId: 't1', skuId, fromShard: 0, toShard: 1, lines })).toEqual(received);
+    expect(await receiver.transferIn({ opId: 't1|in-bad', transferId: 't1', skuId, fromShard: 0, toShard: 1, lines: [{ warehouseId: 'wh_a', quantity: 9 }] })).toMatchObject({
+      ok: false,
+      code: 'TRANSFER_CONFLICT',
+    });
+    expect(await totals(receiver)).toEqual({ onHand: 3, reserved: 0, available: 3 });
+
+    expect(await giver.ackTransfer({ opId: 't1|ack', transferId: 't1' })).toEqual({ ok: true, transferId: 't1' });
+    expect(await giver.levels()).toMatchObject({ inFlightOut: 0 });
+    expect(await giver.ackTransfer({ opId: 't9|ack', transferId: 't9' })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+
+  it('if nobody delivers, the giving shard’s alarm does, exactly once', async () => {
+    const { skuId, stub: giver } = await stocked({ wh_a: 10 });
+    const receiver = inventoryFor(env, skuId, 2);
+    expect(await giver.transferOut({ opId: 't1|out', transferId: 't1', skuId, fromShard: 0, toShard: 2, quantity: 4 })).toMatchObject({ ok: true });
+    expect(await totals(receiver)).toEqual({ onHand: 0, reserved: 0, available: 0 });
+
+    await travel(giver, 30_000);
+    expect(await runDurableObjectAlarm(giver)).toBe(true);
+    expect(await totals(receiver)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+    expect(await giver.levels()).toMatchObject({ totals: { onHand: 6 }, inFlightOut: 0 });
+
+    // The caller comes back and finishes the protocol with the usual op ids: nothing changes.
+    expect(await receiver.transferIn({ opId: 't1|in', transferId: 't1', skuId, fromShard: 0, toShard: 2, lines: [{ warehouseId: 'wh_a', quantity: 4 }] })).toMatchObject({ ok: true });
+    expect(await giver.ackTransfer({ opId: 't1|ack', transferId: 't1' })).toMatchObject({ ok: true });
+    expect(await totals(receiver)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+  });
+
+  it('moveUnits runs the three steps and is safe to repeat', async () => {
+    const { skuId, stub: giver } = await stocked({ wh_a: 10 });
+    const move = { skuId, fromShard: 0, toShard: 3, quantity: 4, transferId: 'm1' };
+    const first = await moveUnits(env, move);
+    expect(first).toEqual({ ok: true, transferId: 'm1', lines: [{ warehouseId: 'wh_a', quantity: 4 }] });
+    expect(await moveUnits(env, move)).toEqual(first);
+    expect(await giver.levels()).toMatchObject({ totals: { onHand: 6 }, inFlightOut: 0 });
+    expect(await totals(inventoryFor(env, skuId, 3))).toMatchObject({ onHand: 4 });
+  });
+});
+
+// Integration, not timed: generous limits so a busy machine does not fail them.
+describe('flash sale', () => {
+  it('stock 100, 1,000 concurrent reservations: exactly 100 succeed, 900 are OUT_OF_STOCK, available ends at 0', async () => {
+    const { stub } = await stocked({ wh_a: 100 });
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => stub.reserve({ opId: `flash-${i}`, reservationId: `rsv_${i}`, ref: order(`ord_${i}`), quantity: 1 })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(100);
+    expect(results.filter((r) => !r.ok && r.code === 'OUT_OF_STOCK')).toHaveLength(900);
+    expect(await totals(stub)).toEqual({ onHand: 100, reserved: 100, available: 0 });
+  }, 60_000);
+
+  it('the same with the SKU sharded across 4 shards: no oversell, nothing lost', async () => {
+    const { skuId } = await stocked({ wh_a: 100 });
+    expect(await configureShards(env, skuId, 4, 'cfg-1')).toEqual({ ok: true, shards: 4 });
+    expect(await shardCount(env, skuId)).toBe(4);
+    const moves = await rebalanceShards(env, skuId, 4, 'rebalance-1');
+    expect(moves.reduce((s, m) => s + m.moved, 0)).toBe(75);
+    const shardTotals = async () => Promise.all([0, 1, 2, 3].map((s) => totals(inventoryFor(env, skuId, s))));
+    expect((await shardTotals()).map((t) => t.available)).toEqual([25, 25, 25, 25]);
+
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        reserveSharded(env, { skuId, shards: 4, opId: `flash-${i}`, reservationId: `rsv_${i}`, ref: order(`ord_${i}`), quantity: 1 }),
+      ),
+    );
+    const ok = results.filter((r) => r.ok);
+    expect(ok).toHaveLength(100);
+    expect(results.filter((r) => !r.ok && r.code === 'OUT_OF_STOCK')).toHaveLength(900);
+    expect(new Set(ok.map((r) => r.ok && r.shard))).toEqual(new Set([0, 1, 2, 3]));
+
+    const after = await shardTotals();
+    expect(after.map((t) => t.available)).toEqual([0, 0, 0, 0]);
+    expect(after.reduce((s, t) => s + t.onHand, 0)).toBe(100);
+    expect(after.reduce((s, t) => s + t.reserved, 0)).toBe(100);
+  }, 120_000);
+});
+
+describe('sharded reservations', () => {
+  async function shardedSku(perShard: number[]) {
+    const skuId = newSku();
+    await configureShards(env, skuId, perShard.length, 'cfg');
+    for (const [shard, onHand] of perShard.entries()) await stocked({ wh_a: onHand }, skuId, shard);
+    return skuId;
+  }
+  const sum = async (skuId: string, n: number) => {
+    const all = await Promise.all(Array.from({ length: n }, (_, s) => totals(inventoryFor(env, skuId, s))));
+    return all.reduce((t, x) => ({ onHand: t.onHand + x.onHand, reserved: t.reserved + x.reserved, available: t.available + x.available }), { onHand: 0, reserved: 0, available: 0 });
+  };
+
+  it('pulls units from sibling shards when no shard alone has enough; a retry replays it', async () => {
+    const skuId = await shardedSku([25, 25, 25, 25]);
+    const input = { skuId, shards: 4, opId: 'big-1', reservationId: 'rsv_big', ref: order(), quantity: 60 };
+    const r = await reserveSharded(env, input);
+    expect(ShardedReserveResult.parse(r)).toMatchObject({ ok: true, reservation: { quantity: 60, status: 'reserved' } });
+    expect(await sum(skuId, 4)).toEqual({ onHand: 100, reserved: 60, available: 40 });
+    expect(await reserveSharded(env, input)).toEqual(r);
+    expect(await sum(skuId, 4)).toEqual({ onHand: 100, reserved: 60, available: 40 });
+
+    // Commit where it lives, found without knowing the shard.
+    expect(await commitReservation(env, skuId, { opId: 'c1', reservationId: 'rsv_big' }, { shards: 4 })).toMatchObject({ ok: true, changed: true });
+    expect(await sum(skuId, 4)).toEqual({ onHand: 40, reserved: 0, available: 40 });
+  });
+
+  it('refuses without moving anything when all shards together are short', async () => {
+    const skuId = await shardedSku([2, 3]);
+    expect(await reserveSharded(env, { skuId, shards: 2, opId: 'big', reservationId: 'rsv', ref: order(), quantity: 6 })).toMatchObject({
+      ok: false,
+      code: 'OUT_OF_STOCK',
+      available: 5,
+    });
+    expect((await totals(inventoryFor(env, skuId, 0))).onHand).toBe(2);
+    expect((await totals(inventoryFor(env, skuId, 1))).onHand).toBe(3);
+  });
+
+  it('releases on the right shard, and all-or-nothing works with a sharded SKU', async () => {
+    const hot = await shardedSku([1, 1]);
+    const cold = await stocked({ wh_a: 1 });
+    const ok = await reserveAll(env, { opId: 'o1', reservationId: 'rsv_o1', ref: order(), items: [{ skuId: hot, quantity: 1, shards: 2 }, { skuId: cold.skuId, quantity: 1 }] });
+    expect(ok.ok).toBe(true);
+    const refused = await reserveAll(env, { opId: 'o2', reservationId: 'rsv_o2', ref: order(), items: [{ skuId: hot, quantity: 1, shards: 2 }, { skuId: cold.skuId, quantity: 1 }] });
+    expect(refused).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', skuId: cold.skuId });
+    expect(await sum(hot, 2)).toEqual({ onHand: 2, reserved: 1, available: 1 });
+
+    const shard = ok.ok ? ok.reservations[0]!.shard : -1;
+    expect(await releaseReservation(env, hot, { opId: 'x1', reservationId: 'rsv_o1' }, { shard })).toMatchObject({ ok: true, changed: true });
+    expect(await sum(hot, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
+  });
+});
