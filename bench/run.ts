@@ -228,7 +228,7 @@ async function main(): Promise<number> {
     workerLog.lines++;
     if (l.level === 'error') {
       workerLog.errors++;
-      if (workerLog.recentErrors.length < 5) workerLog.recentErrors.push(l.message.slice(0, 600));
+      if (workerLog.recentErrors.length < 5) workerLog.recentErrors.push(l.message.slice(0, 3000));
     }
   };
   await prepareBenchSecrets();
@@ -327,7 +327,7 @@ async function main(): Promise<number> {
       log(`${scenario.name}: ${scenario.title}`);
       let target: URL;
       if (scenario.script) {
-        const extra = await serveScript(scenario.script, served, onLog, via);
+        const extra = await serveScript(scenario.script, served, onLog, via, scenario.scriptModules);
         scenarioCleanup = once(() => extra.miniflare.dispose());
         onCleanup(`stop ${scenario.name}'s Worker`, scenarioCleanup);
         target = extra.url;

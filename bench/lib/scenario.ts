@@ -140,6 +140,8 @@ export interface Scenario<D = unknown> {
    * Miniflare instance with the same compatibility settings and no bindings.
    */
   script?: string;
+  /** Other files `script` imports (ES modules or `.wasm`), absolute paths under the repository root. */
+  scriptModules?: string[];
   /** Runs once in the orchestrator before any run; its value (structured-clonable) reaches `request`. */
   setup?: (ctx: SetupContext) => Promise<D>;
   request: RequestGenerator<D>;

@@ -8,7 +8,7 @@
  * secrets a future route needs locally.
  */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -97,19 +97,29 @@ export interface Served {
 }
 
 /** A module Worker with no bindings, e.g. the bare runtime reference, in its own Miniflare. */
+/**
+ * Miniflare 5 takes no module rules: every module is listed. ES modules (`.js`) and WASM
+ * (`.wasm`, compiled like wrangler's CompiledWasm rule), named by their path under the root.
+ */
+export function moduleList(paths: readonly string[]): { type: 'ESModule' | 'CompiledWasm'; path: string }[] {
+  return paths.map((p) => ({ type: p.endsWith('.wasm') ? 'CompiledWasm' : 'ESModule', path: p }));
+}
+
 export async function serveScript(
   scriptPath: string,
   like: Pick<Served, 'compatibilityDate' | 'compatibilityFlags'>,
   onLog: ServeOptions['onLog'],
   via: Via,
+  extraModules: readonly string[] = [],
 ): Promise<{ miniflare: Miniflare; url: URL }> {
   const name = path.basename(scriptPath).replace(/\W/g, '-');
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       name,
-      rootPath: path.dirname(scriptPath),
-      modules: true,
-      scriptPath,
+      // The repository root, so a reference Worker may import package files by relative path.
+      rootPath: ROOT,
+      modulesRoot: ROOT,
+      modules: moduleList([scriptPath, ...extraModules]),
       compatibilityDate: like.compatibilityDate,
       compatibilityFlags: like.compatibilityFlags,
       host: '127.0.0.1',
@@ -153,9 +163,15 @@ export async function serveWorker(opts: ServeOptions): Promise<Served> {
     ...workerOptions,
     name: 'agora',
     rootPath: ROOT,
-    modules: true,
     modulesRules: undefined,
-    scriptPath: opts.scriptPath,
+    // The bundle and the WASM files wrangler wrote beside it (the password hasher's).
+    modulesRoot: path.dirname(opts.scriptPath),
+    modules: moduleList([
+      opts.scriptPath,
+      ...readdirSync(path.dirname(opts.scriptPath))
+        .filter((f) => f.endsWith('.wasm'))
+        .map((f) => path.join(path.dirname(opts.scriptPath), f)),
+    ]),
     bindings,
     cache: true,
     host: '127.0.0.1',

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { CURRENT_SCRYPT_PARAMS, dummyVerify, hashPassword, needsRehash, verifyPassword } from './password-hash';
+import { argon2idHasher } from './argon2';
+import { CURRENT_ARGON2ID_PARAMS, dummyVerify, hashPassword, hashPasswordScrypt, needsRehash, verifyPassword } from './password-hash';
 
 /**
  * Runs inside workerd (the `workers` project): node:crypto there is workerd's own
  * implementation over BoringSSL, with its own limits, not Node's.
  */
 const PASSWORD = 'mauve tulip orbit 42';
-const CURRENT = /^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/;
+const CURRENT = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/;
+const SCRYPT_LEGACY = /^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/;
+
+/** argon2id("password", "somesalt", m=64 MiB, t=2, p=4, 24 bytes), computed by another implementation (hash-wasm 4.13). */
+const FOREIGN_ARGON2ID = '$argon2id$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$F1jG2CV3/Nr+yRuIsPKw0J9r4s7cJHBU';
 
 /** RFC 7914 section 12, fourth vector: scrypt("pleaseletmein", "SodiumChloride", N=16384, r=8, p=1, 64). */
 const RFC7914 =
@@ -18,13 +23,29 @@ describe('hashPassword', () => {
     expect(a).toMatch(CURRENT);
     expect(b).toMatch(CURRENT);
     expect(a).not.toBe(b);
-    expect(CURRENT_SCRYPT_PARAMS).toEqual({ ln: 15, r: 8, p: 3 });
+    expect(CURRENT_ARGON2ID_PARAMS).toEqual({ m: 19456, t: 2, p: 1 });
   });
 
   it('refuses parameters that could not be read back or that workerd would refuse', async () => {
-    await expect(hashPassword(PASSWORD, { ln: 18, r: 8, p: 1 })).rejects.toThrow(RangeError);
-    await expect(hashPassword(PASSWORD, { ln: 9, r: 8, p: 1 })).rejects.toThrow(RangeError);
-    await expect(hashPassword(PASSWORD, { ln: 15, r: 8, p: 0 })).rejects.toThrow(RangeError);
+    await expect(hashPassword(PASSWORD, { m: 128 * 1024, t: 2, p: 1 })).rejects.toThrow(RangeError);
+    await expect(hashPassword(PASSWORD, { m: 19456, t: 0, p: 1 })).rejects.toThrow(RangeError);
+    await expect(hashPasswordScrypt(PASSWORD, { ln: 18, r: 8, p: 1 })).rejects.toThrow(RangeError);
+    await expect(hashPasswordScrypt(PASSWORD, { ln: 15, r: 8, p: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it('computes RFC 9106 section 5.3 (argon2id with secret and associated data) in workerd', async () => {
+    const argon2id = await argon2idHasher();
+    const tag = argon2id({
+      password: new Uint8Array(32).fill(1),
+      salt: new Uint8Array(16).fill(2),
+      secret: new Uint8Array(8).fill(3),
+      ad: new Uint8Array(12).fill(4),
+      parallelism: 4,
+      passes: 3,
+      memorySize: 32,
+      tagLength: 32,
+    });
+    expect([...tag].map((b) => b.toString(16).padStart(2, '0')).join('')).toBe('0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659');
   });
 });
 
@@ -34,6 +55,8 @@ describe('verifyPassword', () => {
     expect(await verifyPassword(PASSWORD, stored)).toEqual({ ok: true, needsRehash: false });
     expect(await verifyPassword('mauve tulip orbit 43', stored)).toEqual({ ok: false, needsRehash: false });
     expect(await verifyPassword('', stored)).toEqual({ ok: false, needsRehash: false });
+    expect(await verifyPassword('short', stored)).toEqual({ ok: false, needsRehash: false });
+    await expect(hashPassword('short')).rejects.toThrow(RangeError);
   });
 
   it('compares NFKC forms, so the same password typed on another keyboard still matches', async () => {
@@ -42,14 +65,27 @@ describe('verifyPassword', () => {
     expect((await verifyPassword('cafe field mauve tulip', stored)).ok).toBe(false);
   });
 
+  it('reads argon2id hashes made by another implementation (and upgrades its 8-byte salt)', async () => {
+    expect(await verifyPassword('password', FOREIGN_ARGON2ID)).toEqual({ ok: true, needsRehash: true });
+    expect(await verifyPassword('passwore', FOREIGN_ARGON2ID)).toEqual({ ok: false, needsRehash: false });
+  });
+
   it('reads hashes from other scrypt implementations (RFC 7914 test vector) and asks to upgrade them', async () => {
     expect(await verifyPassword('pleaseletmein', RFC7914)).toEqual({ ok: true, needsRehash: true });
     expect(await verifyPassword('pleaseletmeout', RFC7914)).toEqual({ ok: false, needsRehash: false });
   });
 
+  it('asks to rehash every legacy scrypt hash (made before argon2id) once the password is right', async () => {
+    const legacy = await hashPasswordScrypt(PASSWORD);
+    expect(legacy).toMatch(SCRYPT_LEGACY);
+    expect(needsRehash(legacy)).toBe(true);
+    expect(await verifyPassword(PASSWORD, legacy)).toEqual({ ok: true, needsRehash: true });
+    expect(await verifyPassword('wrong password here', legacy)).toEqual({ ok: false, needsRehash: false });
+  });
+
   it('asks for a rehash of a weaker hash only when the password is right, and the new hash is current', async () => {
-    const old = await hashPassword(PASSWORD, { ln: 14, r: 8, p: 1 });
-    expect(old).toMatch(/^\$scrypt\$ln=14,r=8,p=1\$/);
+    const old = await hashPassword(PASSWORD, { m: 8192, t: 2, p: 1 });
+    expect(old).toMatch(/^\$argon2id\$v=19\$m=8192,t=2,p=1\$/);
     expect(needsRehash(old)).toBe(true);
     expect(await verifyPassword('wrong password here', old)).toEqual({ ok: false, needsRehash: false });
     const result = await verifyPassword(PASSWORD, old);
@@ -60,7 +96,7 @@ describe('verifyPassword', () => {
   });
 
   it('does not ask to rehash a hash stronger than the current policy', async () => {
-    const stronger = await hashPassword(PASSWORD, { ln: 16, r: 8, p: 2 });
+    const stronger = await hashPassword(PASSWORD, { m: 32768, t: 3, p: 1 });
     expect(await verifyPassword(PASSWORD, stronger)).toEqual({ ok: true, needsRehash: false });
   });
 
@@ -73,15 +109,17 @@ describe('verifyPassword', () => {
       undefined,
       '',
       tampered,
-      stored.replace('$scrypt$', '$scrypt2$'),
-      stored.replace('ln=15', 'ln=18'), // over workerd's N*r*p cap
-      stored.replace('ln=15', 'ln=9'),
-      stored.replace('p=3', 'p=3,x=1'),
-      '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g',
-      '$scrypt$ln=15,r=8,p=3$AAAA$AAAAAAAAAAAAAAAAAAAAAA', // 3-byte salt
+      stored.replace('$argon2id$', '$argon2i$'),
+      stored.replace('$v=19$', '$v=16$'),
+      stored.replace('$v=19$', '$'),
+      stored.replace('m=19456', 'm=262144'), // more memory than a Worker has
+      stored.replace('t=2', 't=0'),
+      stored.replace('p=1', 'p=1,x=1'),
+      '$scrypt$ln=18,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g', // over workerd's N*r*p cap
+      '$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAAAAAAAAAAAAAAAAAAAA', // 3-byte salt
     ];
     for (const s of bad) expect(await verifyPassword(PASSWORD, s), String(s)).toEqual({ ok: false, needsRehash: false });
-    expect(needsRehash('$scrypt$ln=15,r=8,p=3$AAAA$AAAAAAAAAAAAAAAAAAAAAA')).toBe(true);
+    expect(needsRehash('$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAAAAAAAAAAAAAAAAAAAA')).toBe(true);
   });
 });
 
@@ -111,6 +149,6 @@ describe('no user enumeration by timing', () => {
       expect(other / m.wrong).toBeGreaterThan(0.6);
       expect(other / m.wrong).toBeLessThan(1.6);
     }
-    expect(m.wrong).toBeLessThan(1000); // budget ~250 ms; generous for a loaded machine
+    expect(m.wrong).toBeLessThan(1000); // ~50 ms here; generous for a loaded machine
   });
 });

@@ -11,6 +11,13 @@ describe('PHC strings', () => {
     expect(parsePhc(encoded)).toEqual(value);
   });
 
+  it('keeps the version field argon2 writes', () => {
+    const value = { id: 'argon2id', version: 19, params: { m: 19456, t: 2, p: 1 }, salt: bytes(1, 2, 3), hash: bytes(4, 5, 6) };
+    const encoded = formatPhc(value);
+    expect(encoded).toBe('$argon2id$v=19$m=19456,t=2,p=1$AQID$BAUG');
+    expect(parsePhc(encoded)).toEqual(value);
+  });
+
   it('round-trips every salt length', () => {
     for (let n = 1; n <= 40; n++) {
       const salt = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) % 256);
@@ -21,7 +28,8 @@ describe('PHC strings', () => {
   it.each([
     ['not a PHC string', 'scrypt'],
     ['too few fields', '$scrypt$ln=15$AAAA'],
-    ['too many fields (versioned)', '$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAA'],
+    ['too many fields', '$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAA$AAAA'],
+    ['a malformed version', '$argon2id$v=x$m=19456,t=2,p=1$AAAA$AAAA'],
     ['text before the first $', 'x$scrypt$ln=15$AAAA$AAAA'],
     ['upper-case id', '$SCRYPT$ln=15$AAAA$AAAA'],
     ['empty params', '$scrypt$$AAAA$AAAA'],

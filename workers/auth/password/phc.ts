@@ -1,10 +1,12 @@
 /**
  * The PHC string format (github.com/P-H-C/phc-string-format): `$<id>$<k>=<v>,...$<salt>$<hash>`,
  * with salt and hash in standard base64 without padding. Self-describing, so a stored hash keeps
- * working after the current parameters change. Version fields (`$v=19$`) are not used here.
+ * working after the current parameters change. The optional version field (`$v=19$`, as
+ * argon2 writes it) is kept in `version`.
  */
 export interface PhcHash {
   id: string;
+  version?: number;
   params: Record<string, number>;
   salt: Uint8Array;
   hash: Uint8Array;
@@ -14,17 +16,27 @@ const ID = /^[a-z0-9-]{1,32}$/;
 const PARAM = /^([a-z0-9-]{1,32})=(0|[1-9][0-9]{0,8})$/;
 const B64 = /^[A-Za-z0-9+/]+$/;
 
-export function formatPhc({ id, params, salt, hash }: PhcHash): string {
+export function formatPhc({ id, version, params, salt, hash }: PhcHash): string {
   const p = Object.entries(params)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-  return `$${id}$${p}$${toB64(salt)}$${toB64(hash)}`;
+  const v = version === undefined ? '' : `$v=${version}`;
+  return `$${id}${v}$${p}$${toB64(salt)}$${toB64(hash)}`;
 }
+
+const VERSION = /^v=(0|[1-9][0-9]{0,8})$/;
 
 /** The parsed string, or null when it is not a well-formed PHC string with integer params. */
 export function parsePhc(encoded: string): PhcHash | null {
   const parts = encoded.split('$');
-  if (parts.length !== 5 || parts[0] !== '') return null;
+  if ((parts.length !== 5 && parts.length !== 6) || parts[0] !== '') return null;
+  let version: number | undefined;
+  if (parts.length === 6) {
+    const m = VERSION.exec(parts[2]!);
+    if (!m) return null;
+    version = Number(m[1]);
+    parts.splice(2, 1);
+  }
   const [, id, rawParams, rawSalt, rawHash] = parts as [string, string, string, string, string];
   if (!ID.test(id)) return null;
   const params: Record<string, number> = {};
@@ -35,7 +47,8 @@ export function parsePhc(encoded: string): PhcHash | null {
   }
   const salt = fromB64(rawSalt);
   const hash = fromB64(rawHash);
-  return salt && hash ? { id, params, salt, hash } : null;
+  if (!salt || !hash) return null;
+  return version === undefined ? { id, params, salt, hash } : { id, version, params, salt, hash };
 }
 
 function toB64(bytes: Uint8Array): string {
