@@ -96,7 +96,8 @@ async function readTokenForm(c: Context<AppEnv>): Promise<TokenForm> {
   if (type !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'Send the token request as application/x-www-form-urlencoded');
   }
-  const params = new URLSearchParams(await c.req.text());
+  // Bytes, then UTF-8 (workerd warns about .text() on a form body).
+  const params = new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()));
   const form: Record<string, string> = {};
   for (const [k, v] of params) {
     if (!FORM_FIELDS.has(k)) continue;
