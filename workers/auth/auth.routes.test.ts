@@ -522,7 +522,13 @@ describe('/v1/admin/users', () => {
     expect(second.body.items[0].id).not.toBe(first.body.items[0].id);
     await problem(`/v1/admin/users?limit=2&role=admin&cursor=${first.body.nextCursor}`, 400, 'INVALID_CURSOR', { headers: bearer(admin.accessToken) });
 
+    const one = await json(`/v1/admin/users/${DEV_IDS.staff}`, { headers: bearer(admin.accessToken) });
+    expect(one.body).toMatchObject({ id: DEV_IDS.staff, email: 'staff@agora.dev', status: 'active', roles: ['warehouse_staff'] });
+    await problem(`/v1/admin/users/usr_${'0'.repeat(26)}`, 404, 'NOT_FOUND', { headers: bearer(admin.accessToken) });
+    await problem('/v1/admin/users/nobody', 400, 'VALIDATION_FAILED', { headers: bearer(admin.accessToken) });
+
     const customer = await newCustomer();
+    await problem(`/v1/admin/users/${customer.user.id}`, 403, 'FORBIDDEN', { headers: bearer(customer.accessToken) });
     await problem('/v1/admin/users', 403, 'FORBIDDEN', { headers: bearer(customer.accessToken) });
     await problem('/v1/admin/users', 403, 'FORBIDDEN', { headers: bearer((await login('staff@agora.dev')).accessToken) });
     await problem('/v1/admin/users', 401, 'UNAUTHENTICATED');
