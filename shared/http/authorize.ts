@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   'catalog:write': { roles: ['admin'], scope: 'catalog:write' },
   'inventory:read': { roles: ['admin', 'warehouse_staff'], scope: 'inventory:read' },
   'inventory:write': { roles: ['admin', 'warehouse_staff'], scope: 'inventory:write' },
+  /** The event bus's dead letters: list, redrive, discard. */
+  'events:manage': { roles: ['admin'] },
 } as const satisfies Record<string, Policy>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -97,13 +99,26 @@ export function assertStoreAccess(actor: Actor, storeId: string): void {
   if (actor.storeId !== storeId) throw new AppError('FORBIDDEN', `You are not bound to store '${storeId}'`);
 }
 
+/** An IPv4 or IPv6 address as Cloudflare writes it; anything else is not trusted as a key. */
+const IP = /^[0-9A-Fa-f:.]{2,45}$/;
+
 /** Request metadata for a service verb. */
 export function requestMeta(c: Context<AppEnv>): RequestMeta {
   return {
     requestId: c.get('requestId'),
     traceparent: c.req.header('traceparent') ?? '',
     actor: c.get('actor'),
-    ip: c.req.header('cf-connecting-ip') ?? null,
+    ip: clientIp(c.req.header('cf-connecting-ip')),
     userAgent: c.req.header('user-agent')?.slice(0, 256) ?? null,
   };
+}
+
+/**
+ * `cf-connecting-ip` (Cloudflare sets it; locally anyone can). A value that is not an address
+ * becomes `invalid`, one shared bucket, so garbage cannot dodge a per-IP limit or bloat its key.
+ */
+export function clientIp(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const value = header.trim();
+  return IP.test(value) ? value : 'invalid';
 }

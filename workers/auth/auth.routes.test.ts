@@ -141,6 +141,17 @@ describe('POST /v1/auth/login', () => {
     expect(statuses.slice(30)).toEqual([429, 429]);
   });
 
+  it('counts a forged, non-address client IP in one shared bucket (no dodging the per-IP limit)', async () => {
+    const forged = `not-an-ip-${'x'.repeat(300)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const res = await call('/v1/auth/login', post({ email: `f-${i}-${crypto.randomUUID()}@example.com`, password: 'whatever it is here' }, { 'cf-connecting-ip': `${forged}${i}` }));
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses.at(-1)).toBe(429);
+  });
+
   it('refuses malformed bodies with 400', async () => {
     await problem('/v1/auth/login', 400, 'VALIDATION_FAILED', post({ email: 'admin@agora.dev' }));
     await problem('/v1/auth/login', 400, 'VALIDATION_FAILED', post({ email: 'admin@agora.dev', password: 'x'.repeat(1000) }));

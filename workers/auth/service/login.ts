@@ -24,8 +24,10 @@ export async function accountKey(email: string | null, deps: AuthDeps): Promise<
 export async function login(input: { email: string; password: string }, meta: RequestMeta, deps: AuthDeps): Promise<Session> {
   const email = normaliseEmail(input.email);
   const key = await accountKey(email, deps);
+  // Per-IP refusals are only logged (auditing each would let a flood write the database);
+  // a locked account is audited, bounded by the per-IP limit in front of it.
+  await enforce(deps, [[RATE_LIMITS.loginIp, meta.ip]]);
   try {
-    await enforce(deps, [[RATE_LIMITS.loginIp, meta.ip]]);
     await refuseIfSpent(deps, RATE_LIMITS.loginAccountFailures, key);
   } catch (e) {
     await recordAudit(deps.writeDb(), { action: 'auth.login.rate_limited', outcome: 'failure', data: { account: key } }, meta, deps.clock.now());

@@ -55,12 +55,12 @@ function rateLimited(deps: AuthDeps, retryAfter: number): AppError {
 export async function enforce(deps: AuthDeps, checks: ReadonlyArray<readonly [RateLimitRule, string | null | undefined]>): Promise<void> {
   const limiter = deps.limiter;
   if (!limiter) return;
-  let decisions: RateLimitDecision[];
-  try {
-    decisions = await Promise.all(checks.filter(([, key]) => key).map(([rule, key]) => limiter.limit(rule, key as string)));
-  } catch (e) {
-    deps.log.rateLimiterError = e instanceof Error ? e.message : String(e);
-    return;
+  // Each check fails open on its own: one failing backend call never skips the others.
+  const settled = await Promise.allSettled(checks.filter(([, key]) => key).map(([rule, key]) => limiter.limit(rule, key as string)));
+  const decisions: RateLimitDecision[] = [];
+  for (const s of settled) {
+    if (s.status === 'fulfilled') decisions.push(s.value);
+    else deps.log.rateLimiterError = s.reason instanceof Error ? s.reason.message : String(s.reason);
   }
   const refused = decisions.filter((d) => !d.allowed);
   if (refused.length === 0) return;
