@@ -27,7 +27,10 @@ export type AuditAction =
   | 'user.erased'
   | 'catalog.product.created'
   | 'catalog.product.updated'
-  | 'catalog.product.archived';
+  | 'catalog.product.archived'
+  | 'inventory.stock.adjusted'
+  | 'events.dead_letter.redriven'
+  | 'events.dead_letter.discarded';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -21,6 +21,7 @@ export const ID_PREFIXES = {
   session: 'ses',
   refreshToken: 'rtk',
   audit: 'aud',
+  deadLetter: 'dlt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

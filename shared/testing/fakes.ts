@@ -1,6 +1,8 @@
 import { systemClock, type Clock } from '../kernel/clock';
 import type { GenerationStore } from '../ports/cache';
 import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../ports/rate-limiter';
+import type { EventEnvelope } from '../events/envelope';
+import type { EventPublisher } from '../ports/event-publisher';
 
 /** In-memory fakes of the ports, for fast tests of logic that is not about the adapter. */
 export class InMemoryGenerationStore implements GenerationStore {
@@ -61,5 +63,23 @@ export class InMemoryRateLimiter implements RateLimiter {
     // A slot frees up when the entry that leaves `limit - 1` newer ones behind it slides out.
     const freedBy = log[log.length - rule.limit]!;
     return { allowed: false, limit: rule.limit, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((freedBy + windowMs - now) / 1000)) };
+  }
+}
+
+/**
+ * An EventPublisher kept in memory: `published` holds every envelope in order. Set `failWith`
+ * to make the next publishes reject (the envelopes are then not recorded).
+ */
+export class InMemoryEventPublisher implements EventPublisher {
+  readonly published: EventEnvelope[] = [];
+  failWith: Error | undefined;
+
+  async publish(envelopes: readonly EventEnvelope[]): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.published.push(...envelopes);
+  }
+
+  ofType(type: string): EventEnvelope[] {
+    return this.published.filter((e) => e.type === type);
   }
 }

@@ -8,6 +8,8 @@ import { problemResponse } from '../../shared/http/problem';
 import { auditRouter } from '../audit';
 import { authRouter } from '../auth';
 import { catalogRouter } from '../catalog';
+import { eventsRouter } from '../events';
+import { inventoryRouter } from '../inventory';
 import { healthRouter } from './health';
 import { methodIndex, notFound, onError } from './middleware/errors';
 import { requestContext } from './middleware/request-context';
@@ -45,6 +47,8 @@ export function createApp() {
   app.route('/', authRouter((c) => services(c).auth));
   app.route('/', auditRouter((c) => services(c).audit));
   app.route('/', catalogRouter((c) => services(c).catalog));
+  app.route('/', eventsRouter((c) => services(c).events));
+  app.route('/', inventoryRouter((c) => services(c).inventory));
 
   registerOpenApi(app);
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Agora API reference' }));

@@ -1,10 +1,12 @@
 import { createApp } from './app';
+import { createQueueHandler, EVENT_HANDLERS } from './queues';
 
-/** The Worker: HTTP gateway today; queue consumers and scheduled jobs join it here. */
+/** The Worker: the HTTP gateway and the queue consumers; scheduled jobs join it here. */
 const app = createApp();
 
 export default {
   fetch: app.fetch,
+  queue: createQueueHandler(EVENT_HANDLERS),
 } satisfies ExportedHandler<Env>;
 
 // Durable Object classes hosted by this Worker (bindings in wrangler.toml).

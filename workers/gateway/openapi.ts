@@ -28,7 +28,8 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
       { name: 'Identity', description: 'Accounts, sessions, OAuth2 client credentials and signing keys' },
       { name: 'Me', description: 'The signed-in user: profile, addresses, export and erasure' },
       { name: 'Catalog', description: 'Browse, search and facet the product catalog' },
-      { name: 'Admin', description: 'Users, clients, products and the audit trail (admin role or scopes)' },
+      { name: 'Inventory', description: 'Live availability per warehouse; warehouse staff stock views and adjustments' },
+      { name: 'Admin', description: 'Users, clients, products, the audit trail and the event bus\'s dead letters (admin role or scopes)' },
       { name: 'Operations', description: 'Health and liveness' },
     ],
   }));

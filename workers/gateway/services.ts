@@ -11,6 +11,9 @@ import type { Cache, GenerationStore } from '../../shared/ports/cache';
 import { makeCatalogService, type CatalogService } from '../catalog';
 import { makeAuditService, type AuditService } from '../audit';
 import { loadSigningKeys, makeAuthService, type AuthService } from '../auth';
+import { makeEventsService, type EventsService } from '../events';
+import { makeInventoryService, type InventoryService } from '../inventory';
+import { QueuePublisher } from '../../shared/adapters/events/queue-publisher';
 import { DurableObjectRateLimiter } from '../../durable-objects/rate-limiter/rate-limiter.stub';
 import { UpstashRateLimiter } from '../../shared/adapters/rate-limit/upstash-rate-limiter';
 import { FieldCipher } from '../../shared/crypto/field-cipher';
@@ -26,6 +29,8 @@ export interface Services {
   catalog: CatalogService;
   auth: AuthService;
   audit: AuditService;
+  events: EventsService;
+  inventory: InventoryService;
 }
 
 // Per-isolate state: caches hold immutable, generation-keyed snapshots (never DB pools).
@@ -71,6 +76,7 @@ function rateLimiterFor(env: Env, config: Config): RateLimiter | null {
 
 export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void, log: LogFields = {}): Services {
   const db = new DbProvider(config);
+  const publisher = new QueuePublisher(env.EVENTS);
   const catalog = makeCatalogService({
     readDb: () => db.http(),
     writeDb: () => db.pool(),
@@ -97,10 +103,13 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
         absoluteTtlSeconds: config.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
       },
     },
+    events: publisher,
     log,
   });
   const audit = makeAuditService({ readDb: () => db.http() });
-  return { db, catalog, auth, audit };
+  const events = makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock });
+  const inventory = makeInventoryService({ readDb: () => db.http(), writeDb: () => db.pool(), objects: env });
+  return { db, catalog, auth, audit, events, inventory };
 }
 
 /** The request's services, built on first use. */

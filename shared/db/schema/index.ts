@@ -2,3 +2,4 @@ export * from './audit';
 export * from './catalog';
 export * from './identity';
 export * from './inventory';
+export * from './events';

@@ -2,6 +2,7 @@ import type { AnyDb, HttpDb } from '../../../shared/db/client';
 import type { FieldCipher } from '../../../shared/crypto/field-cipher';
 import type { LogFields } from '../../../shared/http/context';
 import type { Clock } from '../../../shared/kernel/clock';
+import type { EventPublisher } from '../../../shared/ports/event-publisher';
 import type { RateLimiter } from '../../../shared/ports/rate-limiter';
 import type { RefreshTokenPolicy } from '../tokens/refresh-token';
 import type { SigningKeySet } from '../tokens/signing-keys';
@@ -25,4 +26,6 @@ export interface AuthDeps {
   };
   /** The request's wide log event (reasons that must not reach the client go here). */
   log: LogFields;
+  /** Domain events (`user.erased`); absent, nothing is published. */
+  events?: EventPublisher;
 }

@@ -1,4 +1,5 @@
 import { recordAudit } from '../../../shared/audit/audit';
+import { UserErased } from '../../../shared/events';
 import type { RequestMeta } from '../../../shared/http/context';
 import { AppError } from '../../../shared/kernel/app-error';
 import * as repo from '../auth.repo';
@@ -75,4 +76,14 @@ export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDep
     });
     await recordAudit(tx, { action: 'user.erased', outcome: 'success', target: { kind: 'user', id: locked.id } }, meta, now);
   });
+  // After the commit; the erasure stands even if the queue refuses (the failure is logged).
+  if (deps.events) {
+    const event = UserErased.create(
+      { userId: user.id },
+      { correlationId: meta.requestId, traceparent: meta.traceparent || undefined, source: 'auth', subject: user.id, occurredAt: now },
+    );
+    await deps.events.publish([event]).catch((e: unknown) => {
+      deps.log.eventPublishError = { type: event.type, eventId: event.id, error: e instanceof Error ? e.message : String(e) };
+    });
+  }
 }

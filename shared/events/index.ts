@@ -1,0 +1,3 @@
+/** Domain events: the envelope and registry, and every known definition (importing this registers them). */
+export * from './envelope';
+export * from './definitions';

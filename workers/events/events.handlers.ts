@@ -1,0 +1,18 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { requestMeta } from '../../shared/http/authorize';
+import type { AppEnv } from '../../shared/http/context';
+import { discardDeadLetterRoute, listDeadLettersRoute, redriveDeadLetterRoute } from './events.routes';
+import type { EventsService } from './events.service';
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+export function registerEventsHandlers(app: OpenAPIHono<AppEnv>, service: (c: Context<AppEnv>) => EventsService) {
+  app.openapi(listDeadLettersRoute, async (c) => c.json(await service(c).list(c.req.valid('query')), 200, NO_STORE));
+  app.openapi(redriveDeadLetterRoute, async (c) =>
+    c.json(await service(c).redrive(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE),
+  );
+  app.openapi(discardDeadLetterRoute, async (c) =>
+    c.json(await service(c).discard(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE),
+  );
+}

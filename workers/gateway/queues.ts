@@ -1,0 +1,176 @@
+import type { DbProvider } from '../../shared/db/client';
+import { readConfig } from '../../shared/env';
+import { parseEnvelope, type EventDefinition, type EventEnvelope } from '../../shared/events';
+import type { LogFields } from '../../shared/http/context';
+import { createLogger, type LogLevel } from '../../shared/http/logging';
+import { buildServices, type Services } from './services';
+
+/**
+ * The Worker's queue consumers (docs/events.md): dispatch by queue name; per message, parse
+ * the envelope, run the handlers registered for its (type, version), ack or retry with
+ * backoff, and write one structured log line.
+ */
+export const EVENTS_QUEUE = 'agora-events';
+export const EVENTS_DLQ = 'agora-events-dlq';
+/** Keep in step with `max_retries` of agora-events in wrangler.toml. */
+export const EVENTS_MAX_RETRIES = 5;
+/** Cloudflare Queues accepts delays up to 12 hours; we cap backoff well below. */
+export const MAX_RETRY_DELAY_SECONDS = 15 * 60;
+
+/** What a handler gets beside the event: the batch's services (one DbProvider) and its log line. */
+export interface ConsumerContext {
+  services: Services;
+  db: DbProvider;
+  env: Env;
+  /** Fields added here appear on the message's log line. */
+  log: LogFields;
+}
+
+export interface EventHandler<T = unknown> {
+  /** Stable consumer name: the key of `consumeOnce` (processed_events.consumer). */
+  consumer: string;
+  event: EventDefinition<T>;
+  handle(event: EventEnvelope<T>, ctx: ConsumerContext): Promise<void>;
+}
+
+/** Registers `handle` for one (type, version). Handlers must be idempotent (use consumeOnce). */
+export function on<T>(event: EventDefinition<T>, consumer: string, handle: EventHandler<T>['handle']): EventHandler<T> {
+  return { consumer, event, handle };
+}
+
+/**
+ * Exponential backoff from the delivery attempt (1-based): 2 s, 4 s, 8 s, … capped at 15 min,
+ * with ±20 % jitter so a burst of failures does not come back all at once.
+ */
+export function retryDelaySeconds(attempts: number, random: () => number = Math.random): number {
+  const n = Math.max(1, Math.floor(Number.isFinite(attempts) ? attempts : 1));
+  const base = Math.min(MAX_RETRY_DELAY_SECONDS, 2 ** Math.min(n, 30));
+  return Math.max(1, Math.min(MAX_RETRY_DELAY_SECONDS, Math.round(base * (0.8 + 0.4 * random()))));
+}
+
+type Outcome = 'acked' | 'ignored' | 'retried' | 'exhausted' | 'dead_lettered' | 'recorded';
+const LEVEL: Record<Outcome, LogLevel> = { acked: 'info', ignored: 'info', retried: 'warn', exhausted: 'error', dead_lettered: 'error', recorded: 'warn' };
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+/** A JSON-storable copy of a message body (bytes and other non-JSON bodies become a description). */
+function storable(body: unknown): unknown {
+  try {
+    return body === undefined ? null : JSON.parse(JSON.stringify(body));
+  } catch {
+    return { unserialisable: Object.prototype.toString.call(body) };
+  }
+}
+
+export function createQueueHandler(handlers: readonly EventHandler[]): ExportedHandlerQueueHandler<Env> {
+  const byKey = new Map<string, EventHandler[]>();
+  for (const h of handlers) {
+    const key = `${h.event.type}@${h.event.version}`;
+    const list = byKey.get(key) ?? [];
+    if (list.some((x) => x.consumer === h.consumer)) throw new TypeError(`Consumer ${h.consumer} registered twice for ${key}`);
+    byKey.set(key, [...list, h]);
+  }
+
+  return async (batch, env, ctx) => {
+    const config = readConfig(env);
+    const logger = createLogger(config.LOG_LEVEL);
+    const services = buildServices(env, config, (p) => ctx.waitUntil(p));
+    try {
+      for (const message of batch.messages) {
+        const started = performance.now();
+        const fields: LogFields = { queue: batch.queue, messageId: message.id, attempts: message.attempts };
+        let outcome: Outcome;
+        if (batch.queue === EVENTS_QUEUE) outcome = await consumeEvent(message, fields, { services, db: services.db, env, log: fields });
+        else if (batch.queue === EVENTS_DLQ) outcome = await recordDeadLetter(message, fields, services);
+        else {
+          fields.error = `no consumer for queue ${batch.queue}`;
+          message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+          outcome = 'retried';
+        }
+        logger.log(LEVEL[outcome], 'queue message', { ...fields, outcome, durationMs: Math.round((performance.now() - started) * 100) / 100 });
+      }
+    } finally {
+      ctx.waitUntil(services.db.close().catch(() => undefined));
+    }
+  };
+
+  async function consumeEvent(message: Message, fields: LogFields, cctx: ConsumerContext): Promise<Outcome> {
+    const parsed = parseEnvelope(message.body);
+    if (!parsed.ok) {
+      // Retrying a malformed message never helps: record it and ack.
+      Object.assign(fields, { eventId: parsed.id, type: parsed.type, reason: parsed.reason });
+      const issues = parsed.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+      try {
+        await cctx.services.events.record({
+          queue: EVENTS_QUEUE,
+          messageId: message.id,
+          body: storable(message.body),
+          error: `${parsed.reason}: ${parsed.message}${issues ? ` (${issues})` : ''}`,
+          attempts: message.attempts,
+        });
+        message.ack();
+        return 'dead_lettered';
+      } catch (e) {
+        fields.error = errorText(e);
+        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        return 'retried';
+      }
+    }
+    const event = parsed.event;
+    Object.assign(fields, { eventId: event.id, type: event.type, version: event.version, correlationId: event.correlationId, requestId: event.correlationId });
+    if (event.traceparent) fields.traceId = event.traceparent.split('-')[1];
+    const list = byKey.get(`${event.type}@${event.version}`) ?? [];
+    if (list.length === 0) {
+      message.ack();
+      return 'ignored';
+    }
+    try {
+      // Every handler dedupes by (its consumer, event id), so after a partial failure the
+      // retry re-runs only those that did not finish.
+      for (const h of list) {
+        fields.consumer = h.consumer;
+        await h.handle(event, cctx);
+      }
+      delete fields.consumer;
+      message.ack();
+      return 'acked';
+    } catch (e) {
+      fields.error = errorText(e);
+      const delaySeconds = retryDelaySeconds(message.attempts);
+      fields.retryDelaySeconds = delaySeconds;
+      message.retry({ delaySeconds });
+      // The platform moves it to the DLQ when this was the last delivery.
+      return message.attempts > EVENTS_MAX_RETRIES ? 'exhausted' : 'retried';
+    }
+  }
+
+  async function recordDeadLetter(message: Message, fields: LogFields, services: Services): Promise<Outcome> {
+    const body = message.body as { id?: unknown; type?: unknown; correlationId?: unknown } | null;
+    if (body && typeof body === 'object') {
+      Object.assign(fields, {
+        eventId: typeof body.id === 'string' ? body.id : undefined,
+        type: typeof body.type === 'string' ? body.type : undefined,
+        correlationId: typeof body.correlationId === 'string' ? body.correlationId : undefined,
+      });
+    }
+    try {
+      const { id } = await services.events.record({
+        queue: EVENTS_QUEUE,
+        messageId: message.id,
+        body: storable(message.body),
+        error: `delivery failed ${EVENTS_MAX_RETRIES + 1} times on ${EVENTS_QUEUE} (each error is on that queue's log lines for this event id)`,
+        attempts: EVENTS_MAX_RETRIES + 1,
+      });
+      fields.deadLetterId = id;
+      message.ack();
+      return 'recorded';
+    } catch (e) {
+      fields.error = errorText(e);
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      return 'retried';
+    }
+  }
+}
+
+/** The handlers of every consumer in this Worker. None yet: user.erased has no consumer. */
+export const EVENT_HANDLERS: readonly EventHandler[] = [];

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
+import { json, problem } from '../../test/support/http';
+
+/** Inventory through the real Worker and the real per-SKU Durable Objects. */
+let staff: { token: string; warehouseId: string } | undefined;
+async function staffSession() {
+  if (!staff) {
+    const s = await login('staff@agora.dev');
+    staff = { token: s.accessToken, warehouseId: s.user.warehouseIds[0]! };
+  }
+  return staff;
+}
+
+/** A warehouse the staff member is not bound to, read from some SKU's availability. */
+async function otherWarehouse(mine: string): Promise<string> {
+  const { body } = await json('/v1/products?limit=50&inStock=true');
+  for (const p of body.items) {
+    const detail = await json(`/v1/products/${p.id}`);
+    for (const v of detail.body.variants) {
+      const a = await json(`/v1/inventory/${v.sku}`);
+      const other = a.body.warehouses?.find((w: { warehouseId: string }) => w.warehouseId !== mine);
+      if (other) return other.warehouseId;
+    }
+  }
+  throw new Error('no other warehouse found');
+}
+
+const adjust = (warehouseId: string, body: unknown, token: string, key: string = crypto.randomUUID()) =>
+  jsonInit('POST', body, { ...bearer(token), 'idempotency-key': key });
+
+describe('inventory', () => {
+  it("answers a SKU's availability per warehouse, and a staff adjustment shows at once", async () => {
+    const { token, warehouseId } = await staffSession();
+    const stock = await json(`/v1/warehouses/${warehouseId}/stock?limit=5`, { headers: bearer(token) });
+    expect(stock.res.status, JSON.stringify(stock.body)).toBe(200);
+    expect(stock.body.items.length).toBe(5);
+    const sku = stock.body.items[0].sku as string;
+
+    const before = await json(`/v1/inventory/${sku}`);
+    expect(before.res.status).toBe(200);
+    const here = (b: { warehouses: { warehouseId: string; available: number }[] }) => b.warehouses.find((w) => w.warehouseId === warehouseId)?.available ?? 0;
+
+    const made = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, adjust(warehouseId, { sku, delta: 7, reason: 'receipt' }, token));
+    expect(made.res.status, JSON.stringify(made.body)).toBe(201);
+    const after = await json(`/v1/inventory/${sku}`);
+    expect(here(after.body)).toBe(here(before.body) + 7);
+    expect(after.body.available).toBe(before.body.available + 7);
+  });
+
+  it('has one effect per Idempotency-Key, and refuses the key with another body', async () => {
+    const { token, warehouseId } = await staffSession();
+    const sku = (await json(`/v1/warehouses/${warehouseId}/stock?limit=2`, { headers: bearer(token) })).body.items[1].sku as string;
+    const key = crypto.randomUUID();
+    const first = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, adjust(warehouseId, { sku, delta: 3, reason: 'return_to_stock' }, token, key));
+    const again = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, adjust(warehouseId, { sku, delta: 3, reason: 'return_to_stock' }, token, key));
+    expect(again.body.level).toEqual(first.body.level);
+    await problem(`/v1/warehouses/${warehouseId}/stock/adjustments`, 422, 'IDEMPOTENCY_KEY_REUSED', adjust(warehouseId, { sku, delta: 4, reason: 'return_to_stock' }, token, key));
+  });
+
+  it('refuses what cannot be: removing more than is on hand, a reason against its sign, unknown SKU or warehouse, bad input', async () => {
+    const { token, warehouseId } = await staffSession();
+    const sku = (await json(`/v1/warehouses/${warehouseId}/stock?limit=3`, { headers: bearer(token) })).body.items[2].sku as string;
+    const url = `/v1/warehouses/${warehouseId}/stock/adjustments`;
+    await problem(url, 409, 'INSUFFICIENT_STOCK', adjust(warehouseId, { sku, delta: -1_000_000, reason: 'damage' }, token));
+    await problem(url, 422, 'UNPROCESSABLE', adjust(warehouseId, { sku, delta: 5, reason: 'damage' }, token));
+    await problem(url, 404, 'NOT_FOUND', adjust(warehouseId, { sku: 'NO-SUCH-SKU', delta: 5, reason: 'receipt' }, token));
+    await problem(url, 400, 'VALIDATION_FAILED', adjust(warehouseId, { sku, delta: 0, reason: 'receipt' }, token));
+    await problem(url, 400, 'VALIDATION_FAILED', adjust(warehouseId, { sku, delta: 1, reason: 'theft' }, token));
+    await problem(url, 400, 'VALIDATION_FAILED', jsonInit('POST', { sku, delta: 1, reason: 'receipt' }, bearer(token)));
+    await problem(`/v1/warehouses/wh_${'0'.repeat(26)}/stock`, 403, 'FORBIDDEN', { headers: bearer(token) });
+    await problem('/v1/inventory/NO-SUCH-SKU', 404, 'NOT_FOUND');
+    await problem('/v1/inventory/bad%20sku', 400, 'VALIDATION_FAILED');
+  });
+
+  it('keeps staff to their own warehouses and customers out', async () => {
+    const { token, warehouseId } = await staffSession();
+    const other = await otherWarehouse(warehouseId);
+    await problem(`/v1/warehouses/${other}/stock`, 403, 'FORBIDDEN', { headers: bearer(token) });
+    await problem(`/v1/warehouses/${other}/stock/adjustments`, 403, 'FORBIDDEN', adjust(other, { sku: 'X', delta: 1, reason: 'receipt' }, token));
+    const customer = await newCustomer();
+    await problem(`/v1/warehouses/${warehouseId}/stock`, 403, 'FORBIDDEN', { headers: bearer(customer.accessToken) });
+    await problem(`/v1/warehouses/${warehouseId}/stock`, 401, 'UNAUTHENTICATED');
+    // An admin may look at any warehouse.
+    const admin = await login('admin@agora.dev');
+    expect((await json(`/v1/warehouses/${other}/stock?limit=1`, { headers: bearer(admin.accessToken) })).res.status).toBe(200);
+  });
+});

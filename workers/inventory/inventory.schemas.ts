@@ -1,0 +1,72 @@
+import { z } from '@hono/zod-openapi';
+
+/** Public DTOs of inventory: availability per warehouse, staff stock views and adjustments. */
+const Sku = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be a SKU (letters, digits, . _ -)');
+const WarehouseIdParam = z.string().regex(/^wh_[0-9a-z]{26}$/, 'must be a warehouse id (wh_…)');
+
+export const SkuParamSchema = z.object({ sku: Sku.openapi({ param: { name: 'sku', in: 'path' }, example: 'KB-1042-BLK' }) });
+export const WarehouseParamSchema = z.object({ id: WarehouseIdParam.openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const AvailabilitySchema = z
+  .object({
+    sku: z.string(),
+    /** Units that can be sold now, over every warehouse. */
+    available: z.number().int(),
+    warehouses: z.array(z.object({ warehouseId: z.string(), code: z.string().nullable(), region: z.string().nullable(), available: z.number().int() })),
+  })
+  .openapi('Availability');
+export type Availability = z.infer<typeof AvailabilitySchema>;
+
+export const StockLineSchema = z
+  .object({
+    sku: z.string(),
+    onHand: z.number().int(),
+    reserved: z.number().int(),
+    available: z.number().int(),
+    /** Recorded stock went below what exists (offline sale, damage): count it. */
+    needsReconciliation: z.boolean(),
+  })
+  .openapi('StockLine');
+export type StockLine = z.infer<typeof StockLineSchema>;
+
+export const WarehouseStockQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(2048).optional(),
+});
+export type WarehouseStockQuery = z.infer<typeof WarehouseStockQuerySchema>;
+
+export const WarehouseStockSchema = z
+  .object({ warehouseId: z.string(), items: z.array(StockLineSchema), nextCursor: z.string().nullable() })
+  .openapi('WarehouseStock');
+export type WarehouseStock = z.infer<typeof WarehouseStockSchema>;
+
+export const AdjustmentBodySchema = z
+  .object({
+    sku: Sku,
+    /** Units added (> 0: receipt, return_to_stock) or removed (< 0: damage); either for a cycle count. */
+    delta: z
+      .number()
+      .int()
+      .min(-1_000_000)
+      .max(1_000_000)
+      .refine((d) => d !== 0, 'delta must not be 0'),
+    reason: z.enum(['receipt', 'cycle_count', 'damage', 'return_to_stock']),
+    note: z.string().trim().max(200).optional(),
+  })
+  .strict()
+  .openapi('StockAdjustmentRequest');
+export type AdjustmentInput = z.infer<typeof AdjustmentBodySchema>;
+
+export const AdjustmentResultSchema = z
+  .object({ warehouseId: z.string(), sku: z.string(), delta: z.number().int(), reason: z.string(), level: StockLineSchema })
+  .openapi('StockAdjustment');
+export type AdjustmentResult = z.infer<typeof AdjustmentResultSchema>;
+
+export const IdempotencyHeaderSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
+    .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Retries with the same key and body have one effect' }),
+});
