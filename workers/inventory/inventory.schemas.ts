@@ -68,5 +68,5 @@ export const IdempotencyHeaderSchema = z.object({
     .min(1)
     .max(100)
     .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
-    .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Retries with the same key and body have one effect' }),
+    .openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Retries with the same key and body have one effect' }),
 });
