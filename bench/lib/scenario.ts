@@ -256,4 +256,15 @@ export const target = {
       },
     };
   },
+
+  /** Exactly `count` responses with `status` in each run (e.g. units sold in a flash sale). */
+  statusCountIs(status: number, count: number, label = `${status} responses`): Target {
+    return {
+      appliesTo: () => true,
+      check: (r) => {
+        const got = r.statusCodes[String(status)] ?? 0;
+        return { label: `${label} = ${count} ${where(r.spec)}`, pass: got === count, actual: String(got) };
+      },
+    };
+  },
 };

@@ -29,6 +29,7 @@ export type AuditAction =
   | 'catalog.product.updated'
   | 'catalog.product.archived'
   | 'inventory.stock.adjusted'
+  | 'inventory.shards.configured'
   | 'events.dead_letter.redriven'
   | 'events.dead_letter.discarded';
 

@@ -26,6 +26,10 @@ export const PERMISSIONS = {
   'catalog:write': { roles: ['admin'], scope: 'catalog:write' },
   'inventory:read': { roles: ['admin', 'warehouse_staff'], scope: 'inventory:read' },
   'inventory:write': { roles: ['admin', 'warehouse_staff'], scope: 'inventory:write' },
+  /** Holding stock for a checkout or an order: the order service, admins, integrations with inventory:write. */
+  'inventory:reserve': { roles: ['admin'], scope: 'inventory:write' },
+  /** Shard configuration of hot SKUs. */
+  'inventory:admin': { roles: ['admin'] },
   /** The event bus's dead letters: list, redrive, discard. */
   'events:manage': { roles: ['admin'] },
 } as const satisfies Record<string, Policy>;

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
-import { adjustStockRoute, availabilityRoute, warehouseStockRoute } from './inventory.routes';
+import { adjustStockRoute, availabilityRoute, releaseRoute, reserveRoute, shardsRoute, warehouseStockRoute } from './inventory.routes';
 import type { InventoryService } from './inventory.service';
 
 /** Inventory's public surface: availability, warehouse stock and adjustments (routes and service). */
@@ -20,5 +20,16 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
       201,
     ),
   );
+  app.openapi(reserveRoute, async (c) =>
+    c.json(
+      await service(c).reserve(c.req.valid('param').sku, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)),
+      201,
+    ),
+  );
+  app.openapi(releaseRoute, async (c) => {
+    const { sku, reservationId } = c.req.valid('param');
+    return c.json(await service(c).release(sku, reservationId, c.req.valid('query').shard, requestMeta(c)), 200);
+  });
+  app.openapi(shardsRoute, async (c) => c.json(await service(c).setShards(c.req.valid('param').sku, c.req.valid('json').shards, requestMeta(c)), 200));
   return app;
 }

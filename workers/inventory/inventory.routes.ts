@@ -6,6 +6,12 @@ import {
   AdjustmentResultSchema,
   AvailabilitySchema,
   IdempotencyHeaderSchema,
+  ReleaseQuerySchema,
+  ReservationParamSchema,
+  ReservationSchema,
+  ReserveBodySchema,
+  ShardsBodySchema,
+  ShardsResultSchema,
   SkuParamSchema,
   WarehouseParamSchema,
   WarehouseStockQuerySchema,
@@ -68,5 +74,69 @@ export const adjustStockRoute = createRoute({
     404: problem('No such warehouse or SKU'),
     409: problem('Not enough stock to remove'),
     422: problem('Idempotency-Key reused with another body, or a reason that contradicts the sign of delta'),
+  },
+});
+
+export const reserveRoute = createRoute({
+  method: 'post',
+  path: '/v1/inventory/{sku}/reservations',
+  operationId: 'inventory.reserve',
+  tags: ['Inventory'],
+  summary: 'Hold units of a SKU for a checkout or an order (never more than exist)',
+  description:
+    'Serialised by the SKU\'s Durable Object (or spread over its shards for a hot SKU). The hold expires by itself after `ttlSeconds`. The same Idempotency-Key and body answer the same reservation; another body is 422.',
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:reserve')] as const,
+  request: {
+    params: SkuParamSchema,
+    headers: IdempotencyHeaderSchema,
+    body: { content: { 'application/json': { schema: ReserveBodySchema } }, required: true },
+  },
+  responses: {
+    201: { description: 'The reservation', content: { 'application/json': { schema: ReservationSchema } } },
+    400: problem('Invalid request (Idempotency-Key is required)'),
+    401: problem('No valid access token'),
+    403: problem('Not allowed to reserve'),
+    404: problem('No such SKU'),
+    409: problem('OUT_OF_STOCK: not enough units available'),
+    422: problem('Idempotency-Key reused with another body'),
+  },
+});
+
+export const releaseRoute = createRoute({
+  method: 'post',
+  path: '/v1/inventory/{sku}/reservations/{reservationId}/release',
+  operationId: 'inventory.release',
+  tags: ['Inventory'],
+  summary: 'Give a reservation\'s units back (idempotent)',
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:reserve')] as const,
+  request: { params: ReservationParamSchema, query: ReleaseQuerySchema },
+  responses: {
+    200: { description: 'The released reservation', content: { 'application/json': { schema: ReservationSchema } } },
+    400: problem('Invalid request'),
+    401: problem('No valid access token'),
+    403: problem('Not allowed'),
+    404: problem('No such reservation'),
+    409: problem('Already committed'),
+  },
+});
+
+export const shardsRoute = createRoute({
+  method: 'put',
+  path: '/v1/admin/inventory/{sku}/shards',
+  operationId: 'inventory.setShards',
+  tags: ['Admin'],
+  summary: 'Split a hot SKU over several Durable Objects (growing only) and spread its units',
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:admin')] as const,
+  request: { params: SkuParamSchema, body: { content: { 'application/json': { schema: ShardsBodySchema } }, required: true } },
+  responses: {
+    200: { description: 'The shard count and the units moved', content: { 'application/json': { schema: ShardsResultSchema } } },
+    400: problem('Invalid request'),
+    401: problem('No valid access token'),
+    403: problem('Admins only'),
+    404: problem('No such SKU'),
+    409: problem('The shard count cannot change that way'),
   },
 });

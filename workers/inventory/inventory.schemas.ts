@@ -70,3 +70,42 @@ export const IdempotencyHeaderSchema = z.object({
     .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only')
     .openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Retries with the same key and body have one effect' }),
 });
+
+export const ReserveBodySchema = z
+  .object({
+    quantity: z.number().int().min(1).max(1000),
+    /** Seconds the units are held before they return by themselves (30 to 3600, default 900). */
+    ttlSeconds: z.number().int().min(30).max(3600).optional(),
+    ref: z.object({ kind: z.enum(['checkout', 'order']), id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/) }).strict(),
+  })
+  .strict()
+  .openapi('ReserveRequest');
+export type ReserveInput = z.infer<typeof ReserveBodySchema>;
+
+export const ReservationSchema = z
+  .object({
+    reservationId: z.string(),
+    sku: z.string(),
+    quantity: z.number().int(),
+    status: z.string(),
+    shard: z.number().int(),
+    lines: z.array(z.object({ warehouseId: z.string(), quantity: z.number().int() })),
+    expiresAt: z.string(),
+  })
+  .openapi('Reservation');
+export type Reservation = z.infer<typeof ReservationSchema>;
+
+export const ReservationParamSchema = z.object({
+  sku: Sku.openapi({ param: { name: 'sku', in: 'path' } }),
+  reservationId: z
+    .string()
+    .regex(/^rsv_[0-9a-f]{32}$/, 'must be a reservation id (rsv_…)')
+    .openapi({ param: { name: 'reservationId', in: 'path' } }),
+});
+
+export const ReleaseQuerySchema = z.object({ shard: z.coerce.number().int().min(0).max(63).optional() });
+
+export const ShardsBodySchema = z.object({ shards: z.number().int().min(1).max(64) }).strict().openapi('SkuShardsRequest');
+export const ShardsResultSchema = z
+  .object({ sku: z.string(), shards: z.number().int(), moves: z.array(z.object({ from: z.number().int(), to: z.number().int(), moved: z.number().int() })) })
+  .openapi('SkuShards');

@@ -1,4 +1,12 @@
-import { inventoryFor, type InventoryEnv } from '../../durable-objects/inventory/inventory.stub';
+import { createHash } from 'node:crypto';
+import {
+  configureShards,
+  inventoryFor,
+  rebalanceShards,
+  releaseReservation,
+  reserveSharded,
+  type InventoryEnv,
+} from '../../durable-objects/inventory/inventory.stub';
 import type { LevelsView } from '../../durable-objects/inventory/inventory.schemas';
 import { recordAudit } from '../../shared/audit/audit';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
@@ -7,7 +15,27 @@ import type { RequestMeta } from '../../shared/http/context';
 import { AppError, notFound } from '../../shared/kernel/app-error';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import * as repo from './inventory.repo';
-import type { AdjustmentInput, AdjustmentResult, Availability, StockLine, WarehouseStock, WarehouseStockQuery } from './inventory.schemas';
+import type {
+  AdjustmentInput,
+  AdjustmentResult,
+  Availability,
+  Reservation,
+  ReserveInput,
+  StockLine,
+  WarehouseStock,
+  WarehouseStockQuery,
+} from './inventory.schemas';
+
+/**
+ * Per-isolate memory of SKUs whose object is known to be loaded, and of shard counts (trusted
+ * for a few seconds), so the reservation hot path is one Durable Object call.
+ */
+const loadedSkus = new Set<string>();
+const shardCache = new Map<string, { shards: number; until: number }>();
+const SHARD_TTL_MS = 5_000;
+
+/** A short stable digest: op ids and reservation ids derived from (caller, Idempotency-Key). */
+const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 
 export interface InventoryDeps {
   readDb: () => AnyDb | HttpDb;
@@ -49,17 +77,106 @@ export function makeInventoryService(deps: InventoryDeps) {
     return { sku, onHand: l?.onHand ?? 0, reserved: l?.reserved ?? 0, available: l?.available ?? 0, needsReconciliation: v.needsReconciliation !== null };
   };
 
+  /** The SKU's object holds its stock; the database is asked only when the object is empty. */
+  async function ensureLoaded(sku: string): Promise<void> {
+    if (loadedSkus.has(sku)) return;
+    const view = await liveLevels(sku);
+    if (view.levels.length === 0 && !(await repo.skuExists(deps.readDb(), sku))) throw notFound('SKU', sku);
+    if (loadedSkus.size > 10_000) loadedSkus.clear();
+    loadedSkus.add(sku);
+  }
+
+  async function shardsOf(sku: string): Promise<number> {
+    const hit = shardCache.get(sku);
+    if (hit && hit.until > Date.now()) return hit.shards;
+    const shards = (await inventoryFor(deps.objects, sku).shardConfig()).shards;
+    if (shardCache.size > 10_000) shardCache.clear();
+    shardCache.set(sku, { shards, until: Date.now() + SHARD_TTL_MS });
+    return shards;
+  }
+
   return {
+    /**
+     * Holds units of one SKU for a checkout or an order, never more than exist (the object
+     * serialises every reservation). The Idempotency-Key (per caller) fixes the op id and the
+     * reservation id, so a retry answers the same reservation and holds nothing more.
+     */
+    async reserve(sku: string, input: ReserveInput, idempotencyKey: string, meta: RequestMeta): Promise<Reservation> {
+      const actor = mustActor(meta);
+      await ensureLoaded(sku);
+      const shards = await shardsOf(sku);
+      const key = digest(actor.id, idempotencyKey);
+      const result = await reserveSharded(deps.objects, {
+        skuId: sku,
+        shards,
+        opId: `rsv:${key}`,
+        reservationId: `rsv_${key}`,
+        ref: input.ref,
+        quantity: input.quantity,
+        ...(input.ttlSeconds ? { ttlSeconds: input.ttlSeconds } : {}),
+      });
+      if (!result.ok) {
+        switch (result.code) {
+          case 'OUT_OF_STOCK':
+            throw new AppError('OUT_OF_STOCK', `Only ${Math.max(0, result.available ?? 0)} of ${sku} can be reserved now`);
+          case 'OP_ID_REUSED':
+            throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different reservation');
+          case 'RESERVATION_EXISTS':
+            throw new AppError('CONFLICT', 'A reservation with this id exists with other terms');
+          default:
+            throw new AppError('VALIDATION_FAILED', result.message);
+        }
+      }
+      const r = result.reservation;
+      return { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: result.shard, lines: r.lines, expiresAt: r.expiresAt };
+    },
+
+    /** Gives a reservation's units back (idempotent: releasing twice is fine). */
+    async release(sku: string, reservationId: string, shard: number | undefined, meta: RequestMeta): Promise<Reservation> {
+      mustActor(meta);
+      const shards = await shardsOf(sku);
+      const result = await releaseReservation(
+        deps.objects,
+        sku,
+        { opId: `release:${reservationId}`, reservationId, reason: 'cancelled' },
+        shard === undefined ? { shards } : { shard },
+      );
+      if (!result.ok) {
+        if (result.code === 'NOT_FOUND') throw notFound('Reservation', reservationId);
+        if (result.code === 'RESERVATION_CLOSED') throw new AppError('CONFLICT', result.message);
+        throw new AppError('VALIDATION_FAILED', result.message);
+      }
+      const r = result.reservation;
+      return { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: shard ?? 0, lines: r.lines, expiresAt: r.expiresAt };
+    },
+
+    /** Splits a hot SKU's stock over `shards` objects and spreads its units evenly (admins). */
+    async setShards(sku: string, shards: number, meta: RequestMeta) {
+      mustActor(meta);
+      await ensureLoaded(sku);
+      const op = `shards:${shards}:${Date.now()}`;
+      const configured = await configureShards(deps.objects, sku, shards, op);
+      if (!configured.ok) throw new AppError('CONFLICT', configured.message);
+      const moves = await rebalanceShards(deps.objects, sku, shards, `${op}:rebalance`);
+      shardCache.delete(sku);
+      await recordAudit(deps.writeDb(), { action: 'inventory.shards.configured', outcome: 'success', target: { kind: 'sku', id: sku }, data: { shards, moves } }, meta);
+      return { sku, shards, moves: moves.map((m) => ({ from: m.from, to: m.to, moved: m.moved })) };
+    },
+
     /** Public availability per warehouse, live from the SKU's object (never oversold, never stale). */
     async availability(sku: string): Promise<Availability> {
       if (!(await repo.skuExists(deps.readDb(), sku))) throw notFound('SKU', sku);
-      const [view, all] = await Promise.all([liveLevels(sku), repo.warehouseList(deps.readDb())]);
+      const [first, all] = await Promise.all([liveLevels(sku), repo.warehouseList(deps.readDb())]);
+      // A sharded SKU's units are spread over its shards: add them up per warehouse.
+      const others = first.shards > 1 ? await Promise.all(Array.from({ length: first.shards - 1 }, (_, i) => inventoryFor(deps.objects, sku, i + 1).levels())) : [];
+      const perWarehouse = new Map<string, number>();
+      for (const view of [first, ...others]) for (const l of view.levels) perWarehouse.set(l.warehouseId, (perWarehouse.get(l.warehouseId) ?? 0) + Math.max(0, l.available));
       const byId = new Map(all.map((w) => [w.id, w]));
-      const warehouses = view.levels.map((l) => ({
-        warehouseId: l.warehouseId,
-        code: byId.get(l.warehouseId)?.code ?? null,
-        region: byId.get(l.warehouseId)?.region ?? null,
-        available: Math.max(0, l.available),
+      const warehouses = [...perWarehouse].map(([warehouseId, available]) => ({
+        warehouseId,
+        code: byId.get(warehouseId)?.code ?? null,
+        region: byId.get(warehouseId)?.region ?? null,
+        available,
       }));
       return { sku, available: warehouses.reduce((s, w) => s + w.available, 0), warehouses };
     },

@@ -1,0 +1,59 @@
+import { defineScenario, saturation, target, type SetupContext } from '../lib/scenario.ts';
+
+/**
+ * The flash sale: 10,000 reservation attempts from 256 concurrent connections against 1,000
+ * units of one SKU, through the real gateway (bearer token, validation, the SKU's Durable
+ * Object). Sold must equal 1,000 (201s), the rest 409 OUT_OF_STOCK, no errors. Unsharded, then
+ * with the SKU split over 4 shards.
+ */
+const UNITS = 1000;
+const ATTEMPTS = 10_000;
+
+interface Sale {
+  sku: string;
+  token: string;
+}
+
+async function prepare(ctx: SetupContext, shards: number): Promise<Sale> {
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}, method = 'POST') =>
+    ctx.json<Record<string, unknown>>(path, { method, headers: { 'content-type': 'application/json', 'cf-connecting-ip': '198.19.2.1', ...headers }, body: JSON.stringify(body) });
+  const admin = (await post('/v1/auth/login', { email: 'admin@agora.dev', password: 'agora-dev-password' })) as { accessToken: string };
+  const staff = (await post('/v1/auth/login', { email: 'staff@agora.dev', password: 'agora-dev-password' })) as { user: { warehouseIds: string[] } };
+  const auth = { authorization: `Bearer ${admin.accessToken}` };
+  const list = await ctx.json<{ items: { brand: { slug: string }; category: { slug: string } }[] }>('/v1/products?limit=1');
+  const tag = `${Date.now().toString(36)}${shards}`;
+  const sku = `FLASH-${tag}`;
+  await post(
+    '/v1/admin/products',
+    { slug: `flash-${tag}`, name: `Flash Sale ${tag}`, brandSlug: list.items[0]!.brand.slug, categorySlug: list.items[0]!.category.slug, variants: [{ sku, name: 'One size', price: 9900 }] },
+    auth,
+  );
+  await post(`/v1/warehouses/${staff.user.warehouseIds[0]}/stock/adjustments`, { sku, delta: UNITS, reason: 'receipt' }, { ...auth, 'idempotency-key': `stock-${tag}` });
+  if (shards > 1) await post(`/v1/admin/inventory/${sku}/shards`, { shards }, auth, 'PUT');
+  const availability = await ctx.json<{ available: number }>(`/v1/inventory/${sku}`);
+  if (availability.available !== UNITS) throw new Error(`expected ${UNITS} available, found ${availability.available}`);
+  ctx.log(`SKU ${sku}: ${UNITS} units${shards > 1 ? ` over ${shards} shards` : ''}`);
+  return { sku, token: admin.accessToken };
+}
+
+const attempt = (seq: number, { sku, token }: Sale) => ({
+  method: 'POST',
+  path: `/v1/inventory/${sku}/reservations`,
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': `buyer-${seq}` },
+  body: JSON.stringify({ quantity: 1, ref: { kind: 'checkout', id: `c${seq}` } }),
+});
+
+for (const shards of [1, 4]) {
+  defineScenario<Sale>({
+    name: shards === 1 ? 'inventory.flash-sale' : `inventory.flash-sale.sharded-${shards}`,
+    title: shards === 1 ? 'flash sale: 10k attempts, 1,000 units, one SKU' : `flash sale, SKU over ${shards} shards`,
+    tags: ['inventory', 'flash-sale', 'reserve'],
+    setup: (ctx) => prepare(ctx, shards),
+    request: attempt,
+    expectStatus: [201, 409],
+    // No warm-up: it would spend the units before the measured run.
+    warmup: 0,
+    runs: [saturation({ connections: 256, amount: ATTEMPTS })],
+    targets: [target.statusCountIs(201, UNITS, 'units sold'), target.rpsAtLeast(2000)],
+  });
+}
