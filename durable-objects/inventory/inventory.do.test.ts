@@ -1,8 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { parseEnvelope, type EventEnvelope } from '../../shared/events';
 import { applyMigrations } from '../sqlite-migrations';
-import type { InventoryDurableObject } from './inventory.do';
+import { FLUSH_MAX_BACKOFF_MS, type InventoryDurableObject, type OutboxQueue } from './inventory.do';
 import { deriveOpId } from './inventory.logic';
 import { INVENTORY_MIGRATIONS } from './inventory.migrations';
 import { CommitResult, LevelsView, ReleaseResult, ReserveAllResult, ReserveResult, ShardedReserveResult } from './inventory.schemas';
@@ -479,5 +480,129 @@ describe('sharded reservations', () => {
     const shard = ok.ok ? ok.reservations[0]!.shard : -1;
     expect(await releaseReservation(env, hot, { opId: 'x1', reservationId: 'rsv_o1' }, { shard })).toMatchObject({ ok: true, changed: true });
     expect(await sum(hot, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
+  });
+});
+
+describe('events (outbox)', () => {
+  type OutboxRow = { seq: number; event_id: string; type: string; body: string; attempts: number; last_error: string | null };
+  const outbox = (state: DurableObjectState) => state.storage.sql.exec<OutboxRow>('SELECT * FROM outbox ORDER BY seq').toArray();
+  const flushDue = (state: DurableObjectState) =>
+    state.storage.sql.exec<{ due_at: number; attempts: number }>("SELECT due_at, attempts FROM due WHERE kind = 'flush'").toArray()[0];
+  const failing: OutboxQueue = {
+    sendBatch: () => Promise.reject(new Error('queue down')),
+  };
+  function recording(into: EventEnvelope[]): OutboxQueue {
+    return {
+      sendBatch: async (messages) => {
+        for (const m of messages) into.push(m.body as EventEnvelope);
+      },
+    };
+  }
+
+  it('writes an inventory.updated row in the transaction of the change; a refusal writes none', async () => {
+    const skuId = newSku();
+    const stub = inventoryFor(env, skuId);
+    await runInDurableObject(stub, (instance: InventoryDurableObject, state) => {
+      instance.eventsQueue = failing;
+      expect(instance.setStock({ opId: 'load', warehouseId: 'wh_a', onHand: 10, reason: 'receipt' })).toMatchObject({ ok: true });
+      // Synchronously after the call, no await in between: the movement and the outbox row
+      // were committed with the level, and the alarm has a `flush` due time as a safety net.
+      expect(state.storage.sql.exec('SELECT kind FROM movements').toArray()).toEqual([{ kind: 'set_stock:receipt' }]);
+      const rows = outbox(state);
+      expect(rows).toHaveLength(1);
+      const event = JSON.parse(rows[0]!.body) as EventEnvelope;
+      expect(event).toMatchObject({
+        id: rows[0]!.event_id,
+        type: 'inventory.updated',
+        version: 1,
+        source: 'inventory',
+        subject: skuId,
+        correlationId: 'load',
+        aggregateVersion: 1,
+        data: { sku: skuId, shard: 0, levels: [{ sku: skuId, warehouseId: 'wh_a', onHand: 10, reserved: 0, available: 10, shard: 0 }] },
+      });
+      expect(parseEnvelope(event).ok).toBe(true);
+      expect(flushDue(state)).toBeDefined();
+
+      // A refusal changes no stock and writes no event; a replay neither.
+      expect(instance.adjust({ opId: 'too-much', warehouseId: 'wh_a', delta: -11, reason: 'damage' })).toMatchObject({ ok: false, code: 'INSUFFICIENT_STOCK' });
+      expect(instance.setStock({ opId: 'load', warehouseId: 'wh_a', onHand: 10, reason: 'receipt' })).toMatchObject({ ok: true });
+      expect(outbox(state)).toHaveLength(1);
+    });
+  });
+
+  it('keeps what the queue refused for the alarm, which sends it and clears the outbox', async () => {
+    const skuId = newSku();
+    const stub = inventoryFor(env, skuId);
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => {
+      instance.eventsQueue = failing;
+    });
+    expect(await stub.adjust({ opId: 'rcv', warehouseId: 'wh_a', delta: 4, reason: 'receipt' })).toMatchObject({ ok: true });
+    const sent: EventEnvelope[] = [];
+    await vi.waitFor(() =>
+      runInDurableObject(stub, (_instance: InventoryDurableObject, state) => {
+        const rows = outbox(state);
+        expect(rows).toHaveLength(1);
+        expect(rows[0]).toMatchObject({ attempts: 1, last_error: 'queue down' });
+        expect(flushDue(state)).toMatchObject({ attempts: 1 });
+      }),
+    );
+    const kept = await runInDurableObject(stub, (instance: InventoryDurableObject, state) => {
+      instance.eventsQueue = recording(sent);
+      const previous = instance.clock;
+      instance.clock = { now: () => new Date(previous.now().getTime() + FLUSH_MAX_BACKOFF_MS) };
+      return outbox(state)[0]!.event_id;
+    });
+    expect(sent).toEqual([]);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ id: kept, type: 'inventory.updated', aggregateVersion: 1, data: { levels: [{ warehouseId: 'wh_a', onHand: 4 }] } });
+    await runInDurableObject(stub, (_instance: InventoryDurableObject, state) => {
+      expect(outbox(state)).toEqual([]);
+      expect(flushDue(state)).toBeUndefined();
+    });
+  });
+
+  it('versions every change, covers expiry, and emits inventory.low_stock once when crossing the threshold', async () => {
+    const skuId = newSku();
+    const stub = inventoryFor(env, skuId);
+    const sent: EventEnvelope[] = [];
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => {
+      instance.eventsQueue = recording(sent);
+    });
+    await stub.setStock({ opId: 'load', warehouseId: 'wh_a', onHand: 12, reason: 'receipt' });
+    expect(await stub.configureLowStock({ opId: 'low', threshold: 8 })).toEqual({ ok: true, threshold: 8 });
+    await stub.reserve({ opId: 'r1', reservationId: 'res_1', ref: order(), quantity: 3, ttlSeconds: 60 }); // 9 available
+    await stub.adjust({ opId: 'dmg', warehouseId: 'wh_a', delta: -2, reason: 'damage' }); // 7: crosses 8
+    await stub.recordOfflineSale({ opId: 'pos', saleId: 'sale_1', warehouseId: 'wh_a', quantity: 1, soldAt: new Date().toISOString() }); // 6: still low
+    await travel(stub, 61_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // res_1 expires: 9, above again
+    await stub.adjust({ opId: 'dmg2', warehouseId: 'wh_a', delta: -3, reason: 'damage' }); // 6: crosses again
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => instance.flushOutbox());
+
+    const updates = sent.filter((e) => e.type === 'inventory.updated');
+    expect(updates.map((e) => e.aggregateVersion)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(updates.map((e) => (e.data as { levels: { available: number }[] }).levels[0]!.available)).toEqual([12, 9, 7, 6, 9, 6]);
+    expect(updates[4]).toMatchObject({ correlationId: expect.stringMatching(/^alarm:sku:/), data: { levels: [{ onHand: 9, reserved: 0 }] } });
+    const low = sent.filter((e) => e.type === 'inventory.low_stock');
+    expect(low.map((e) => e.data)).toEqual([
+      { sku: skuId, shard: 0, available: 7, threshold: 8 },
+      { sku: skuId, shard: 0, available: 6, threshold: 8 },
+    ]);
+    expect(low.map((e) => e.aggregateVersion)).toEqual([3, 6]);
+    expect(sent.every((e) => parseEnvelope(e).ok)).toBe(true);
+  });
+
+  it('names the shard of a sharded SKU in its events', async () => {
+    const skuId = newSku();
+    const stub = inventoryFor(env, skuId, 2);
+    const sent: EventEnvelope[] = [];
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => {
+      instance.eventsQueue = recording(sent);
+    });
+    await stub.setStock({ opId: 'load', warehouseId: 'wh_a', onHand: 20, reason: 'receipt' });
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => instance.flushOutbox());
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ subject: skuId, aggregateVersion: 1, data: { sku: skuId, shard: 2, levels: [{ shard: 2, onHand: 20 }] } });
   });
 });

@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { z } from 'zod';
+import { InventoryLowStock, InventoryUpdated, type EventEnvelope } from '../../shared/events';
 import { systemClock, type Clock } from '../../shared/kernel/clock';
 import {
   applyAdjustment,
@@ -23,6 +24,7 @@ import {
   AckTransferInput,
   AdjustInput,
   CommitInput,
+  ConfigureLowStockInput,
   ConfigureShardsInput,
   OfflineSaleInput,
   ReleaseInput,
@@ -35,6 +37,7 @@ import {
   type AdjustResult,
   type AllocationLine,
   type CommitResult,
+  type ConfigureLowStockResult,
   type ConfigureShardsResult,
   type InventoryErrorCode,
   type Level,
@@ -60,6 +63,23 @@ export const DELIVERY_GRACE_MS = 30_000;
 export const DELIVERY_MAX_BACKOFF_MS = 3600_000;
 
 export const RECONCILIATION_FLAG = 'needs_reconciliation';
+
+/** Available units (over the object's warehouses) at or below which `inventory.low_stock` is emitted. */
+export const LOW_STOCK_DEFAULT_THRESHOLD = 5;
+/**
+ * The outbox relay: every outbox row is written with a `flush` due time this far ahead (the
+ * safety net if the relay right after the commit does not finish); a refused send backs off
+ * from it, doubling, up to the cap.
+ */
+export const FLUSH_GRACE_MS = 10_000;
+export const FLUSH_MAX_BACKOFF_MS = 5 * 60_000;
+/** Messages per `sendBatch` (Queues accepts up to 100 and 256 KB). */
+export const OUTBOX_BATCH = 50;
+
+/** The queue side of the outbox relay (env.EVENTS). */
+export interface OutboxQueue {
+  sendBatch(messages: Iterable<MessageSendRequest>): Promise<unknown>;
+}
 
 type Failure<C extends InventoryErrorCode> = {
   ok: false;
@@ -119,12 +139,20 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * same op id with another payload (or another method) is refused with OP_ID_REUSED. Refusals
  * (OUT_OF_STOCK, ...) are stored too, so a retried multi-step protocol replays identically.
  * Invalid input is refused with INVALID_INPUT and not stored.
+ *
+ * Every stock change also writes, in its transaction, an `inventory.updated` outbox row (and
+ * `inventory.low_stock` on a downward crossing), relayed to env.EVENTS after the commit and by
+ * the alarm until the queue has it (README.md, "Events").
  */
 export class InventoryDurableObject extends DurableObject<Env> {
   /** The time source. Tests move it through `runInDurableObject`. */
   clock: Clock = systemClock;
+  /** Where the outbox is relayed (null: env.EVENTS). Tests swap it through `runInDurableObject`. */
+  eventsQueue: OutboxQueue | null = null;
   /** The alarm time this object last set (null: none). Read back from storage on start. */
   private alarmAt: number | null = null;
+  /** The outbox relay in progress, if any (one at a time per object). */
+  private relaying: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -275,6 +303,14 @@ export class InventoryDurableObject extends DurableObject<Env> {
     });
   }
 
+  /** Sets the available-units threshold of `inventory.low_stock` for this object (default 5). */
+  configureLowStock(input: ConfigureLowStockInput): ConfigureLowStockResult {
+    return this.once('configureLowStock', ConfigureLowStockInput, input, (i) => {
+      this.sql.exec('UPDATE aggregate SET low_stock_threshold = ? WHERE id = 1', i.threshold);
+      return { ok: true as const, threshold: i.threshold };
+    });
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Shards (see README.md, "Sharding protocol")
   // ---------------------------------------------------------------------------------------------
@@ -363,17 +399,19 @@ export class InventoryDurableObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = this.now();
-    const deliveries = this.ctx.storage.transactionSync(() => {
-      this.expireDue(now);
-      const prune = this.sql.exec("SELECT 1 FROM due WHERE kind = 'prune' AND due_at <= ?", now).toArray().length > 0;
-      if (prune) this.prune(now);
-      return this.sql
-        .exec<TransferRow & { attempts: number }>(
-          "SELECT t.*, d.attempts FROM due d JOIN transfers t ON t.id = d.ref AND t.direction = 'out' WHERE d.kind = 'deliver' AND d.due_at <= ?",
-          now,
-        )
-        .toArray();
-    });
+    const deliveries = this.ctx.storage.transactionSync(() =>
+      this.tracked(now, `alarm:${this.ctx.id.name ?? this.ctx.id.toString()}`, () => {
+        this.expireDue(now);
+        const prune = this.sql.exec("SELECT 1 FROM due WHERE kind = 'prune' AND due_at <= ?", now).toArray().length > 0;
+        if (prune) this.prune(now);
+        return this.sql
+          .exec<TransferRow & { attempts: number }>(
+            "SELECT t.*, d.attempts FROM due d JOIN transfers t ON t.id = d.ref AND t.direction = 'out' WHERE d.kind = 'deliver' AND d.due_at <= ?",
+            now,
+          )
+          .toArray();
+      }),
+    );
     // Outside any transaction: call the receiving shards, then record each outcome in its own write.
     for (const t of deliveries) {
       let outcome: 'delivered' | 'refused' | 'retry';
@@ -410,6 +448,21 @@ export class InventoryDurableObject extends DurableObject<Env> {
       }, at);
     }
     this.rearm();
+    // Events of this alarm's expiries, and any the relay after a commit could not send.
+    await this.flushOutbox();
+  }
+
+  /**
+   * Sends the outbox to the events queue, oldest first, in batches; deletes what the queue
+   * accepted. A refused send leaves the rows and moves the `flush` due time back (backoff), so
+   * the alarm retries: an event is deleted only once the queue has it (at least once; consumers
+   * dedupe by event id and compare aggregateVersion). One relay at a time per object.
+   */
+  flushOutbox(): Promise<void> {
+    this.relaying ??= this.relay().finally(() => {
+      this.relaying = null;
+    });
+    return this.relaying;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -424,14 +477,102 @@ export class InventoryDurableObject extends DurableObject<Env> {
     return this.clock.now().getTime();
   }
 
-  /** A synchronous read-modify-write: expire what is due, run `body`, then re-arm the alarm. */
-  private write<R>(body: () => R, now: number = this.now()): R {
-    const result = this.ctx.storage.transactionSync(() => {
-      this.expireDue(now);
-      return body();
-    });
+  /**
+   * A synchronous read-modify-write: expire what is due, run `body` and write the outbox rows of
+   * the stock it changed, all in one transaction; then re-arm the alarm and relay the outbox.
+   */
+  private write<R>(body: () => R, now: number = this.now(), correlationId?: string): R {
+    const result = this.ctx.storage.transactionSync(() =>
+      this.tracked(now, correlationId, () => {
+        this.expireDue(now);
+        return body();
+      }),
+    );
     this.rearm();
+    if (this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0) this.ctx.waitUntil(this.flushOutbox());
     return result;
+  }
+
+  /**
+   * Runs `body` (inside the caller's transaction) and then writes, in the same transaction, one
+   * `inventory.updated` outbox row with every warehouse whose on hand or reserved it changed,
+   * under the next aggregate version, and an `inventory.low_stock` row when the object's
+   * available units crossed its threshold downward. Every stock change goes through here.
+   */
+  private tracked<R>(now: number, correlationId: string | undefined, body: () => R): R {
+    const before = new Map(this.allLevels().map((l) => [l.warehouse_id, l]));
+    const result = body();
+    const after = this.allLevels();
+    const changed = after.filter((l) => {
+      const b = before.get(l.warehouse_id);
+      return !b || b.on_hand !== l.on_hand || b.reserved !== l.reserved;
+    });
+    if (changed.length === 0) return result;
+    const { sku, shard, name } = this.identity();
+    const agg = this.sql
+      .exec<{ version: number; low_stock_threshold: number | null }>('UPDATE aggregate SET version = version + 1 WHERE id = 1 RETURNING version, low_stock_threshold')
+      .one();
+    const meta = {
+      correlationId: (correlationId ?? `inventory:${name}`).slice(0, 128),
+      source: 'inventory',
+      subject: sku,
+      aggregateVersion: agg.version,
+      occurredAt: new Date(now),
+    };
+    const levels = changed.map((l) => ({ sku, shard, warehouseId: l.warehouse_id, onHand: l.on_hand, reserved: l.reserved, available: l.on_hand - l.reserved }));
+    this.enqueue(InventoryUpdated.create({ sku, shard, levels }, meta), now);
+    const threshold = agg.low_stock_threshold ?? LOW_STOCK_DEFAULT_THRESHOLD;
+    const total = (rows: Iterable<LevelRow>) => [...rows].reduce((s, l) => s + l.on_hand - l.reserved, 0);
+    const was = total(before.values());
+    const is = total(after);
+    if (was > threshold && is <= threshold) this.enqueue(InventoryLowStock.create({ sku, shard, available: is, threshold }, meta), now);
+    return result;
+  }
+
+  private enqueue(event: EventEnvelope, now: number): void {
+    this.sql.exec('INSERT INTO outbox (event_id, type, body, created_at) VALUES (?, ?, ?, ?)', event.id, event.type, JSON.stringify(event), now);
+    this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('flush', 'outbox', ?)", now + FLUSH_GRACE_MS);
+  }
+
+  /** The SKU and shard this object holds, from its name (`sku:<id>` or `sku:<id>#<n>`). */
+  private identity(): { sku: string; shard: number; name: string } {
+    const name = this.ctx.id.name;
+    const match = name ? /^sku:([^#]+)(?:#(\d+))?$/.exec(name) : null;
+    if (!name || !match) throw new Error(`inventory objects are reached by name (sku:<id>), not ${name ?? this.ctx.id.toString()}`);
+    return { sku: match[1]!, shard: match[2] ? Number(match[2]) : 0, name };
+  }
+
+  private async relay(): Promise<void> {
+    for (;;) {
+      const rows = this.sql.exec<{ seq: number; body: string }>('SELECT seq, body FROM outbox ORDER BY seq LIMIT ?', OUTBOX_BATCH).toArray();
+      if (rows.length === 0) return;
+      const seqs = rows.map((r) => r.seq);
+      const placeholders = seqs.map(() => '?').join(', ');
+      try {
+        await (this.eventsQueue ?? this.env.EVENTS).sendBatch(rows.map((r) => ({ body: JSON.parse(r.body) as unknown, contentType: 'json' as const })));
+      } catch (error) {
+        const at = this.now();
+        const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec(`UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq IN (${placeholders})`, message, ...seqs);
+          const attempts = this.sql.exec<{ attempts: number }>("SELECT attempts FROM due WHERE kind = 'flush' AND ref = 'outbox'").toArray()[0]?.attempts ?? 0;
+          const backoff = Math.min(FLUSH_GRACE_MS * 2 ** attempts, FLUSH_MAX_BACKOFF_MS);
+          this.sql.exec(
+            "INSERT INTO due (kind, ref, due_at, attempts) VALUES ('flush', 'outbox', ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at, attempts = excluded.attempts",
+            at + backoff,
+            attempts + 1,
+          );
+        });
+        this.rearm();
+        console.warn(JSON.stringify({ level: 'warn', msg: 'inventory outbox relay failed', object: this.ctx.id.name, events: rows.length, error: message }));
+        return;
+      }
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec(`DELETE FROM outbox WHERE seq IN (${placeholders})`, ...seqs);
+        if (this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length === 0) this.sql.exec("DELETE FROM due WHERE kind = 'flush'");
+      });
+      this.rearm();
+    }
   }
 
   /**
@@ -449,19 +590,23 @@ export class InventoryDurableObject extends DurableObject<Env> {
     const { opId, ...rest } = parsed.data;
     const payload = stableJson(rest);
     const now = this.now();
-    return this.write(() => {
-      const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
-      if (prior) {
-        if (prior.method !== method || prior.payload !== payload) {
-          return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
+    return this.write(
+      () => {
+        const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
+        if (prior) {
+          if (prior.method !== method || prior.payload !== payload) {
+            return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
+          }
+          return JSON.parse(prior.result) as R;
         }
-        return JSON.parse(prior.result) as R;
-      }
-      const result = body(parsed.data, now);
-      this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
-      this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
-      return result;
-    }, now);
+        const result = body(parsed.data, now);
+        this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
+        this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
+        return result;
+      },
+      now,
+      opId,
+    );
   }
 
   /** Sets the one alarm to the earliest due time (or clears it). No await: storage writes are gated. */

@@ -104,4 +104,43 @@ export const INVENTORY_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX movements_at ON movements (at);
     `,
   },
+  {
+    name: '0002_outbox',
+    sql: `
+      -- inventory.updated / inventory.low_stock envelopes written in the transaction of the change,
+      -- relayed to the agora-events queue after it and deleted once the queue has them.
+      CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+      );
+
+      -- The object's aggregate version (aggregateVersion of its events, strictly increasing) and
+      -- its low-stock threshold (NULL: the default).
+      CREATE TABLE aggregate (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL DEFAULT 0,
+        low_stock_threshold INTEGER
+      );
+      INSERT INTO aggregate (id, version) VALUES (1, 0);
+
+      -- The single alarm also retries the outbox relay: 'flush' joins the kinds of due. SQLite
+      -- cannot alter a CHECK constraint, so the table is rebuilt with its rows.
+      CREATE TABLE due_v2 (
+        kind TEXT NOT NULL CHECK (kind IN ('expire', 'deliver', 'prune', 'flush')),
+        ref TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, ref)
+      );
+      INSERT INTO due_v2 (kind, ref, due_at, attempts) SELECT kind, ref, due_at, attempts FROM due;
+      DROP TABLE due;
+      ALTER TABLE due_v2 RENAME TO due;
+      CREATE INDEX due_due_at ON due (due_at);
+    `,
+  },
 ];

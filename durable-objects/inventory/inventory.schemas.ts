@@ -144,6 +144,10 @@ export const AckTransferInput = z.object({ opId: OpKey, transferId: TransferId }
 
 export const ConfigureShardsInput = z.object({ opId: OpKey, shards: ShardCount });
 
+/** Available units at or below which the object emits `inventory.low_stock` (once per downward crossing). */
+export const LowStockThreshold = z.number().int().min(0).max(1_000_000);
+export const ConfigureLowStockInput = z.object({ opId: OpKey, threshold: LowStockThreshold });
+
 export type SetStockInput = z.input<typeof SetStockInput>;
 export type AdjustInput = z.input<typeof AdjustInput>;
 export type ReserveInput = z.input<typeof ReserveInput>;
@@ -154,6 +158,7 @@ export type TransferOutInput = z.input<typeof TransferOutInput>;
 export type TransferInInput = z.input<typeof TransferInInput>;
 export type AckTransferInput = z.input<typeof AckTransferInput>;
 export type ConfigureShardsInput = z.input<typeof ConfigureShardsInput>;
+export type ConfigureLowStockInput = z.input<typeof ConfigureLowStockInput>;
 
 // ---------------------------------------------------------------------------------------------
 // Outputs
@@ -262,6 +267,7 @@ export const TransferOutResult = z.union([
 export const TransferInResult = z.union([ok({ transferId: TransferId, lines: z.array(AllocationLine) }), failureSchema([...BASE, 'TRANSFER_CONFLICT'])]);
 export const AckTransferResult = z.union([ok({ transferId: TransferId }), failureSchema([...BASE, 'NOT_FOUND'])]);
 export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE])]);
+export const ConfigureLowStockResult = z.union([ok({ threshold: LowStockThreshold }), failureSchema([...BASE])]);
 
 export type SetStockResult = z.infer<typeof SetStockResult>;
 export type AdjustResult = z.infer<typeof AdjustResult>;
@@ -273,6 +279,7 @@ export type TransferOutResult = z.infer<typeof TransferOutResult>;
 export type TransferInResult = z.infer<typeof TransferInResult>;
 export type AckTransferResult = z.infer<typeof AckTransferResult>;
 export type ConfigureShardsResult = z.infer<typeof ConfigureShardsResult>;
+export type ConfigureLowStockResult = z.infer<typeof ConfigureLowStockResult>;
 
 // ---------------------------------------------------------------------------------------------
 // Client-side compositions (inventory.stub.ts): several objects, one call

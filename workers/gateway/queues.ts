@@ -1,8 +1,9 @@
 import type { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
-import { parseEnvelope, type EventDefinition, type EventEnvelope } from '../../shared/events';
+import { InventoryUpdated, parseEnvelope, type EventDefinition, type EventEnvelope } from '../../shared/events';
 import type { LogFields } from '../../shared/http/context';
 import { createLogger, type LogLevel } from '../../shared/http/logging';
+import { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
 import { buildServices, type Services } from './services';
 
 /**
@@ -172,5 +173,11 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
   }
 }
 
-/** The handlers of every consumer in this Worker. None yet: user.erased has no consumer. */
-export const EVENT_HANDLERS: readonly EventHandler[] = [];
+/** The handlers of every consumer in this Worker (user.erased has none yet). */
+export const EVENT_HANDLERS: readonly EventHandler[] = [
+  on(InventoryUpdated, STOCK_PROJECTION_CONSUMER, async (event, ctx) => {
+    const outcome = await projectInventoryUpdated(ctx.db.pool(), event);
+    Object.assign(ctx.log, { sku: event.data.sku, shard: event.data.shard, aggregateVersion: event.aggregateVersion, duplicate: !outcome.processed, applied: outcome.applied.length });
+    if (outcome.unknownWarehouses.length > 0) ctx.log.unknownWarehouses = outcome.unknownWarehouses;
+  }) as EventHandler,
+];

@@ -33,3 +33,6 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
   app.openapi(shardsRoute, async (c) => c.json(await service(c).setShards(c.req.valid('param').sku, c.req.valid('json').shards, requestMeta(c)), 200));
   return app;
 }
+
+/** The stock projection's queue consumer (registered for inventory.updated in workers/gateway/queues.ts). */
+export { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER, type InventoryUpdatedEvent } from './inventory.consumer';

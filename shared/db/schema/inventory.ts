@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, check, doublePrecision, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** Inventory context: warehouses and the projection of stock per SKU and warehouse. */
 export const warehouses = pgTable(
@@ -27,6 +27,13 @@ export const stockLevels = pgTable(
       .references(() => warehouses.id, { onDelete: 'restrict' }),
     onHand: integer('on_hand').notNull().default(0),
     reserved: integer('reserved').notNull().default(0),
+    /**
+     * Sum of the applied versions of this SKU's inventory objects for the warehouse
+     * (`stock_level_shards.version`): grows with every applied `inventory.updated`, so an upsert
+     * guarded by `version < excluded.version` never lets an older state overwrite a newer one.
+     * 0: loaded by the seed or an import, never by an event.
+     */
+    version: bigint('version', { mode: 'number' }).notNull().default(0),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -34,4 +41,26 @@ export const stockLevels = pgTable(
     index('stock_levels_warehouse_idx').on(t.warehouseId),
     check('stock_levels_reserved_ck', sql`${t.reserved} >= 0`),
   ],
+);
+
+/**
+ * The part of `stock_levels` each inventory object holds: one row per SKU, warehouse and shard
+ * (shard 0 for an unsharded SKU), with the object's `aggregateVersion` of the last applied
+ * `inventory.updated`. Each object counts its own versions, so they are only comparable per
+ * shard; `stock_levels` is the sum over the shards.
+ */
+export const stockLevelShards = pgTable(
+  'stock_level_shards',
+  {
+    sku: text('sku').notNull(),
+    warehouseId: text('warehouse_id')
+      .notNull()
+      .references(() => warehouses.id, { onDelete: 'restrict' }),
+    shard: integer('shard').notNull(),
+    onHand: integer('on_hand').notNull(),
+    reserved: integer('reserved').notNull(),
+    version: bigint('version', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sku, t.warehouseId, t.shard] }), check('stock_level_shards_reserved_ck', sql`${t.reserved} >= 0`)],
 );

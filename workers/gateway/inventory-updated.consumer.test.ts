@@ -1,0 +1,115 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { sql } from 'drizzle-orm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DbProvider } from '../../shared/db/client';
+import { readConfig } from '../../shared/env';
+import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
+import worker from './index';
+import { EVENTS_QUEUE } from './queues';
+
+/** The stock projection's consumer (inventory.updated → stock_levels, product_variants.available_qty), through the Worker's queue handler. */
+async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
+  const db = new DbProvider(readConfig(env)).http();
+  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
+}
+
+let seq = 0;
+const message = <T>(body: T, attempts = 1): MessageBatchMessage<T> => ({ id: `msg-inv-${++seq}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts, body });
+
+async function deliver(...events: EventEnvelope[]) {
+  const batch = createMessageBatch(EVENTS_QUEUE, events.map((e) => message(e)));
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+let wh1: string;
+let wh2: string;
+
+/** A draft product (kept out of listings) with one variant whose SKU only this test uses. */
+async function newVariant(): Promise<string> {
+  const tag = crypto.randomUUID().slice(0, 8);
+  const sku = `TEST-PROJ-${tag}`;
+  await rows(sql`insert into products (id, slug, name, brand_id, category_id, status, currency, price_min, price_max)
+                 select ${`prd_test${tag}`}, ${`test-projection-${tag}`}, 'Projection test', brand_id, category_id, 'draft', currency, 100, 100
+                   from products limit 1`);
+  await rows(sql`insert into product_variants (id, product_id, sku, name, price, currency, available_qty)
+                 values (${`var_test${tag}`}, ${`prd_test${tag}`}, ${sku}, 'Default', 100, 'USD', 0)`);
+  return sku;
+}
+
+const updated = (sku: string, aggregateVersion: number, levels: { warehouseId: string; onHand: number; reserved: number }[], shard = 0) =>
+  InventoryUpdated.create(
+    { sku, shard, levels: levels.map((l) => ({ ...l, sku, shard, available: l.onHand - l.reserved })) },
+    { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
+  );
+
+const projection = (sku: string) =>
+  rows<{ warehouse_id: string; on_hand: number; reserved: number; version: string }>(
+    sql`select warehouse_id, on_hand, reserved, version::text as version from stock_levels where sku = ${sku} order by warehouse_id`,
+  );
+const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
+
+beforeAll(async () => {
+  const found = await rows<{ id: string }>(sql`select id from warehouses order by id limit 2`);
+  [wh1, wh2] = [found[0]!.id, found[1]!.id];
+});
+
+describe('inventory.updated → stock projection', () => {
+  it('upserts stock_levels per warehouse and recomputes the variant available_qty', async () => {
+    const sku = await newVariant();
+    const e = updated(sku, 1, [
+      { warehouseId: wh1, onHand: 10, reserved: 2 },
+      { warehouseId: wh2, onHand: 1, reserved: 3 }, // oversold there: counts as 0, not −2
+    ]);
+    const result = await deliver(e);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(result.retryMessages).toEqual([]);
+    expect(await projection(sku)).toEqual([
+      { warehouse_id: wh1, on_hand: 10, reserved: 2, version: '1' },
+      { warehouse_id: wh2, on_hand: 1, reserved: 3, version: '1' },
+    ].sort((a, b) => a.warehouse_id.localeCompare(b.warehouse_id)));
+    expect(await availableQty(sku)).toBe(8);
+    expect(await rows(sql`select consumer from processed_events where event_id = ${e.id}`)).toEqual([{ consumer: 'inventory.stock_levels' }]);
+  });
+
+  it('changes nothing for a duplicate event id, nor for an older version after a newer one', async () => {
+    const sku = await newVariant();
+    const v1 = updated(sku, 1, [{ warehouseId: wh1, onHand: 10, reserved: 0 }]);
+    const v2 = updated(sku, 2, [{ warehouseId: wh1, onHand: 4, reserved: 1 }]);
+    await deliver(v2);
+    const after = await projection(sku);
+    expect(after).toEqual([{ warehouse_id: wh1, on_hand: 4, reserved: 1, version: '2' }]);
+    expect(await availableQty(sku)).toBe(3);
+
+    // The same event again (a redelivery, a producer retry), even with other data: skipped by id.
+    const replay = { ...v2, data: { ...v2.data, levels: [{ ...v2.data.levels[0]!, onHand: 99 }] } };
+    expect((await deliver(replay, v2)).explicitAcks).toHaveLength(2);
+    // An older version arriving late: acked, but the projection stays at version 2.
+    expect((await deliver(v1)).explicitAcks).toHaveLength(1);
+    expect(await projection(sku)).toEqual(after);
+    expect(await availableQty(sku)).toBe(3);
+  });
+
+  it('keeps versions per shard and projects the sum over the shards', async () => {
+    const sku = await newVariant();
+    await deliver(updated(sku, 5, [{ warehouseId: wh1, onHand: 6, reserved: 1 }], 0));
+    await deliver(updated(sku, 1, [{ warehouseId: wh1, onHand: 4, reserved: 0 }], 1)); // shard 1 counts from 1
+    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 10, reserved: 1, version: '6' }]);
+    await deliver(updated(sku, 4, [{ warehouseId: wh1, onHand: 0, reserved: 0 }], 0)); // stale for shard 0
+    await deliver(updated(sku, 2, [{ warehouseId: wh1, onHand: 2, reserved: 0 }], 1));
+    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 8, reserved: 1, version: '7' }]);
+    expect(await availableQty(sku)).toBe(7);
+  });
+
+  it('acks a level for a warehouse Postgres does not know without projecting it', async () => {
+    const sku = await newVariant();
+    const e = updated(sku, 1, [
+      { warehouseId: 'wh_unknown', onHand: 5, reserved: 0 },
+      { warehouseId: wh1, onHand: 2, reserved: 0 },
+    ]);
+    expect((await deliver(e)).explicitAcks).toHaveLength(1);
+    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 2, reserved: 0, version: '1' }]);
+  });
+});

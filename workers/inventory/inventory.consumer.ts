@@ -1,0 +1,86 @@
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { AnyDb } from '../../shared/db/client';
+import { productVariants } from '../../shared/db/schema/catalog';
+import { stockLevels, stockLevelShards, warehouses } from '../../shared/db/schema/inventory';
+import type { EventEnvelope, InventoryUpdated } from '../../shared/events';
+import { consumeOnce } from '../../shared/events/consume-once';
+
+/** The consumer name of the stock projection (processed_events.consumer): never rename it. */
+export const STOCK_PROJECTION_CONSUMER = 'inventory.stock_levels';
+
+export type InventoryUpdatedEvent = EventEnvelope<Parameters<(typeof InventoryUpdated)['create']>[0]>;
+
+export interface ProjectionOutcome {
+  /** false: a duplicate delivery of an event already applied (nothing done). */
+  processed: boolean;
+  /** Warehouses whose level this event moved forward (older versions are skipped). */
+  applied: string[];
+  /** Warehouses Postgres does not know (skipped: see below). */
+  unknownWarehouses: string[];
+}
+
+/**
+ * Keeps the Postgres stock projection in step with the inventory objects (docs/events.md):
+ *
+ * 1. `stock_level_shards`: the object's level per warehouse, upserted only when the event's
+ *    `aggregateVersion` is newer than the stored one. Each object (a SKU, or one shard of a hot
+ *    SKU) counts its own versions, so versions are compared per (sku, warehouse, shard).
+ * 2. `stock_levels` (sku, warehouse): the sum over the shards, with `version` = the sum of the
+ *    shard versions (grows whenever any shard moves forward), upserted only where
+ *    `stock_levels.version < excluded.version`.
+ * 3. `product_variants.available_qty` (the catalog's in-stock filter): recomputed for the SKU
+ *    from `stock_levels` (sum of max(available, 0) per warehouse).
+ *
+ * A level for a warehouse Postgres does not know is skipped (reported on the log line): it
+ * cannot be projected (foreign key) and retrying would not help. Nothing is lost for good:
+ * events carry whole levels, not deltas, so the next event for that warehouse restores it.
+ *
+ * All in one transaction with the `processed_events` row (`consumeOnce`): a duplicate event id
+ * changes nothing, an older version after a newer one changes nothing, a failure rolls back.
+ */
+export async function projectInventoryUpdated(db: AnyDb, event: InventoryUpdatedEvent): Promise<ProjectionOutcome> {
+  const version = event.aggregateVersion;
+  if (version === undefined) throw new TypeError(`inventory.updated ${event.id} has no aggregateVersion`);
+  const at = new Date(event.occurredAt);
+  const { sku, shard } = event.data;
+  const result = await consumeOnce(db, STOCK_PROJECTION_CONSUMER, event.id, async (tx) => {
+    const applied: string[] = [];
+    const ids = [...new Set(event.data.levels.map((l) => l.warehouseId))];
+    const known = new Set((await tx.select({ id: warehouses.id }).from(warehouses).where(inArray(warehouses.id, ids))).map((w) => w.id));
+    const unknownWarehouses = ids.filter((id) => !known.has(id));
+    for (const level of event.data.levels) {
+      if (!known.has(level.warehouseId)) continue;
+      const moved = await tx
+        .insert(stockLevelShards)
+        .values({ sku, warehouseId: level.warehouseId, shard, onHand: level.onHand, reserved: level.reserved, version, updatedAt: at })
+        .onConflictDoUpdate({
+          target: [stockLevelShards.sku, stockLevelShards.warehouseId, stockLevelShards.shard],
+          set: { onHand: sql`excluded.on_hand`, reserved: sql`excluded.reserved`, version: sql`excluded.version`, updatedAt: sql`excluded.updated_at` },
+          setWhere: sql`${stockLevelShards.version} < excluded.version`,
+        })
+        .returning({ warehouseId: stockLevelShards.warehouseId });
+      if (moved.length > 0) applied.push(level.warehouseId);
+    }
+    for (const warehouseId of applied) {
+      await tx.execute(sql`
+        insert into stock_levels (sku, warehouse_id, on_hand, reserved, version, updated_at)
+        select sku, warehouse_id, sum(on_hand)::int, sum(reserved)::int, sum(version)::bigint, max(updated_at)
+          from stock_level_shards
+         where sku = ${sku} and warehouse_id = ${warehouseId}
+         group by sku, warehouse_id
+        on conflict (sku, warehouse_id) do update
+           set on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version, updated_at = excluded.updated_at
+         where stock_levels.version < excluded.version`);
+    }
+    if (applied.length > 0) {
+      await tx
+        .update(productVariants)
+        .set({
+          availableQty: sql`coalesce((select sum(greatest(${stockLevels.onHand} - ${stockLevels.reserved}, 0)) from ${stockLevels} where ${eq(stockLevels.sku, sku)}), 0)::int`,
+        })
+        .where(eq(productVariants.sku, sku));
+    }
+    return { applied, unknownWarehouses };
+  });
+  return result.processed ? { processed: true, ...result.value } : { processed: false, applied: [], unknownWarehouses: [] };
+}
