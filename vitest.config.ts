@@ -46,6 +46,9 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: WORKER_TESTS,
+          // Spies on shared bindings (env.EVENTS.sendBatch) must not outlive their test: the
+          // Durable Objects and the queue consumer use the same binding objects.
+          restoreMocks: true,
           globalSetup: ['test/global-setup.workers.ts'],
           testTimeout: 30_000,
           hookTimeout: 120_000,

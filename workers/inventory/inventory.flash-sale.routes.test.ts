@@ -26,7 +26,7 @@ async function freshSku(token: string, units: number): Promise<{ sku: string; wa
         name: `Flash Sale Sneaker ${tag}`,
         brandSlug: list.items[0].brand.slug,
         categorySlug: list.items[0].category.slug,
-        variants: [{ sku, name: 'One size', price: 9900 }],
+        variants: [{ sku, name: 'One size', price: 9900, attributes: { size: 'one' } }],
       },
       bearer(token),
     ),
