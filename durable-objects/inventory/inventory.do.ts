@@ -7,6 +7,7 @@ import {
   applyCount,
   applyOfflineSale,
   available,
+  coalesceUpdates,
   emptyLevel,
   expiresAt,
   objectName,
@@ -549,7 +550,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
       const seqs = rows.map((r) => r.seq);
       const placeholders = seqs.map(() => '?').join(', ');
       try {
-        await (this.eventsQueue ?? this.env.EVENTS).sendBatch(rows.map((r) => ({ body: JSON.parse(r.body) as unknown, contentType: 'json' as const })));
+        const bodies = coalesceUpdates(rows.map((r) => JSON.parse(r.body) as EventEnvelope));
+        await (this.eventsQueue ?? this.env.EVENTS).sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
       } catch (error) {
         const at = this.now();
         const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  coalesceUpdates,
   allocate,
   allocateByDistance,
   applyAdjustment,
@@ -327,5 +328,33 @@ describe('migrations', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names[0]).toBe('0001_inventory_core');
     for (const m of INVENTORY_MIGRATIONS) expect(m.sql.trim()).not.toBe('');
+  });
+});
+
+describe('coalesceUpdates (outbox relay)', () => {
+  const env = (seq: number, type: string, data: unknown) =>
+    ({ id: `evt_${seq}`, type, version: 1, occurredAt: '2026-11-24T00:00:00.000Z', correlationId: 'c', source: 'inventory', aggregateVersion: seq, data }) as never;
+  const level = (warehouseId: string, onHand: number) => ({ sku: 'S', shard: 0, warehouseId, onHand, reserved: 0, available: onHand });
+
+  it('sends one inventory.updated per batch: the newest version with every warehouse at its newest level', () => {
+    const out = coalesceUpdates([
+      env(1, 'inventory.updated', { sku: 'S', shard: 0, levels: [level('A', 10), level('B', 5)] }),
+      env(2, 'inventory.low_stock', { sku: 'S', available: 4 }),
+      env(3, 'inventory.updated', { sku: 'S', shard: 0, levels: [level('A', 9)] }),
+      env(4, 'inventory.updated', { sku: 'S', shard: 0, levels: [level('A', 8)] }),
+    ]) as unknown as { id: string; type: string; aggregateVersion: number; data: { levels: { warehouseId: string; onHand: number }[] } }[];
+    expect(out.map((e) => e.type)).toEqual(['inventory.low_stock', 'inventory.updated']);
+    const merged = out[1]!;
+    expect(merged.id).toBe('evt_4');
+    expect(merged.aggregateVersion).toBe(4);
+    expect(merged.data.levels.map((l) => [l.warehouseId, l.onHand])).toEqual([
+      ['A', 8],
+      ['B', 5],
+    ]);
+  });
+
+  it('leaves a batch with at most one update as it is', () => {
+    const one = [env(1, 'inventory.updated', { sku: 'S', shard: 0, levels: [level('A', 1)] })];
+    expect(coalesceUpdates(one)).toEqual(one);
   });
 });

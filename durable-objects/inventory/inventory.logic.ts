@@ -2,6 +2,7 @@
  * Inventory rules as pure functions: no storage, no clock, no I/O. The Durable Object applies
  * them inside one synchronous transaction; the stub helper uses the sharding helpers.
  */
+import type { EventEnvelope } from '../../shared/events';
 import type { AdjustmentReason, AllocationLine, ReservationStatus, WarehouseDistances } from './inventory.schemas';
 
 // ---------------------------------------------------------------------------------------------
@@ -387,4 +388,21 @@ export function stableJson(value: unknown): string {
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
   );
+}
+
+/**
+ * Folds the `inventory.updated` events of one relay batch into one: the newest event (highest
+ * aggregate version) carrying, for every warehouse any of them mentioned, its newest level. The
+ * projection loses nothing: a warehouse's newest level in the batch is its level at the newest
+ * version too (a later change would have come with a later event). A flash sale then sends one
+ * message per batch instead of one per reservation. Other events are sent unchanged, in order.
+ */
+export function coalesceUpdates(events: readonly EventEnvelope[]): EventEnvelope[] {
+  const updates = events.filter((e) => e.type === 'inventory.updated');
+  if (updates.length <= 1) return [...events];
+  const newest = updates[updates.length - 1]!;
+  const levels = new Map<string, unknown>();
+  for (const e of updates) for (const l of (e.data as { levels: { warehouseId: string }[] }).levels) levels.set(l.warehouseId, l);
+  const merged: EventEnvelope = { ...newest, data: { ...(newest.data as object), levels: [...levels.values()] } };
+  return [...events.filter((e) => e.type !== 'inventory.updated'), merged];
 }

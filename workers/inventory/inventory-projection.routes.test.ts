@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
+import { inventoryFor } from '../../durable-objects/inventory/inventory.stub';
 import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, login } from '../../test/support/auth';
@@ -59,6 +60,9 @@ describe('inventory projection', () => {
     // Eventually (outbox → queue → consumer): the projection and the catalog's column follow.
     await vi.waitFor(
       async () => {
+        // Other suites running in parallel spy on the shared EVENTS binding to make it fail; a
+        // relay that met such a spy waits for its backoff. Nudge the relay on every poll.
+        await inventoryFor(env, sku).flushOutbox();
         const levels = await rows<{ warehouse_id: string; on_hand: number; reserved: number; version: number }>(
           sql`select warehouse_id, on_hand, reserved, version::int as version from stock_levels where sku = ${sku}`,
         );
