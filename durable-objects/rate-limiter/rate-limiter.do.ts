@@ -46,17 +46,7 @@ export class RateLimiterDurableObject extends DurableObject<Env> {
 
     // Read-modify-write, all synchronous: nothing else runs in this object meanwhile.
     const sql = this.ctx.storage.sql;
-    const row = sql
-      .exec<CounterRow>(
-        'SELECT window_ms, window_start, current_count, previous_count FROM rate_limit_counters WHERE rule = ? AND key = ?',
-        rule.name,
-        key,
-      )
-      .toArray()[0];
-    const stored: SlidingWindowState | undefined =
-      row && row.window_ms === windowMs
-        ? { windowStart: row.window_start, current: row.current_count, previous: row.previous_count }
-        : undefined; // no row, or the rule's window changed: start afresh
+    const stored = this.stateOf(rule.name, key, windowMs);
     const { decision, next, expiresAt } = slidingWindow(stored, { now, limit: rule.limit, windowMs });
     if (next && expiresAt !== undefined) {
       sql.exec(
@@ -83,16 +73,7 @@ export class RateLimiterDurableObject extends DurableObject<Env> {
     const { rule, key } = parseRateLimitInput(input);
     const windowMs = rule.windowSeconds * 1000;
     this.ensureSchema();
-    const row = this.ctx.storage.sql
-      .exec<CounterRow>(
-        'SELECT window_ms, window_start, current_count, previous_count FROM rate_limit_counters WHERE rule = ? AND key = ?',
-        rule.name,
-        key,
-      )
-      .toArray()[0];
-    const stored: SlidingWindowState | undefined =
-      row && row.window_ms === windowMs ? { windowStart: row.window_start, current: row.current_count, previous: row.previous_count } : undefined;
-    return slidingWindow(stored, { now: Date.now(), limit: rule.limit, windowMs }).decision;
+    return slidingWindow(this.stateOf(rule.name, key, windowMs), { now: Date.now(), limit: rule.limit, windowMs }).decision;
   }
 
   /** Deletes the rows whose windows are over; wipes the object when none is left. */
@@ -107,6 +88,14 @@ export class RateLimiterDurableObject extends DurableObject<Env> {
     } else {
       await this.ctx.storage.setAlarm(next);
     }
+  }
+
+  /** The stored counters of (rule, key); none when there is no row or the rule's window changed (start afresh). */
+  private stateOf(rule: string, key: string, windowMs: number): SlidingWindowState | undefined {
+    const row = this.ctx.storage.sql
+      .exec<CounterRow>('SELECT window_ms, window_start, current_count, previous_count FROM rate_limit_counters WHERE rule = ? AND key = ?', rule, key)
+      .toArray()[0];
+    return row && row.window_ms === windowMs ? { windowStart: row.window_start, current: row.current_count, previous: row.previous_count } : undefined;
   }
 
   private ensureSchema(): void {

@@ -15,16 +15,19 @@ export class DurableObjectRateLimiter implements RateLimiter {
   constructor(private readonly namespace: DurableObjectNamespace<RateLimiterDurableObject>) {}
 
   async limit(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
-    const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
-    const stub = this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`));
-    const decision = await stub.limit(input);
-    return copy(decision);
+    const { input, stub } = this.target(rule, key);
+    return copy(await stub.limit(input));
   }
 
   async peek(rule: RateLimitRule, key: string): Promise<RateLimitDecision> {
-    const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
-    const stub = this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`));
+    const { input, stub } = this.target(rule, key);
     return copy(await stub.peek(input));
+  }
+
+  /** The validated input and the one object counting (rule, key). */
+  private target(rule: RateLimitRule, key: string) {
+    const input = parseRateLimitInput({ rule: { name: rule.name, limit: rule.limit, windowSeconds: rule.windowSeconds }, key });
+    return { input, stub: this.namespace.get(this.namespace.idFromName(`${input.rule.name}:${input.key}`)) };
   }
 }
 
