@@ -12,20 +12,9 @@ import pg from 'pg';
 import { oauthClients, stores, users, warehouses } from '../shared/db/schema/index.ts';
 import { hashPassword } from '../workers/auth/password/password-hash.ts';
 import { hashRefreshToken } from '../workers/auth/tokens/refresh-token.ts';
+import { DEFAULT_DEV_CLIENT_SECRET, DEFAULT_DEV_PASSWORD, DEV_IDS } from './dev-accounts.ts';
 
-export const DEFAULT_DEV_PASSWORD = 'agora-dev-password';
-export const DEFAULT_DEV_CLIENT_SECRET = 'agora-dev-pos-client-secret';
-
-/** Fixed ids, so docs, scripts and tests can name them. */
-export const DEV_IDS = {
-  admin: 'usr_0000000000devadmin00000000',
-  staff: 'usr_0000000000devstaff00000000',
-  pos: 'usr_0000000000devpos0000000000',
-  shopper: 'usr_0000000000devshopper000000',
-  store: 'sto_0000000000amsflagship00000',
-  store2: 'sto_0000000000blrmgroad0000000',
-  posClient: 'cli_0000000000devposclient0000',
-} as const;
+export { DEFAULT_DEV_CLIENT_SECRET, DEFAULT_DEV_PASSWORD, DEV_IDS };
 
 export interface DevAccounts {
   password: string;

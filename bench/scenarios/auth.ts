@@ -1,3 +1,4 @@
+import { DEFAULT_DEV_PASSWORD } from '../../scripts/dev-accounts.ts';
 import { fileURLToPath } from 'node:url';
 import { defineScenario, fixedRate, saturation, target, type SetupContext } from '../lib/scenario.ts';
 
@@ -63,7 +64,7 @@ async function customerToken(ctx: SetupContext): Promise<Tokens> {
   const session = await ctx.json<{ accessToken: string }>('/v1/auth/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'cf-connecting-ip': '198.19.1.1' },
-    body: JSON.stringify({ email: 'shopper@agora.dev', password: 'agora-dev-password' }),
+    body: JSON.stringify({ email: 'shopper@agora.dev', password: DEFAULT_DEV_PASSWORD }),
   });
   return { customer: session.accessToken };
 }

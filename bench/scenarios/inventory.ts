@@ -1,3 +1,4 @@
+import { DEFAULT_DEV_PASSWORD } from '../../scripts/dev-accounts.ts';
 import { defineScenario, saturation, target, type SetupContext } from '../lib/scenario.ts';
 
 /**
@@ -17,8 +18,8 @@ interface Sale {
 async function prepare(ctx: SetupContext, shards: number): Promise<Sale> {
   const post = (path: string, body: unknown, headers: Record<string, string> = {}, method = 'POST') =>
     ctx.json<Record<string, unknown>>(path, { method, headers: { 'content-type': 'application/json', 'cf-connecting-ip': '198.19.2.1', ...headers }, body: JSON.stringify(body) });
-  const admin = (await post('/v1/auth/login', { email: 'admin@agora.dev', password: 'agora-dev-password' })) as { accessToken: string };
-  const staff = (await post('/v1/auth/login', { email: 'staff@agora.dev', password: 'agora-dev-password' })) as { user: { warehouseIds: string[] } };
+  const admin = (await post('/v1/auth/login', { email: 'admin@agora.dev', password: DEFAULT_DEV_PASSWORD })) as { accessToken: string };
+  const staff = (await post('/v1/auth/login', { email: 'staff@agora.dev', password: DEFAULT_DEV_PASSWORD })) as { user: { warehouseIds: string[] } };
   const auth = { authorization: `Bearer ${admin.accessToken}` };
   const list = await ctx.json<{ items: { brand: { slug: string }; category: { slug: string } }[] }>('/v1/products?limit=1');
   const tag = `${Date.now().toString(36)}${shards}`;

@@ -1,15 +1,10 @@
+import { DEFAULT_DEV_CLIENT_SECRET, DEFAULT_DEV_PASSWORD, DEV_IDS } from '../../scripts/dev-accounts';
 import { json } from './http';
 
 /** Identity helpers for route tests (run inside workerd). */
-export const DEV_PASSWORD = 'agora-dev-password';
-export const DEV_CLIENT = { id: 'cli_0000000000devposclient0000', secret: 'agora-dev-pos-client-secret' };
-export const DEV_IDS = {
-  admin: 'usr_0000000000devadmin00000000',
-  staff: 'usr_0000000000devstaff00000000',
-  pos: 'usr_0000000000devpos0000000000',
-  shopper: 'usr_0000000000devshopper000000',
-  store: 'sto_0000000000amsflagship00000',
-};
+export { DEV_IDS };
+export const DEV_PASSWORD = DEFAULT_DEV_PASSWORD;
+export const DEV_CLIENT = { id: DEV_IDS.posClient, secret: DEFAULT_DEV_CLIENT_SECRET };
 
 /** A random IPv4 in TEST-NET-3 plus a counter, so each test spends its own rate-limit budget. */
 let ipSeq = 0;

@@ -27,16 +27,8 @@ export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' 
         audience: deps.tokens.audience,
         now: deps.clock.now(),
       });
-      const actor: Actor = {
-        kind: token.kind,
-        id: token.id,
-        roles: token.roles,
-        scopes: token.scopes,
-        warehouseIds: token.warehouseIds,
-        storeId: token.storeId,
-        sessionId: token.sessionId,
-      };
-      return actor;
+      const { tokenId: _tokenId, issuedAt: _issuedAt, expiresAt: _expiresAt, ...actor } = token;
+      return actor satisfies Actor;
     } catch (e) {
       deps.log.authRejection = rejectionReason(e) ?? 'unknown';
       throw e;

@@ -1,4 +1,5 @@
 import { SignJWT, base64url, errors, jwtVerify, type JWTHeaderParameters } from 'jose';
+import type { Actor } from '../../../shared/http/context';
 import { AppError } from '../../../shared/kernel/app-error';
 import {
   AccessClaimsSchema,
@@ -6,7 +7,6 @@ import {
   claimsToPayload,
   payloadToClaims,
   type AccessClaimsInput,
-  type Role,
   type TokenKind,
 } from './claims';
 import { SIGNING_ALG, type SigningKeySet } from './signing-keys';
@@ -56,20 +56,9 @@ export interface VerifyAccessTokenOptions {
   clockToleranceSeconds?: number;
 }
 
-/** The caller a valid token speaks for: a superset of shared/http/context.ts's `Actor`. */
-export interface VerifiedAccessToken {
+/** The caller a valid token speaks for: shared/http/context.ts's `Actor`, plus the token's own facts. */
+export interface VerifiedAccessToken extends Actor {
   kind: TokenKind;
-  /** `sub`: a user id or a client id. */
-  id: string;
-  roles: Role[];
-  /** Client scopes (integration); empty for users. */
-  scopes: string[];
-  /** The warehouses a warehouse_staff token is bound to; empty otherwise. */
-  warehouseIds: string[];
-  /** The store a pos_agent token is bound to. */
-  storeId: string | null;
-  /** `sid`: the login session (refresh-token family), for logout and revocation. */
-  sessionId: string | null;
   /** `jti`. */
   tokenId: string;
   issuedAt: Date;
