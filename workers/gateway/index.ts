@@ -12,3 +12,5 @@ export default {
 // Durable Object classes hosted by this Worker (bindings in wrangler.toml).
 export { InventoryDurableObject } from '../../durable-objects/inventory/inventory.do';
 export { RateLimiterDurableObject } from '../../durable-objects/rate-limiter/rate-limiter.do';
+export { CartDurableObject } from '../../durable-objects/cart/cart.do';
+export { OrderDurableObject } from '../../durable-objects/order/order.do';
