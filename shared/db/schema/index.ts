@@ -3,3 +3,4 @@ export * from './catalog';
 export * from './identity';
 export * from './inventory';
 export * from './events';
+export * from './payments';
