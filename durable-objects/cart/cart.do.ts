@@ -1,4 +1,621 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { z } from 'zod';
+import { CartAbandoned } from '../../shared/events';
+import { systemClock, type Clock } from '../../shared/kernel/clock';
+import { newId } from '../../shared/kernel/ids';
+import { applyMigrations } from '../sqlite-migrations';
+import { checkQuantity, planMerge, relayBackoffMs, stableJson, totalsByCurrency } from './cart.logic';
+import { CART_MIGRATIONS } from './cart.migrations';
+import {
+  AddItemInput,
+  CloseForMergeInput,
+  MarkCheckedOutInput,
+  MergeInput,
+  OpenInput,
+  RemoveItemInput,
+  SetUserCartInput,
+  SnapshotInput,
+  UpdateItemInput,
+  ViewInput,
+  type CartErrorCode,
+  type CartFailure,
+  type CartReadResult,
+  type CartState,
+  type CartStatus,
+  type CartWriteResult,
+  type CloseForMergeResult,
+  type LineView,
+  type MarkCheckedOutResult,
+  type MergeResult,
+  type UserCartResult,
+} from './cart.schemas';
 
-/** One shopper's cart (issue 5). Skeleton: filled in by the cart work. */
-export class CartDurableObject extends DurableObject<Env> {}
+/** How long a checked-out or merged cart is kept (answers 409/410, replays markCheckedOut) before its storage is deleted. */
+export const CLOSED_RETENTION_MS = 7 * 86_400_000;
+/** How long Idempotency-Keys are remembered. */
+export const IDEMPOTENCY_RETENTION_MS = 24 * 3600_000;
+
+/** The queue side of the cart.abandoned relay (env.EVENTS). */
+export interface AbandonedQueue {
+  send(body: unknown, options?: QueueSendOptions): Promise<unknown>;
+}
+
+type CartRow = {
+  cart_id: string;
+  owner_id: string | null;
+  status: CartStatus;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  last_activity_at: number;
+  idle_ttl_ms: number;
+  order_id: string | null;
+  closed_reason: string | null;
+  closed_at: number | null;
+};
+type LineRow = {
+  item_id: string;
+  product_id: string;
+  variant_id: string;
+  sku: string;
+  name: string;
+  variant_name: string;
+  quantity: number;
+  unit_price: number;
+  currency: string;
+  added_at: number;
+  updated_at: number;
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function fail(code: CartErrorCode, message: string, extra: Omit<CartFailure, 'ok' | 'code' | 'message'> = {}): CartFailure {
+  return { ok: false, code, message, ...extra };
+}
+
+function invalid(error: z.ZodError): CartFailure {
+  return fail('INVALID_INPUT', 'the input is not valid', { issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) });
+}
+
+/**
+ * One shopper's cart (`cart:<crt_…>`), or one user's pointer to their active cart (`user:<usr_…>`).
+ *
+ * Rules (STYLE rule 6): reached only through `cart.stub.ts`; typed RPC methods, no fetch; SQLite
+ * with append-only migrations; every method is synchronous, one `transactionSync` with no await
+ * inside, so calls are serialised and atomic (a thrown error rolls the call back); Idempotency-Keys
+ * persisted here with the body hash and the first result; one alarm, driven by the `due` table.
+ *
+ * An object that never held a cart has no schema at all: reads of a random or deleted id answer
+ * NOT_FOUND and write nothing, so probing ids creates no storage. The schema is created by the
+ * first write that makes something (`open`, `setUserCart`), and again after an expiry deleted it.
+ *
+ * Expiry: every change moves the `expire` due time to last activity + idle TTL. The alarm expires
+ * an idle cart, writes `cart.abandoned` to the outbox in the same transaction, sends it to the
+ * EVENTS queue and then deletes the object's storage. A refused send keeps the storage and
+ * retries with backoff, so the event is not lost. Checked-out and merged carts are kept for
+ * CLOSED_RETENTION_MS (to answer 409/410 and replay markCheckedOut), then deleted.
+ */
+export class CartDurableObject extends DurableObject<Env> {
+  /** The time source. Tests move it through `runInDurableObject`. */
+  clock: Clock = systemClock;
+  /** Where cart.abandoned goes (null: env.EVENTS). Tests swap it through `runInDurableObject`. */
+  eventsQueue: AbandonedQueue | null = null;
+  private alarmAt: number | null = null;
+  private schemaReady = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      if (this.hasSchema()) this.migrate();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cart lifecycle and reads
+  // ---------------------------------------------------------------------------------------------
+
+  /** Creates the cart (idempotent: an existing cart is returned unchanged). */
+  open(input: OpenInput): CartReadResult {
+    const i = OpenInput.safeParse(input);
+    if (!i.success) return invalid(i.error);
+    if (this.kind() !== 'cart') return fail('WRONG_KIND', 'not a cart object');
+    this.ensureSchema();
+    const now = this.now();
+    return this.write(() => {
+      const row = this.row();
+      if (row) return row.cart_id === i.data.cartId ? { ok: true as const, cart: this.state(row, now) } : fail('INVALID_INPUT', 'this object holds another cart');
+      this.sql.exec(
+        "INSERT INTO cart (id, cart_id, owner_id, status, version, created_at, updated_at, last_activity_at, idle_ttl_ms) VALUES (1, ?, ?, 'active', 1, ?, ?, ?, ?)",
+        i.data.cartId,
+        i.data.ownerId,
+        now,
+        now,
+        now,
+        i.data.idleTtlMs,
+      );
+      this.setDue('expire', now + i.data.idleTtlMs);
+      return { ok: true as const, cart: this.state(this.row()!, now) };
+    });
+  }
+
+  /** The cart as the caller may see it: NOT_FOUND when there is none or it is another user's. */
+  view(input: ViewInput): CartReadResult {
+    const i = ViewInput.safeParse(input);
+    if (!i.success) return invalid(i.error);
+    const row = this.readRow();
+    const denied = this.access(row, i.data.actorId);
+    if (denied) return denied;
+    return { ok: true, cart: this.state(row!, this.now()) };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lines
+  // ---------------------------------------------------------------------------------------------
+
+  /** Adds units of a variant (to its line, or a new line), within the limits and what is available. */
+  addItem(input: AddItemInput): CartWriteResult {
+    const p = AddItemInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const i = p.data;
+    return this.mutate(i.actorId, i.idempotency ? { method: 'addItem', ...i.idempotency } : undefined, (row, now) => {
+      const existing = this.lineByVariant(i.line.variantId);
+      const totals = this.totals(existing?.item_id);
+      const check = checkQuantity((existing?.quantity ?? 0) + i.quantity, existing?.quantity ?? 0, totals, !existing, i.limits, i.available);
+      if (!check.ok) return check.code === 'QUANTITY_LIMIT' ? fail(check.code, check.message, { limit: check.limit }) : fail(check.code, check.message, { available: check.available });
+      let itemId: string;
+      if (existing) {
+        itemId = existing.item_id;
+        // The shopper just saw the current price: the snapshot follows it.
+        this.sql.exec(
+          'UPDATE lines SET quantity = ?, unit_price = ?, currency = ?, name = ?, variant_name = ?, updated_at = ? WHERE item_id = ?',
+          check.quantity,
+          i.line.unitPrice,
+          i.line.currency,
+          i.line.name,
+          i.line.variantName,
+          now,
+          itemId,
+        );
+      } else {
+        itemId = newId('cartItem', now);
+        this.insertLine(itemId, i.line, check.quantity, now);
+      }
+      this.touch(now, i.idleTtlMs);
+      return { ok: true as const, cart: this.state(this.row()!, now), itemId, created: !existing };
+    });
+  }
+
+  /** Sets a line's quantity (availability is checked only when it grows). */
+  updateItem(input: UpdateItemInput): CartWriteResult {
+    const p = UpdateItemInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const i = p.data;
+    return this.mutate(i.actorId, undefined, (row, now) => {
+      const line = this.lineById(i.itemId);
+      if (!line) return fail('ITEM_NOT_FOUND', `no item ${i.itemId} in this cart`);
+      const check = checkQuantity(i.quantity, line.quantity, this.totals(line.item_id), false, i.limits, i.available);
+      if (!check.ok) return check.code === 'QUANTITY_LIMIT' ? fail(check.code, check.message, { limit: check.limit }) : fail(check.code, check.message, { available: check.available });
+      if (check.quantity === line.quantity) return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
+      this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
+      this.touch(now, i.idleTtlMs);
+      return { ok: true as const, cart: this.state(this.row()!, now), itemId: line.item_id };
+    });
+  }
+
+  removeItem(input: RemoveItemInput): CartWriteResult {
+    const p = RemoveItemInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const i = p.data;
+    return this.mutate(i.actorId, undefined, (row, now) => {
+      if (!this.lineById(i.itemId)) return fail('ITEM_NOT_FOUND', `no item ${i.itemId} in this cart`);
+      this.sql.exec('DELETE FROM lines WHERE item_id = ?', i.itemId);
+      this.touch(now, i.idleTtlMs);
+      return { ok: true as const, cart: this.state(this.row()!, now), itemId: i.itemId };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Merge at login
+  // ---------------------------------------------------------------------------------------------
+
+  /** On the guest cart: closes it as merged into `into` and hands its lines over. Same `into` again: the same lines. */
+  closeForMerge(input: CloseForMergeInput): CloseForMergeResult {
+    const p = CloseForMergeInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const row = this.readRow();
+    if (!row) return fail('NOT_FOUND', 'no such cart');
+    if (row.owner_id !== null) return fail('NOT_GUEST', 'only a guest cart can be merged');
+    const now = this.now();
+    return this.write(() => {
+      const reason = `merged:${p.data.into}`;
+      const status = this.effectiveStatus(row, now);
+      if (status === 'closed' && row.closed_reason === reason) return { ok: true as const, lines: this.lines(), alreadyClosed: true };
+      const refused = this.statusFailure(status);
+      if (refused) return refused;
+      this.close('closed', reason, now);
+      return { ok: true as const, lines: this.lines(), alreadyClosed: false };
+    });
+  }
+
+  /** On the user's cart: adds a guest cart's lines, combining quantities and clamping to the limits (reported). Once per op id. */
+  mergeFrom(input: MergeInput): MergeResult {
+    const p = MergeInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const i = p.data;
+    return this.mutate(i.actorId, { method: 'mergeFrom', key: i.opId, bodyHash: stableJson(i.lines) }, (row, now) => {
+      const current = this.lines();
+      const byVariant = new Map(current.map((l) => [l.variantId, l]));
+      const plan = planMerge(new Map(current.map((l) => [l.variantId, l.quantity])), i.lines, i.limits);
+      let changed = false;
+      for (const line of i.lines) {
+        const next = plan.quantities.get(line.variantId);
+        const have = byVariant.get(line.variantId);
+        if (next === undefined || next === have?.quantity) continue;
+        changed = true;
+        if (have) this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', next, now, have.itemId);
+        else {
+          this.insertLine(newId('cartItem', now), line, next, now);
+          byVariant.set(line.variantId, { ...line, itemId: '', quantity: next, addedAt: '', updatedAt: '' });
+        }
+      }
+      if (changed) this.touch(now, i.idleTtlMs);
+      return { ok: true as const, cart: this.state(this.row()!, now), report: plan.report };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Checkout (issue 7)
+  // ---------------------------------------------------------------------------------------------
+
+  /** The cart's lines and version for checkout (the caller refuses a cart that is not active). */
+  checkoutSnapshot(input: SnapshotInput): CartReadResult {
+    return this.view(input);
+  }
+
+  /** Closes the cart for an order if it is still at `expectedVersion`. Same order id again: no-op. */
+  markCheckedOut(input: MarkCheckedOutInput): MarkCheckedOutResult {
+    const p = MarkCheckedOutInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const i = p.data;
+    const row = this.readRow();
+    const denied = this.access(row, i.actorId);
+    if (denied) return denied;
+    const now = this.now();
+    return this.write(() => {
+      const status = this.effectiveStatus(row!, now);
+      if (status === 'checked_out' && row!.order_id === i.orderId) return { ok: true as const, cart: this.state(row!, now), changed: false };
+      const refused = this.statusFailure(status);
+      if (refused) return refused;
+      if (row!.version !== i.expectedVersion) {
+        return fail('VERSION_MISMATCH', `the cart is at version ${row!.version}, not ${i.expectedVersion}`, { version: row!.version });
+      }
+      this.close('checked_out', null, now, i.orderId);
+      return { ok: true as const, cart: this.state(this.row()!, now), changed: true };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pointer objects (`user:<id>`): the user's active cart
+  // ---------------------------------------------------------------------------------------------
+
+  userCart(): UserCartResult {
+    if (this.kind() !== 'user') return fail('WRONG_KIND', 'not a user pointer object');
+    if (!this.schemaReady) return { ok: true, cartId: null };
+    return { ok: true, cartId: this.sql.exec<{ cart_id: string }>('SELECT cart_id FROM user_cart WHERE id = 1').toArray()[0]?.cart_id ?? null };
+  }
+
+  /** Compare-and-set: points at `cartId` if the pointer is still `expected`; answers the pointer after. */
+  setUserCart(input: SetUserCartInput): UserCartResult {
+    const p = SetUserCartInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    if (this.kind() !== 'user') return fail('WRONG_KIND', 'not a user pointer object');
+    this.ensureSchema();
+    const now = this.now();
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.sql.exec<{ cart_id: string }>('SELECT cart_id FROM user_cart WHERE id = 1').toArray()[0]?.cart_id ?? null;
+      if (current !== p.data.expected) return { ok: true as const, cartId: current };
+      this.sql.exec(
+        'INSERT INTO user_cart (id, cart_id, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET cart_id = excluded.cart_id, updated_at = excluded.updated_at',
+        p.data.cartId,
+        now,
+      );
+      return { ok: true as const, cartId: p.data.cartId };
+    });
+  }
+
+  /** Deletes everything this object holds (user erasure). */
+  async erase(): Promise<{ ok: true }> {
+    await this.dropStorage();
+    return { ok: true };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The alarm
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Expires an idle cart (cart.abandoned, then its storage is deleted) and deletes closed carts
+   * after their retention. Fired early (the cart was used since), it re-arms for the new due time.
+   */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    if (!this.schemaReady) return;
+    const now = this.now();
+    const row = this.row();
+    if (!row) {
+      this.rearm();
+      return;
+    }
+    const purge = this.dueAt('purge');
+    if (row.status !== 'active' && row.status !== 'expired' && purge !== null && purge <= now) {
+      await this.dropStorage();
+      return;
+    }
+    if (row.status === 'active' && this.effectiveStatus(row, now) === 'expired') {
+      this.ctx.storage.transactionSync(() => this.expire(row, now));
+    }
+    if (this.row()?.status === 'expired') {
+      await this.relayAbandoned(now);
+      return;
+    }
+    this.rearm();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+  // ---------------------------------------------------------------------------------------------
+
+  private get sql() {
+    return this.ctx.storage.sql;
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
+
+  private kind(): 'cart' | 'user' | 'unknown' {
+    const name = this.ctx.id.name ?? '';
+    return name.startsWith('cart:') ? 'cart' : name.startsWith('user:') ? 'user' : 'unknown';
+  }
+
+  private hasSchema(): boolean {
+    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+  }
+
+  private migrate(): void {
+    applyMigrations(this.ctx.storage, CART_MIGRATIONS);
+    this.schemaReady = true;
+  }
+
+  private ensureSchema(): void {
+    if (!this.schemaReady) this.migrate();
+  }
+
+  private row(): CartRow | undefined {
+    return this.sql.exec<CartRow>('SELECT * FROM cart WHERE id = 1').toArray()[0];
+  }
+
+  /** The cart row, or undefined without touching storage when the object has no schema. */
+  private readRow(): CartRow | undefined {
+    return this.schemaReady && this.kind() === 'cart' ? this.row() : undefined;
+  }
+
+  /** NOT_FOUND for no cart, and for a user's cart asked by anyone else (the same answer: ids are not confirmed). */
+  private access(row: CartRow | undefined, actorId: string | null): CartFailure | null {
+    if (!row) return fail('NOT_FOUND', 'no such cart');
+    if (row.owner_id !== null && row.owner_id !== actorId) return fail('NOT_FOUND', 'no such cart');
+    return null;
+  }
+
+  private effectiveStatus(row: CartRow, now: number): CartStatus {
+    return row.status === 'active' && now >= row.last_activity_at + row.idle_ttl_ms ? 'expired' : row.status;
+  }
+
+  private statusFailure(status: CartStatus): CartFailure | null {
+    switch (status) {
+      case 'active':
+        return null;
+      case 'checked_out':
+        return fail('CHECKED_OUT', 'the cart has been checked out');
+      case 'closed':
+        return fail('CLOSED', 'the cart is closed');
+      case 'expired':
+        return fail('EXPIRED', 'the cart has expired');
+    }
+  }
+
+  /**
+   * The frame of every line change: access, then the stored answer of an Idempotency-Key (same
+   * body: replayed; other body: KEY_REUSED), then the status, then `body`; the answer is stored
+   * with the key (refusals too), all in one transaction.
+   */
+  private mutate<R extends { ok: boolean }>(
+    actorId: string | null,
+    idem: { method: string; key: string; bodyHash: string } | undefined,
+    body: (row: CartRow, now: number) => R | CartFailure,
+  ): R | CartFailure {
+    const row = this.readRow();
+    const denied = this.access(row, actorId);
+    if (denied) return denied;
+    const now = this.now();
+    return this.write(() => {
+      if (idem) {
+        const prior = this.sql
+          .exec<{ method: string; body_hash: string; result: string }>('SELECT method, body_hash, result FROM idempotency WHERE key = ?', idem.key)
+          .toArray()[0];
+        if (prior) {
+          if (prior.method !== idem.method || prior.body_hash !== idem.bodyHash) return fail('KEY_REUSED', 'this key was used with another request');
+          return { ...(JSON.parse(prior.result) as R), replayed: true };
+        }
+      }
+      const refused = this.statusFailure(this.effectiveStatus(row!, now));
+      const result = refused ?? body(row!, now);
+      if (idem) {
+        this.sql.exec('DELETE FROM idempotency WHERE created_at < ?', now - IDEMPOTENCY_RETENTION_MS);
+        this.sql.exec('INSERT INTO idempotency (key, method, body_hash, result, created_at) VALUES (?, ?, ?, ?, ?)', idem.key, idem.method, idem.bodyHash, JSON.stringify(result), now);
+      }
+      return result;
+    });
+  }
+
+  /** One synchronous transaction, then the alarm follows the due table. */
+  private write<R>(body: () => R): R {
+    const result = this.ctx.storage.transactionSync(body);
+    this.rearm();
+    return result;
+  }
+
+  /** A change: version + 1, activity now, expiry moved. */
+  private touch(now: number, idleTtlMs: number): void {
+    this.sql.exec('UPDATE cart SET version = version + 1, updated_at = ?, last_activity_at = ?, idle_ttl_ms = ? WHERE id = 1', now, now, idleTtlMs);
+    this.setDue('expire', now + idleTtlMs);
+  }
+
+  private close(to: 'checked_out' | 'closed', reason: string | null, now: number, orderId: string | null = null): void {
+    this.sql.exec(
+      'UPDATE cart SET status = ?, closed_reason = ?, closed_at = ?, order_id = ?, version = version + 1, updated_at = ? WHERE id = 1',
+      to,
+      reason,
+      now,
+      orderId,
+      now,
+    );
+    this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+    this.setDue('purge', now + CLOSED_RETENTION_MS);
+  }
+
+  /** Marks the cart expired and writes cart.abandoned to the outbox (same transaction). */
+  private expire(row: CartRow, now: number): void {
+    this.sql.exec("UPDATE cart SET status = 'expired', closed_at = ?, version = version + 1, updated_at = ? WHERE id = 1", now, now);
+    const lines = this.lines();
+    const event = CartAbandoned.create(
+      {
+        cartId: row.cart_id,
+        userId: row.owner_id,
+        lines: lines.map((l) => ({ productId: l.productId, variantId: l.variantId, sku: l.sku, name: l.name, quantity: l.quantity, unitPrice: l.unitPrice, currency: l.currency })),
+        totals: totalsByCurrency(lines),
+        lastActivityAt: iso(row.last_activity_at),
+      },
+      { correlationId: `cart:${row.cart_id}`, source: 'cart', subject: row.cart_id, aggregateVersion: row.version + 1, occurredAt: new Date(now) },
+    );
+    this.sql.exec('INSERT INTO outbox (event_id, body, created_at) VALUES (?, ?, ?)', event.id, JSON.stringify(event), now);
+    this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+  }
+
+  /** Sends the outbox; once the queue has it, deletes the storage. Refused: retry later with backoff. */
+  private async relayAbandoned(now: number): Promise<void> {
+    const rows = this.sql.exec<{ event_id: string; body: string; attempts: number }>('SELECT event_id, body, attempts FROM outbox').toArray();
+    try {
+      for (const r of rows) await (this.eventsQueue ?? this.env.EVENTS).send(JSON.parse(r.body), { contentType: 'json' });
+    } catch (error) {
+      const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+      const attempts = rows[0]?.attempts ?? 0;
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec('UPDATE outbox SET attempts = attempts + 1, last_error = ?', message);
+        this.setDue('expire', now + relayBackoffMs(attempts));
+      });
+      this.rearm(true);
+      console.warn(JSON.stringify({ level: 'warn', msg: 'cart.abandoned relay failed', object: this.ctx.id.name, error: message }));
+      return;
+    }
+    await this.dropStorage();
+  }
+
+  private async dropStorage(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.alarmAt = null;
+    this.schemaReady = false;
+  }
+
+  private setDue(kind: 'expire' | 'purge', at: number): void {
+    this.sql.exec('INSERT INTO due (kind, due_at) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET due_at = excluded.due_at', kind, at);
+  }
+
+  private dueAt(kind: 'expire' | 'purge'): number | null {
+    return this.sql.exec<{ due_at: number }>('SELECT due_at FROM due WHERE kind = ?', kind).toArray()[0]?.due_at ?? null;
+  }
+
+  /**
+   * Keeps the one alarm at or before the earliest due time. It is moved earlier at once but not
+   * later (a write that only pushes the expiry back costs no alarm write; the early alarm re-arms).
+   * `exact` sets it to the due time whatever it was (after the alarm ran).
+   */
+  private rearm(exact = false): void {
+    const next = this.sql.exec<{ t: number | null }>('SELECT MIN(due_at) AS t FROM due').one().t;
+    if (next === null) {
+      if (this.alarmAt !== null) void this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
+    } else if (this.alarmAt === null || next < this.alarmAt || (exact && next !== this.alarmAt)) {
+      void this.ctx.storage.setAlarm(next);
+      this.alarmAt = next;
+    }
+  }
+
+  private insertLine(itemId: string, line: { productId: string; variantId: string; sku: string; name: string; variantName: string; unitPrice: number; currency: string }, quantity: number, now: number): void {
+    this.sql.exec(
+      'INSERT INTO lines (item_id, product_id, variant_id, sku, name, variant_name, quantity, unit_price, currency, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      itemId,
+      line.productId,
+      line.variantId,
+      line.sku,
+      line.name,
+      line.variantName,
+      quantity,
+      line.unitPrice,
+      line.currency,
+      now,
+      now,
+    );
+  }
+
+  private lineByVariant(variantId: string): LineRow | undefined {
+    return this.sql.exec<LineRow>('SELECT * FROM lines WHERE variant_id = ?', variantId).toArray()[0];
+  }
+
+  private lineById(itemId: string): LineRow | undefined {
+    return this.sql.exec<LineRow>('SELECT * FROM lines WHERE item_id = ?', itemId).toArray()[0];
+  }
+
+  /** Units and lines of the cart, leaving out `exceptItem`. */
+  private totals(exceptItem?: string): { units: number; lines: number } {
+    const r = this.sql
+      .exec<{ units: number | null; lines: number }>('SELECT SUM(quantity) AS units, COUNT(*) AS lines FROM lines WHERE item_id <> ?', exceptItem ?? '')
+      .one();
+    return { units: r.units ?? 0, lines: r.lines };
+  }
+
+  private lines(): LineView[] {
+    return this.sql
+      .exec<LineRow>('SELECT * FROM lines ORDER BY added_at, item_id')
+      .toArray()
+      .map((l) => ({
+        itemId: l.item_id,
+        productId: l.product_id,
+        variantId: l.variant_id,
+        sku: l.sku,
+        name: l.name,
+        variantName: l.variant_name,
+        quantity: l.quantity,
+        unitPrice: l.unit_price,
+        currency: l.currency,
+        addedAt: iso(l.added_at),
+        updatedAt: iso(l.updated_at),
+      }));
+  }
+
+  private state(row: CartRow, now: number): CartState {
+    return {
+      cartId: row.cart_id,
+      ownerId: row.owner_id,
+      status: this.effectiveStatus(row, now),
+      version: row.version,
+      createdAt: iso(row.created_at),
+      updatedAt: iso(row.updated_at),
+      expiresAt: iso(row.last_activity_at + row.idle_ttl_ms),
+      orderId: row.order_id,
+      lines: this.lines(),
+    };
+  }
+}

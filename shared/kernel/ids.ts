@@ -22,6 +22,11 @@ export const ID_PREFIXES = {
   refreshToken: 'rtk',
   audit: 'aud',
   deadLetter: 'dlt',
+  cart: 'crt',
+  cartItem: 'itm',
+  paymentAttempt: 'pat',
+  refund: 'rfd',
+  paymentWebhookEvent: 'pwe',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

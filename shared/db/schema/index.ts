@@ -4,3 +4,5 @@ export * from './identity';
 export * from './inventory';
 export * from './events';
 export * from './payments';
+export * from './wishlist';
+export * from './orders';
