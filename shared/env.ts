@@ -39,6 +39,36 @@ export const ConfigSchema = z.object({
   PII_INDEX_KEY: PiiIndexKeySecret,
   /** `on` (default) or `off`: switch every rate limit off, e.g. for a load test of the KDF alone. */
   RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+
+  // Cart (docs/cart.md). A cart nobody changed for CART_IDLE_TTL_SECONDS expires (cart.abandoned).
+  CART_IDLE_TTL_SECONDS: z.coerce.number().int().min(60).max(365 * 86_400).default(30 * 86_400),
+  /** Most units of one variant in one cart. */
+  CART_MAX_LINE_QUANTITY: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Most units in one cart, all lines together. */
+  CART_MAX_UNITS: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Most distinct lines (variants) in one cart. */
+  CART_MAX_LINES: z.coerce.number().int().min(1).max(500).default(50),
+
+  // Payments (workers/payments/README.md). Unset API bases mean the real providers; a provider
+  // without keys is "not configured" (its methods and webhook answer 503).
+  STRIPE_SECRET_KEY: z.string().optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  /** e.g. `http://127.0.0.1:12111` for the local emulator; unset = https://api.stripe.com. */
+  STRIPE_API_BASE: optionalUrl,
+  RAZORPAY_KEY_ID: z.string().optional(),
+  RAZORPAY_KEY_SECRET: z.string().optional(),
+  RAZORPAY_WEBHOOK_SECRET: z.string().optional(),
+  /** Unset = https://api.razorpay.com. */
+  RAZORPAY_API_BASE: optionalUrl,
+  /** Timeout of one provider HTTP call. */
+  PAYMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(8000),
+  /** Retries after the first try, on retryable failures only (network, timeout, 5xx, 429). */
+  PAYMENT_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(3),
+  PAYMENT_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  /** Consecutive retryable failures that open a provider's circuit breaker. */
+  PAYMENT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
+  /** How long an open breaker fails fast before letting one probe through (half-open). */
+  PAYMENT_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,71 @@
+import Stripe from 'stripe';
+import type { PaymentEvent, PaymentEventType } from '../payments.schemas';
+
+/** Verified Stripe webhooks (Stripe-Signature, 5 minutes tolerance) → PaymentEvent, or null when we do not use the type. */
+const crypto = Stripe.createSubtleCryptoProvider();
+
+export class WebhookSignatureError extends Error {
+  override name = 'WebhookSignatureError';
+}
+
+export async function verifyStripeWebhook(rawBody: string, signature: string | undefined, secret: string, toleranceSeconds = 300): Promise<Stripe.Event> {
+  if (!signature) throw new WebhookSignatureError('Stripe-Signature header is missing');
+  try {
+    return await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, toleranceSeconds, crypto);
+  } catch (err) {
+    throw new WebhookSignatureError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const PI_TYPES: Record<string, PaymentEventType> = {
+  'payment_intent.amount_capturable_updated': 'authorized',
+  'payment_intent.succeeded': 'succeeded',
+  'payment_intent.payment_failed': 'failed',
+  'payment_intent.canceled': 'canceled',
+  'payment_intent.processing': 'pending',
+};
+
+export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
+  const occurredAt = new Date(event.created * 1000).toISOString();
+  const common = { id: `stripe:${event.id}`, provider: 'stripe' as const, providerEventId: event.id, providerType: event.type, occurredAt };
+  const piType = PI_TYPES[event.type];
+  if (piType) {
+    const pi = event.data.object as Stripe.PaymentIntent;
+    const amount =
+      piType === 'authorized' ? pi.amount_capturable : piType === 'succeeded' ? pi.amount_received || pi.amount : pi.amount;
+    const err = pi.last_payment_error;
+    return {
+      ...common,
+      type: piType,
+      attemptId: pi.metadata?.attemptId ?? null,
+      orderId: pi.metadata?.orderId ?? null,
+      refundId: null,
+      providerRef: pi.id,
+      providerObjectRef: null,
+      amount: { amount, currency: pi.currency.toUpperCase() },
+      failure:
+        piType === 'failed'
+          ? { code: err?.code ?? 'payment_failed', message: err?.message ?? 'The payment failed', ...(err?.decline_code ? { declineCode: err.decline_code } : {}) }
+          : null,
+    };
+  }
+  if (event.type === 'refund.created' || event.type === 'refund.updated' || event.type === 'refund.failed') {
+    const refund = event.data.object as Stripe.Refund;
+    const type: PaymentEventType | null =
+      refund.status === 'succeeded' ? 'refunded' : refund.status === 'failed' || refund.status === 'canceled' ? 'refund_failed' : null;
+    const pi = typeof refund.payment_intent === 'string' ? refund.payment_intent : refund.payment_intent?.id;
+    if (!type || !pi) return null;
+    return {
+      ...common,
+      type,
+      attemptId: null,
+      orderId: null,
+      refundId: refund.metadata?.refundId ?? null,
+      providerRef: pi,
+      providerObjectRef: refund.id,
+      amount: { amount: refund.amount, currency: refund.currency.toUpperCase() },
+      failure: type === 'refund_failed' ? { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } : null,
+    };
+  }
+  return null;
+}

@@ -1,0 +1,66 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { AnyDb } from '../../shared/db/client';
+import { paymentWebhookEvents } from '../../shared/db/schema';
+import { newId } from '../../shared/kernel/ids';
+import type { WebhookEventStore } from './payments.ports';
+import { PaymentEventSchema, type PaymentEvent } from './payments.schemas';
+
+/** payment_webhook_events: the webhook inbox (this context's table only). */
+export class DrizzleWebhookEventStore implements WebhookEventStore {
+  constructor(private readonly db: () => AnyDb) {}
+
+  async record(event: PaymentEvent): Promise<{ inserted: boolean; delivered: boolean }> {
+    const inserted = await this.db()
+      .insert(paymentWebhookEvents)
+      .values({
+        id: newId('paymentWebhookEvent'),
+        provider: event.provider,
+        eventId: event.providerEventId,
+        providerType: event.providerType,
+        type: event.type,
+        attemptId: event.attemptId,
+        orderId: event.orderId,
+        providerRef: event.providerRef,
+        event,
+        occurredAt: new Date(event.occurredAt),
+      })
+      .onConflictDoNothing({ target: [paymentWebhookEvents.provider, paymentWebhookEvents.eventId] })
+      .returning({ id: paymentWebhookEvents.id });
+    if (inserted.length) return { inserted: true, delivered: false };
+    const [row] = await this.db()
+      .select({ deliveredAt: paymentWebhookEvents.deliveredAt })
+      .from(paymentWebhookEvents)
+      .where(and(eq(paymentWebhookEvents.provider, event.provider), eq(paymentWebhookEvents.eventId, event.providerEventId)));
+    return { inserted: false, delivered: row?.deliveredAt != null };
+  }
+
+  async markDelivered(event: PaymentEvent, at: Date): Promise<void> {
+    await this.db()
+      .update(paymentWebhookEvents)
+      .set({ deliveredAt: at, deliveryAttempts: sql`${paymentWebhookEvents.deliveryAttempts} + 1`, lastError: null })
+      .where(
+        and(
+          eq(paymentWebhookEvents.provider, event.provider),
+          eq(paymentWebhookEvents.eventId, event.providerEventId),
+          isNull(paymentWebhookEvents.deliveredAt),
+        ),
+      );
+  }
+
+  async markFailed(event: PaymentEvent, error: string): Promise<void> {
+    await this.db()
+      .update(paymentWebhookEvents)
+      .set({ deliveryAttempts: sql`${paymentWebhookEvents.deliveryAttempts} + 1`, lastError: error.slice(0, 1000) })
+      .where(and(eq(paymentWebhookEvents.provider, event.provider), eq(paymentWebhookEvents.eventId, event.providerEventId)));
+  }
+
+  async undelivered(limit: number): Promise<PaymentEvent[]> {
+    const rows = await this.db()
+      .select({ event: paymentWebhookEvents.event })
+      .from(paymentWebhookEvents)
+      .where(isNull(paymentWebhookEvents.deliveredAt))
+      .orderBy(asc(paymentWebhookEvents.receivedAt))
+      .limit(limit);
+    return rows.map((r) => PaymentEventSchema.parse(r.event));
+  }
+}

@@ -1,0 +1,185 @@
+import type { z } from '@hono/zod-openapi';
+import { zodIssuesToFieldErrors } from '../../shared/http/problem';
+import { AppError, validationFailed } from '../../shared/kernel/app-error';
+import type { Clock } from '../../shared/kernel/clock';
+import { normaliseRazorpayEvent, verifyRazorpayWebhook } from './adapters/razorpay-webhook';
+import { normaliseStripeEvent, verifyStripeWebhook, WebhookSignatureError } from './adapters/stripe-webhook';
+import { realResilienceEnv, strategyFor, type PaymentsConfig, type ResilienceEnv } from './payments.factory';
+import type { PaymentEventSink, WebhookEventStore } from './payments.ports';
+import {
+  BeginPaymentSchema,
+  CancelPaymentSchema,
+  CapturePaymentSchema,
+  PaymentMethodSchema,
+  RefundPaymentSchema,
+  type BeginPaymentInput,
+  type CancelPaymentInput,
+  type CapturePaymentInput,
+  type PaymentEvent,
+  type PaymentMethod,
+  type PaymentResult,
+  type PaymentSnapshot,
+  type ReconcileOutcome,
+  type RefundPaymentInput,
+  type RefundResult,
+  type UnknownAttempt,
+  type WebhookAck,
+} from './payments.schemas';
+import { PaymentProviderError, PaymentUnavailableError } from './resilience';
+
+export interface PaymentsDeps {
+  config: PaymentsConfig;
+  /** The webhook inbox (DrizzleWebhookEventStore over the request's pool). */
+  store: () => WebhookEventStore;
+  /** Where normalised events go: the order saga (the gateway wires it). */
+  sink: PaymentEventSink;
+  clock: Clock;
+  resilience?: ResilienceEnv;
+  log?: Record<string, unknown>;
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw validationFailed(zodIssuesToFieldErrors('payment', r.error.issues));
+  return r.data;
+}
+
+export function makePaymentsService(deps: PaymentsDeps) {
+  const env = deps.resilience ?? realResilienceEnv;
+  const strategy = (method: PaymentMethod) => strategyFor(method, deps.config, env);
+
+  /** Records (dedupe), then offers the event to the sink; a sink failure leaves it for redelivery. */
+  async function accept(event: PaymentEvent | null): Promise<WebhookAck> {
+    if (!event) return { received: true, duplicate: false, ignored: true, delivered: false };
+    const store = deps.store();
+    const { inserted, delivered } = await store.record(event);
+    if (!inserted && delivered) return { received: true, duplicate: true, ignored: false, delivered: false };
+    const ok = await deliver(store, event);
+    return { received: true, duplicate: !inserted, ignored: false, delivered: ok };
+  }
+
+  async function deliver(store: WebhookEventStore, event: PaymentEvent): Promise<boolean> {
+    try {
+      await deps.sink.deliver(event);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (deps.log) deps.log.paymentSinkError = message;
+      await store.markFailed(event, message);
+      return false;
+    }
+    await store.markDelivered(event, deps.clock.now());
+    return true;
+  }
+
+  const service = {
+    /** Starts a payment attempt. Idempotent by attemptId. A decline is `status: 'failed'`. */
+    begin(input: BeginPaymentInput): Promise<PaymentResult> {
+      const valid = parse(BeginPaymentSchema, input);
+      return strategy(valid.method).begin(valid);
+    },
+
+    capture(input: CapturePaymentInput): Promise<PaymentResult> {
+      const valid = parse(CapturePaymentSchema, input);
+      return strategy(valid.method).capture(valid);
+    },
+
+    /** Idempotent by refundId. */
+    refund(input: RefundPaymentInput): Promise<RefundResult> {
+      const valid = parse(RefundPaymentSchema, input);
+      return strategy(valid.method).refund(valid);
+    },
+
+    cancel(input: CancelPaymentInput): Promise<PaymentResult> {
+      const valid = parse(CancelPaymentSchema, input);
+      return strategy(valid.method).cancel(valid);
+    },
+
+    retrieve(method: PaymentMethod, providerRef: string): Promise<PaymentSnapshot> {
+      return strategy(parse(PaymentMethodSchema, method)).retrieve(providerRef);
+    },
+
+    /**
+     * Settles attempts whose outcome is unknown (timeout after send, crash mid-call): asks the
+     * provider by providerRef, or finds the attempt by our id. Never creates or charges anything.
+     * `not_found` means the provider has no object for the attempt (for Stripe, search can lag
+     * about a minute behind a create: treat not_found as final only for attempts older than that).
+     */
+    async reconcile(attempts: UnknownAttempt[]): Promise<Array<ReconcileOutcome | { attemptId: string; outcome: 'not_found' }>> {
+      const out: Array<ReconcileOutcome | { attemptId: string; outcome: 'not_found' }> = [];
+      for (const a of attempts) {
+        const begin = parse(BeginPaymentSchema, a.begin);
+        try {
+          const s = strategy(begin.method);
+          const payment = a.providerRef
+            ? await s.retrieve(a.providerRef, { attemptId: begin.attemptId, amount: begin.amount })
+            : await s.locate(begin.attemptId, { amount: begin.amount });
+          out.push(payment ? { attemptId: begin.attemptId, outcome: 'settled', payment } : { attemptId: begin.attemptId, outcome: 'not_found' });
+        } catch (err) {
+          if (err instanceof PaymentUnavailableError || err instanceof PaymentProviderError || err instanceof AppError) {
+            out.push({
+              attemptId: begin.attemptId,
+              outcome: 'unknown',
+              error: { code: err.code, message: err.message, ...(err instanceof PaymentUnavailableError ? { retryAfterMs: err.retryAfterMs } : {}) },
+            });
+          } else throw err;
+        }
+      }
+      return out;
+    },
+
+    /** POST /v1/payments/webhooks/stripe: verify, dedupe, normalise, deliver. */
+    async handleStripeWebhook(rawBody: string, signature: string | undefined): Promise<WebhookAck> {
+      const secret = deps.config.stripeWebhookSecret;
+      if (!secret) throw new AppError('DEPENDENCY_UNAVAILABLE', 'Stripe webhooks are not configured');
+      let event;
+      try {
+        event = await verifyStripeWebhook(rawBody, signature, secret);
+      } catch (err) {
+        if (err instanceof WebhookSignatureError) throw new AppError('WEBHOOK_SIGNATURE_INVALID', err.message);
+        throw err;
+      }
+      if (deps.log) Object.assign(deps.log, { webhookProvider: 'stripe', webhookEvent: event.id, webhookType: event.type });
+      return accept(normaliseStripeEvent(event));
+    },
+
+    /** POST /v1/payments/webhooks/razorpay. */
+    async handleRazorpayWebhook(rawBody: string, signature: string | undefined, eventId: string | undefined): Promise<WebhookAck> {
+      const secret = deps.config.razorpayWebhookSecret;
+      if (!secret) throw new AppError('DEPENDENCY_UNAVAILABLE', 'Razorpay webhooks are not configured');
+      let hook;
+      try {
+        hook = await verifyRazorpayWebhook(rawBody, signature, eventId, secret);
+      } catch (err) {
+        if (err instanceof WebhookSignatureError) throw new AppError('WEBHOOK_SIGNATURE_INVALID', err.message);
+        throw err;
+      }
+      if (deps.log) Object.assign(deps.log, { webhookProvider: 'razorpay', webhookEvent: hook.eventId, webhookType: hook.body.event });
+      return accept(normaliseRazorpayEvent(hook));
+    },
+
+    /** Offers recorded-but-undelivered events to the sink again, oldest first (call from a scheduled handler). */
+    async redeliverPending(limit = 100): Promise<{ delivered: number; failed: number }> {
+      const store = deps.store();
+      let delivered = 0;
+      let failed = 0;
+      for (const event of await store.undelivered(limit)) {
+        if (await deliver(store, event)) delivered++;
+        else failed++;
+      }
+      return { delivered, failed };
+    },
+  };
+  return service;
+}
+
+export type PaymentsService = ReturnType<typeof makePaymentsService>;
+
+/**
+ * The sink the gateway uses until the order saga is wired: accepts every event (it stays
+ * recorded in payment_webhook_events with delivered_at) and logs it.
+ */
+export const recordingSink = (log?: Record<string, unknown>): PaymentEventSink => ({
+  async deliver(event) {
+    if (log) log.paymentEvent = { id: event.id, type: event.type, attemptId: event.attemptId, providerRef: event.providerRef };
+  },
+});
