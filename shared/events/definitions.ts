@@ -52,3 +52,32 @@ export const InventoryLowStock = defineEvent(
     threshold: z.number().int().nonnegative(),
   }),
 );
+
+/** One line of a cart as `cart.abandoned` reports it (price: the snapshot taken when it was added). */
+export const CartAbandonedLine = z.object({
+  productId: z.string().min(1).max(64),
+  variantId: z.string().min(1).max(64),
+  sku: z.string().min(1).max(64),
+  name: z.string().max(400),
+  quantity: z.number().int().positive(),
+  unitPrice: z.number().int(),
+  currency: z.string().length(3),
+});
+
+/**
+ * cart: a cart nobody changed for the idle TTL expired and was deleted (its object's alarm).
+ * `userId` is null for a guest cart (nobody to notify; still useful for analytics).
+ * `aggregateVersion` is the cart's last version.
+ */
+export const CartAbandoned = defineEvent(
+  'cart.abandoned',
+  1,
+  z.object({
+    cartId: z.string().min(1).max(64),
+    userId: z.string().min(1).max(64).nullable(),
+    lines: z.array(CartAbandonedLine).max(500),
+    /** Per currency, in minor units, at the snapshot prices. */
+    totals: z.array(z.object({ currency: z.string().length(3), amount: z.number().int(), units: z.number().int() })),
+    lastActivityAt: z.iso.datetime({ offset: true }),
+  }),
+);
