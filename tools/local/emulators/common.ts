@@ -1,0 +1,234 @@
+/**
+ * What the provider emulators share: fault switches (`/_emulator/faults`), the webhook outbox
+ * (pushed to a URL when configured, and always kept for tests to drain), a request log.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { HttpError, listen, parseJson, readBody, requestTarget, sendJson } from '../http-util.ts';
+
+export interface FaultSpec {
+  /** Answer the next `times` matching API requests with this status (500, 502, 503, 429) without processing them. */
+  errors?: Array<{ status: number; times?: number; match?: string }>;
+  /** Process the next `times` matching API requests, then hold the answer `ms` (a timeout after send). */
+  delays?: Array<{ ms: number; times?: number; match?: string }>;
+  /** Decline every payment attempt (Stripe confirm, Razorpay pay) whatever the method. */
+  declineAll?: boolean;
+  /** Deliver every webhook twice. */
+  duplicateWebhooks?: boolean;
+  /** Hold webhooks and release them newest first at `POST /_emulator/webhooks/flush`. */
+  outOfOrderWebhooks?: boolean;
+}
+
+interface Counted<T> {
+  spec: T;
+  left: number;
+}
+
+export class Faults {
+  errors: Counted<{ status: number; match?: string }>[] = [];
+  delays: Counted<{ ms: number; match?: string }>[] = [];
+  declineAll = false;
+  duplicateWebhooks = false;
+  outOfOrderWebhooks = false;
+
+  set(spec: FaultSpec): void {
+    for (const e of spec.errors ?? []) this.errors.push({ spec: { status: e.status, match: e.match }, left: e.times ?? 1 });
+    for (const d of spec.delays ?? []) this.delays.push({ spec: { ms: d.ms, match: d.match }, left: d.times ?? 1 });
+    if (spec.declineAll !== undefined) this.declineAll = spec.declineAll;
+    if (spec.duplicateWebhooks !== undefined) this.duplicateWebhooks = spec.duplicateWebhooks;
+    if (spec.outOfOrderWebhooks !== undefined) this.outOfOrderWebhooks = spec.outOfOrderWebhooks;
+  }
+
+  reset(): void {
+    this.errors = [];
+    this.delays = [];
+    this.declineAll = this.duplicateWebhooks = this.outOfOrderWebhooks = false;
+  }
+
+  #take<T extends { match?: string }>(list: Counted<T>[], target: string): T | undefined {
+    const hit = list.find((f) => f.left > 0 && (!f.spec.match || target.includes(f.spec.match)));
+    if (!hit) return undefined;
+    hit.left--;
+    return hit.spec;
+  }
+
+  takeError(target: string) {
+    return this.#take(this.errors, target);
+  }
+
+  takeDelay(target: string) {
+    return this.#take(this.delays, target);
+  }
+}
+
+export interface Delivery {
+  eventId: string;
+  type: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Status of the push to the configured URL, when there is one. */
+  pushed?: number | string;
+}
+
+export class WebhookOutbox {
+  #ready: Delivery[] = [];
+  #held: Delivery[] = [];
+  readonly pushes: Promise<unknown>[] = [];
+
+  constructor(
+    private readonly faults: Faults,
+    private readonly url: string | undefined,
+  ) {}
+
+  emit(d: Delivery): void {
+    const copies = this.faults.duplicateWebhooks ? [d, { ...d }] : [d];
+    if (this.faults.outOfOrderWebhooks) this.#held.push(...copies);
+    else for (const c of copies) this.#release(c);
+  }
+
+  /** Releases held webhooks, newest first. */
+  flush(): number {
+    const held = this.#held.splice(0).reverse();
+    for (const d of held) this.#release(d);
+    return held.length;
+  }
+
+  drain(): Delivery[] {
+    return this.#ready.splice(0);
+  }
+
+  #release(d: Delivery): void {
+    this.#ready.push(d);
+    if (!this.url) return;
+    const push = fetch(this.url, { method: 'POST', headers: d.headers, body: d.body })
+      .then(async (res) => {
+        d.pushed = res.status;
+        await res.arrayBuffer();
+      })
+      .catch((err: unknown) => {
+        d.pushed = String(err);
+      });
+    this.pushes.push(push);
+  }
+}
+
+export const randomId = (prefix: string, n = 14) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  return `${prefix}${Array.from(randomBytes(n), (b) => alphabet[b % alphabet.length]).join('')}`;
+};
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface EmulatorServer {
+  url: string;
+  port: number;
+  faults: Faults;
+  outbox: WebhookOutbox;
+  requests: Array<{ method: string; path: string; status: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * An HTTP server with the shared `/_emulator/*` controls; everything else goes to `api`
+ * after the fault switches had their say.
+ */
+export async function serveEmulator(opts: {
+  port?: number;
+  host?: string;
+  webhookUrl?: string;
+  errorBody: (status: number) => unknown;
+  control?: (req: ApiRequest) => Promise<ApiResponse | undefined>;
+  api: (req: ApiRequest) => Promise<ApiResponse>;
+  reset: () => void;
+}): Promise<EmulatorServer> {
+  const faults = new Faults();
+  const outbox = new WebhookOutbox(faults, opts.webhookUrl);
+  const requests: EmulatorServer['requests'] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const { path, query } = requestTarget(req);
+    const body = await readBody(req);
+    const r: ApiRequest = { method: req.method ?? 'GET', path, query, headers: req.headers, body };
+    if (path.startsWith('/_emulator/')) {
+      if (path === '/_emulator/faults' && r.method === 'POST') {
+        faults.set(parseJson(body || '{}') as FaultSpec);
+        return sendJson(res, 200, { ok: true });
+      }
+      if (path === '/_emulator/faults' && r.method === 'DELETE') {
+        faults.reset();
+        return sendJson(res, 200, { ok: true });
+      }
+      if (path === '/_emulator/webhooks' && r.method === 'GET') return sendJson(res, 200, { deliveries: outbox.drain() });
+      if (path === '/_emulator/webhooks/flush' && r.method === 'POST') return sendJson(res, 200, { released: outbox.flush() });
+      if (path === '/_emulator/requests' && r.method === 'GET') return sendJson(res, 200, { requests });
+      if (path === '/_emulator/reset' && r.method === 'POST') {
+        faults.reset();
+        outbox.flush();
+        outbox.drain();
+        requests.length = 0;
+        opts.reset();
+        return sendJson(res, 200, { ok: true });
+      }
+      const answer = await opts.control?.(r);
+      if (answer) return sendJson(res, answer.status, answer.body);
+      return sendJson(res, 404, { error: `no emulator control ${r.method} ${path}` });
+    }
+    const target = `${r.method} ${path}`;
+    const injected = faults.takeError(target);
+    if (injected) {
+      requests.push({ method: r.method, path, status: injected.status });
+      const headers: Record<string, string> = injected.status === 429 ? { 'retry-after': '0' } : {};
+      const payload = JSON.stringify(opts.errorBody(injected.status));
+      res.writeHead(injected.status, { 'content-type': 'application/json', ...headers });
+      return res.end(payload);
+    }
+    const answer = await opts.api(r);
+    requests.push({ method: r.method, path, status: answer.status });
+    const delay = faults.takeDelay(target);
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay.ms));
+    if (res.destroyed) return;
+    const payload = JSON.stringify(answer.body);
+    res.writeHead(answer.status, { 'content-type': 'application/json', 'request-id': randomId('req_'), ...answer.headers });
+    res.end(payload);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent || res.destroyed) return;
+      const status = err instanceof HttpError ? err.status : 500;
+      sendJson(res, status, opts.errorBody(status));
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const host = opts.host ?? '127.0.0.1';
+  const port = await listen(server, opts.port ?? 0, host);
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    faults,
+    outbox,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
