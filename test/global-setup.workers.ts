@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { generateLocalSecrets } from '../tools/local/dev-secrets.ts';
 import { startTestStack } from './stack-client.ts';
+import { startPaymentEmulators } from '../tools/local/emulators/index.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,6 +14,13 @@ declare module 'vitest' {
     authSigningKeys: string;
     piiEncryptionKeys: string;
     piiIndexKey: string;
+    stripeApiBase: string;
+    stripeSecretKey: string;
+    stripeWebhookSecret: string;
+    razorpayApiBase: string;
+    razorpayKeyId: string;
+    razorpayKeySecret: string;
+    razorpayWebhookSecret: string;
   }
 }
 
@@ -33,5 +41,11 @@ export default async function setup(project: TestProject) {
   project.provide('authSigningKeys', secrets.AUTH_SIGNING_KEYS);
   project.provide('piiEncryptionKeys', secrets.PII_ENCRYPTION_KEYS);
   project.provide('piiIndexKey', secrets.PII_INDEX_KEY);
-  return stop;
+  // Stripe and Razorpay emulators (tools/local/emulators): the Worker reaches them over fetch.
+  const payments = await startPaymentEmulators();
+  for (const [k, v] of Object.entries(payments.provide)) project.provide(k as keyof typeof payments.provide, v);
+  return async () => {
+    await payments.stop();
+    await stop();
+  };
 }

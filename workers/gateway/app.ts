@@ -10,6 +10,10 @@ import { authRouter } from '../auth';
 import { catalogRouter } from '../catalog';
 import { eventsRouter } from '../events';
 import { inventoryRouter } from '../inventory';
+import { cartRouter } from '../cart';
+import { wishlistRouter } from '../wishlist';
+import { paymentsRouter } from '../payments';
+import { ordersRouter } from '../orders';
 import { healthRouter } from './health';
 import { methodIndex, notFound, onError } from './middleware/errors';
 import { requestContext } from './middleware/request-context';
@@ -49,6 +53,10 @@ export function createApp() {
   app.route('/', catalogRouter((c) => services(c).catalog));
   app.route('/', eventsRouter((c) => services(c).events));
   app.route('/', inventoryRouter((c) => services(c).inventory));
+  app.route('/', cartRouter((c) => services(c).cart));
+  app.route('/', wishlistRouter((c) => services(c).wishlist));
+  app.route('/', paymentsRouter((c) => services(c).payments));
+  app.route('/', ordersRouter((c) => services(c).orders));
 
   registerOpenApi(app);
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Agora API reference' }));

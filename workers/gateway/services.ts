@@ -13,12 +13,19 @@ import { makeAuditService, type AuditService } from '../audit';
 import { loadSigningKeys, makeAuthService, type AuthService } from '../auth';
 import { makeEventsService, type EventsService } from '../events';
 import { makeInventoryService, type InventoryService } from '../inventory';
+import { makeCartService, type CartService } from '../cart';
+import { makeWishlistService, type WishlistService } from '../wishlist';
+import { DrizzleWebhookEventStore, makePaymentsService, paymentsConfig, type PaymentsService } from '../payments';
+import { orderSagaSink } from './payment-events';
 import { QueuePublisher } from '../../shared/adapters/events/queue-publisher';
 import { DurableObjectRateLimiter } from '../../durable-objects/rate-limiter/rate-limiter.stub';
 import { UpstashRateLimiter } from '../../shared/adapters/rate-limit/upstash-rate-limiter';
 import { FieldCipher } from '../../shared/crypto/field-cipher';
 import type { LogFields } from '../../shared/http/context';
 import type { RateLimiter } from '../../shared/ports/rate-limiter';
+import { AppError } from '../../shared/kernel/app-error';
+import { shardCount } from '../../durable-objects/inventory/inventory.stub';
+import { makeOrdersService, type OrdersService } from '../orders';
 
 /**
  * The composition root: the only place that knows every context and adapter. Contexts get
@@ -31,6 +38,10 @@ export interface Services {
   audit: AuditService;
   events: EventsService;
   inventory: InventoryService;
+  cart: CartService;
+  wishlist: WishlistService;
+  payments: PaymentsService;
+  orders: OrdersService;
 }
 
 // Per-isolate state: caches hold immutable, generation-keyed snapshots (never DB pools).
@@ -105,11 +116,72 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     },
     events: publisher,
     log,
+    // Guest cart merge at login (the cart service is built below; called at request time).
+    carts: { mergeGuestCart: (guestCartId, userId) => cart.mergeGuestCart(guestCartId, userId) },
   });
   const audit = makeAuditService({ readDb: () => db.http() });
   const events = makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock });
   const inventory = makeInventoryService({ readDb: () => db.http(), writeDb: () => db.pool(), objects: env });
-  return { db, catalog, auth, audit, events, inventory };
+  // Cart and wishlist (docs/cart.md): products from the catalog's caches, availability from inventory.
+  const activeProduct = async (id: string) => {
+    try {
+      return (await catalog.getProduct(id)).value;
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'NOT_FOUND') return null;
+      throw e;
+    }
+  };
+  const cart = makeCartService({
+    objects: env,
+    catalog: { product: activeProduct },
+    stock: {
+      async available(sku) {
+        try {
+          return (await inventory.availability(sku)).available;
+        } catch (e) {
+          if (e instanceof AppError && e.code === 'NOT_FOUND') return 0;
+          throw e;
+        }
+      },
+    },
+    limits: { maxLineQuantity: config.CART_MAX_LINE_QUANTITY, maxUnits: config.CART_MAX_UNITS, maxLines: config.CART_MAX_LINES },
+    idleTtlSeconds: config.CART_IDLE_TTL_SECONDS,
+    log,
+  });
+  const wishlist = makeWishlistService({
+    readDb: () => db.http(),
+    writeDb: () => db.pool(),
+    catalog: { product: activeProduct },
+    cart: { addToMyCart: (userId, item) => cart.addToMyCart(userId, item) },
+  });
+  const payments = makePaymentsService({
+    config: paymentsConfig(config),
+    store: () => new DrizzleWebhookEventStore(() => db.pool()),
+    // Verified provider events go to the order's saga object (applied once per event id).
+    sink: orderSagaSink((orderId, event) => orders.applyPaymentEvent(orderId, event), log),
+    clock: systemClock,
+    log,
+  });
+  const orders = makeOrdersService({
+    readDb: () => db.http(),
+    objects: env,
+    catalog: {
+      async product(id) {
+        try {
+          return (await catalog.getProduct(id)).value;
+        } catch (e) {
+          if (e instanceof AppError && e.code === 'NOT_FOUND') return null;
+          throw e;
+        }
+      },
+    },
+    stock: { shardCount: (sku) => shardCount(env, sku) },
+    carts: null,
+    carrierWebhookSecret: config.CARRIER_WEBHOOK_SECRET ?? null,
+    clock: systemClock,
+    log,
+  });
+  return { db, catalog, auth, audit, events, inventory, payments, orders, cart, wishlist };
 }
 
 /** The request's services, built on first use. */

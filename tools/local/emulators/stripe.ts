@@ -353,8 +353,8 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
       if (!m || r.method !== 'POST') return undefined;
       const pi = intents.get(m[1]!);
       if (!pi) return { status: 404, body: { error: 'no such payment_intent' } };
-      const declined = confirm(pi, m[2] === 'succeed' ? 'pm_card_visa' : 'pm_card_chargeDeclined', null);
-      return { status: declined ? 402 : 200, body: pi };
+      confirm(pi, m[2] === 'succeed' ? 'pm_card_visa' : 'pm_card_chargeDeclined', null);
+      return { status: 200, body: pi };
     },
   });
   return Object.assign(server, { intents });
