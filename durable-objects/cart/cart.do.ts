@@ -270,7 +270,9 @@ export class CartDurableObject extends DurableObject<Env> {
 
   /** The cart's lines and version for checkout (the caller refuses a cart that is not active). */
   checkoutSnapshot(input: SnapshotInput): CartReadResult {
-    return this.view(input);
+    const i = SnapshotInput.safeParse(input);
+    if (!i.success) return invalid(i.error);
+    return this.view(i.data);
   }
 
   /** Closes the cart for an order if it is still at `expectedVersion`. Same order id again: no-op. */
@@ -279,7 +281,7 @@ export class CartDurableObject extends DurableObject<Env> {
     if (!p.success) return invalid(p.error);
     const i = p.data;
     const row = this.readRow();
-    const denied = this.access(row, i.actorId);
+    const denied = this.access(row, i.actorId === undefined ? (row?.owner_id ?? null) : i.actorId);
     if (denied) return denied;
     const now = this.now();
     return this.write(() => {

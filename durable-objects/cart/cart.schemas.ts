@@ -77,7 +77,8 @@ export const CloseForMergeInput = z.object({ into: CartId });
 
 export const SnapshotInput = z.object({ actorId: ActorId });
 
-export const MarkCheckedOutInput = z.object({ actorId: ActorId, orderId: z.string().min(1).max(64), expectedVersion: z.number().int().min(1) });
+/** `actorId` undefined: a trusted caller (the order saga), which checked ownership at the snapshot. */
+export const MarkCheckedOutInput = z.object({ actorId: ActorId.optional(), orderId: z.string().min(1).max(64), expectedVersion: z.number().int().min(1) });
 
 /** Pointer objects: compare-and-set of the user's active cart. */
 export const SetUserCartInput = z.object({ expected: CartId.nullable(), cartId: CartId });

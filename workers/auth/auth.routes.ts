@@ -23,6 +23,7 @@ import {
   OAuthErrorSchema,
   RefreshBodySchema,
   RegisterBodySchema,
+  LoginSessionSchema,
   SessionSchema,
   TokenFormSchema,
   TokenResponseSchema,
@@ -73,7 +74,7 @@ export const loginRoute = createRoute({
   description: 'Unknown email, wrong password and inactive account all answer the same 401 INVALID_CREDENTIALS.',
   request: body(LoginBodySchema),
   responses: {
-    200: { description: 'A new session', content: json(SessionSchema) },
+    200: { description: 'A new session (with the cart merge report when a guest cartId was passed)', content: json(LoginSessionSchema) },
     ...problems(400, 401, 429),
   },
 });

@@ -38,6 +38,12 @@ export const LoginBodySchema = z
   .object({
     email: z.string().min(1).max(320),
     password: z.string().min(1).max(PASSWORD_MAX_LENGTH * 4),
+    /** A guest cart to merge into the user's cart once signed in (docs/cart.md). */
+    cartId: z
+      .string()
+      .regex(/^crt_[0-9a-z]{26}$/, 'must be a cart id (crt_…)')
+      .optional()
+      .openapi({ description: "A guest cart to merge into your cart (quantities combined within the limits); the guest cart is closed" }),
   })
   .strict()
   .openapi('LoginRequest');
@@ -86,6 +92,24 @@ export const SessionSchema = z
   })
   .openapi('Session');
 export type Session = z.infer<typeof SessionSchema>;
+
+/** The login answer: a session, plus the merge report when a guest `cartId` was passed. */
+export const LoginSessionSchema = SessionSchema.extend({
+  cart: z
+    .object({
+      /** The user's cart after the merge (null when the merge failed). */
+      id: z.string().nullable(),
+      merge: z.object({
+        status: z.enum(['merged', 'skipped', 'failed']),
+        reason: z.string().optional(),
+        lines: z.array(
+          z.object({ variantId: z.string(), sku: z.string(), requested: z.number().int(), merged: z.number().int(), clampedBy: z.string().nullable() }),
+        ),
+      }),
+    })
+    .optional(),
+}).openapi('LoginSession');
+export type LoginSession = z.infer<typeof LoginSessionSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // OAuth2 client credentials (RFC 6749 §4.4)

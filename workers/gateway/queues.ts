@@ -1,9 +1,11 @@
 import type { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
-import { InventoryUpdated, parseEnvelope, type EventDefinition, type EventEnvelope } from '../../shared/events';
+import { InventoryUpdated, parseEnvelope, UserErased, type EventDefinition, type EventEnvelope } from '../../shared/events';
 import type { LogFields } from '../../shared/http/context';
 import { createLogger, type LogLevel } from '../../shared/http/logging';
 import { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
+import { CART_ERASURE_CONSUMER } from '../cart';
+import { WISHLIST_ERASURE_CONSUMER } from '../wishlist';
 import { buildServices, type Services } from './services';
 
 /**
@@ -173,11 +175,20 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
   }
 }
 
-/** The handlers of every consumer in this Worker (user.erased has none yet). */
+/** The handlers of every consumer in this Worker. */
 export const EVENT_HANDLERS: readonly EventHandler[] = [
   on(InventoryUpdated, STOCK_PROJECTION_CONSUMER, async (event, ctx) => {
     const outcome = await projectInventoryUpdated(ctx.db.pool(), event);
     Object.assign(ctx.log, { sku: event.data.sku, shard: event.data.shard, aggregateVersion: event.aggregateVersion, duplicate: !outcome.processed, applied: outcome.applied.length });
     if (outcome.unknownWarehouses.length > 0) ctx.log.unknownWarehouses = outcome.unknownWarehouses;
+  }) as EventHandler,
+  // GDPR erasure: the wishlist rows (once per event id) and the user's active cart object.
+  on(UserErased, WISHLIST_ERASURE_CONSUMER, async (event, ctx) => {
+    const r = await ctx.services.wishlist.eraseUser(event);
+    Object.assign(ctx.log, { userId: event.data.userId, duplicate: !r.processed, wishlistItemsDeleted: r.deleted });
+  }) as EventHandler,
+  on(UserErased, CART_ERASURE_CONSUMER, async (event, ctx) => {
+    const r = await ctx.services.cart.eraseUser(event.data.userId);
+    ctx.log.cartErased = r.erasedCart;
   }) as EventHandler,
 ];

@@ -28,4 +28,14 @@ export interface AuthDeps {
   log: LogFields;
   /** Domain events (`user.erased`); absent, nothing is published. */
   events?: EventPublisher;
+  /** The cart context: merges a guest cart at login (docs/cart.md); absent, `cartId` is ignored. */
+  carts?: AuthCartPort;
+}
+
+/** What login needs from the cart context. */
+export interface AuthCartPort {
+  mergeGuestCart(
+    guestCartId: string,
+    userId: string,
+  ): Promise<{ cartId: string; merge: { status: 'merged' | 'skipped'; reason?: string; lines: { variantId: string; sku: string; requested: number; merged: number; clampedBy: string | null }[] } }>;
 }

@@ -27,7 +27,7 @@ export function makeAuthService(deps: AuthDeps) {
     authenticator: makeAuthenticator(deps),
     jwks: async () => publicJwks(await deps.signingKeys()),
     register: (input: Parameters<typeof register>[0], meta: RequestMeta) => register(input, meta, deps),
-    login: (input: { email: string; password: string }, meta: RequestMeta) => login(input, meta, deps),
+    login: (input: { email: string; password: string; cartId?: string | undefined }, meta: RequestMeta) => login(input, meta, deps),
     refresh: (token: string, meta: RequestMeta) => refresh(token, meta, deps),
     logout: (input: { refreshToken?: string; allSessions?: boolean }, meta: RequestMeta) => logout(input, meta, deps),
     clientToken: (form: TokenForm, authorization: string | undefined, meta: RequestMeta) => clientToken(form, authorization, meta, deps),

@@ -2,7 +2,7 @@ import { recordAudit } from '../../../shared/audit/audit';
 import type { RequestMeta } from '../../../shared/http/context';
 import { AppError } from '../../../shared/kernel/app-error';
 import * as repo from '../auth.repo';
-import type { Session } from '../auth.schemas';
+import type { LoginSession } from '../auth.schemas';
 import { normaliseEmail } from '../password/email';
 import { hashPassword, verifyPassword } from '../password/password-hash';
 import type { AuthDeps } from './deps';
@@ -21,7 +21,7 @@ export async function accountKey(email: string | null, deps: AuthDeps): Promise<
  * password give the same 401 after the same KDF work (a dummy hash when there is no user);
  * the reason is in the audit trail and the log, not in the answer.
  */
-export async function login(input: { email: string; password: string }, meta: RequestMeta, deps: AuthDeps): Promise<Session> {
+export async function login(input: { email: string; password: string; cartId?: string | undefined }, meta: RequestMeta, deps: AuthDeps): Promise<LoginSession> {
   const email = normaliseEmail(input.email);
   const key = await accountKey(email, deps);
   // Per-IP refusals are only logged (auditing each would let a flood write the database);
@@ -66,5 +66,14 @@ export async function login(input: { email: string; password: string }, meta: Re
     );
     return openSession(tx, { ...usable, lastLoginAt: now }, meta, deps);
   });
-  return session();
+  const answer = await session();
+  if (!input.cartId || !deps.carts) return answer;
+  // The login stands whatever happens to the merge: its outcome is reported, a failure logged.
+  try {
+    const { cartId, merge } = await deps.carts.mergeGuestCart(input.cartId, usable.id);
+    return { ...answer, cart: { id: cartId, merge } };
+  } catch (e) {
+    deps.log.cartMergeError = e instanceof Error ? e.message : String(e);
+    return { ...answer, cart: { id: null, merge: { status: 'failed', reason: 'the cart could not be merged now; try again', lines: [] } } };
+  }
 }

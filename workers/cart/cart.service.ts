@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { stableJson, totalsByCurrency } from '../../durable-objects/cart/cart.logic';
+import type { CartFailure, CartState, Limits, LineView } from '../../durable-objects/cart/cart.schemas';
+import { CartId } from '../../durable-objects/cart/cart.schemas';
+import { cartFor, userCartPointer, type CartEnv } from '../../durable-objects/cart/cart.stub';
+import type { Actor, RequestMeta } from '../../shared/http/context';
+import { AppError } from '../../shared/kernel/app-error';
+import { newId } from '../../shared/kernel/ids';
+import type { AddItemBody, Cart, CartLine, CheckoutSnapshot, GuestCartMerge, UpdateItemBody } from './cart.schemas';
+import type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
+
+export interface CartDeps {
+  /** The CART Durable Object namespace. */
+  objects: CartEnv;
+  catalog: CartCatalogPort;
+  stock: CartStockPort;
+  limits: Limits;
+  idleTtlSeconds: number;
+  /** The request's wide log event. */
+  log?: Record<string, unknown>;
+}
+
+/** Who the cart sees: a signed-in user by id; anyone else (anonymous, machine clients) reaches guest carts only. */
+export const cartActorId = (actor: Pick<Actor, 'kind' | 'id'> | null | undefined): string | null => (actor?.kind === 'user' ? actor.id : null);
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The object's refusals as API errors (docs/cart.md has the table). */
+export function cartError(f: CartFailure): AppError {
+  switch (f.code) {
+    case 'NOT_FOUND':
+      return new AppError('CART_NOT_FOUND', 'There is no such cart (or it expired)');
+    case 'ITEM_NOT_FOUND':
+      return new AppError('CART_ITEM_NOT_FOUND', 'The cart has no such item');
+    case 'CHECKED_OUT':
+      return new AppError('CART_CHECKED_OUT', 'The cart has been checked out; open a new cart');
+    case 'CLOSED':
+      return new AppError('CART_CLOSED', 'The cart was merged into a signed-in cart and is closed');
+    case 'EXPIRED':
+      return new AppError('CART_EXPIRED', 'The cart expired after a long time without changes');
+    case 'QUANTITY_LIMIT':
+      return new AppError('QUANTITY_LIMIT_EXCEEDED', `The cart allows ${f.message}`, {
+        errors: [{ path: 'body.quantity', message: f.message, code: f.limit?.name ?? 'limit' }],
+      });
+    case 'OUT_OF_STOCK':
+      return new AppError('OUT_OF_STOCK', 'This item is out of stock');
+    case 'INSUFFICIENT_STOCK':
+      return new AppError('INSUFFICIENT_STOCK', `Only ${f.available ?? 0} of this item are available`, {
+        errors: [{ path: 'body.quantity', message: `only ${f.available ?? 0} available`, code: 'insufficient_stock' }],
+      });
+    case 'KEY_REUSED':
+      return new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request');
+    case 'VERSION_MISMATCH':
+      return new AppError('CART_VERSION_MISMATCH', `The cart changed since it was read (now at version ${f.version ?? '?'})`);
+    case 'INVALID_INPUT':
+      return new AppError('VALIDATION_FAILED', 'The cart refused the input', { errors: (f.issues ?? []).map((i) => ({ path: i.path, message: i.message })) });
+    default:
+      return new AppError('CONFLICT', f.message);
+  }
+}
+
+function must<R extends { ok: boolean }>(r: R): Exclude<R, { ok: false }> {
+  if (!r.ok) throw cartError(r as unknown as CartFailure);
+  return r as Exclude<R, { ok: false }>;
+}
+
+/**
+ * The cart's verbs. Each cart is one Durable Object (durable-objects/cart), which serialises
+ * every change and enforces ownership, limits and idempotency; this layer validates against the
+ * catalog (cached per isolate) and inventory (availability, nothing reserved) before the call,
+ * and renders carts at current prices. No Postgres here.
+ */
+export function makeCartService(deps: CartDeps) {
+  const idleTtlMs = deps.idleTtlSeconds * 1000;
+
+  async function productsOf(ids: Iterable<string>): Promise<Map<string, CatalogProductView | null>> {
+    const unique = [...new Set(ids)];
+    const found = await Promise.all(unique.map((id) => deps.catalog.product(id)));
+    return new Map(unique.map((id, i) => [id, found[i] ?? null]));
+  }
+
+  /** Each line at the catalog's price now; lines whose product or variant is no longer sold keep their snapshot and are flagged. */
+  async function render(state: CartState): Promise<Cart> {
+    const products = await productsOf(state.lines.map((l) => l.productId));
+    const lines: CartLine[] = state.lines.map((l) => {
+      const variant = products.get(l.productId)?.variants.find((v) => v.id === l.variantId);
+      const sellable = variant !== undefined && variant.price.amount > 0;
+      const price = sellable ? variant.price : { amount: l.unitPrice, currency: l.currency };
+      return {
+        itemId: l.itemId,
+        productId: l.productId,
+        variantId: l.variantId,
+        sku: l.sku,
+        name: l.name,
+        variantName: l.variantName,
+        quantity: l.quantity,
+        unitPrice: price,
+        priceAtAdd: { amount: l.unitPrice, currency: l.currency },
+        priceChanged: sellable && (price.amount !== l.unitPrice || price.currency !== l.currency),
+        lineTotal: { amount: price.amount * l.quantity, currency: price.currency },
+        sellable,
+        addedAt: l.addedAt,
+        updatedAt: l.updatedAt,
+      };
+    });
+    const totals = totalsByCurrency(lines.filter((l) => l.sellable).map((l) => ({ unitPrice: l.unitPrice.amount, currency: l.unitPrice.currency, quantity: l.quantity }))).map(
+      (t) => ({ currency: t.currency, subtotal: t.amount, units: t.units }),
+    );
+    return {
+      id: state.cartId,
+      status: state.status,
+      version: state.version,
+      kind: state.ownerId === null ? 'guest' : 'user',
+      lines,
+      totals,
+      priceChanged: lines.some((l) => l.priceChanged),
+      createdAt: state.createdAt,
+      updatedAt: state.updatedAt,
+      expiresAt: state.expiresAt,
+      orderId: state.orderId,
+    };
+  }
+
+  /** The variant to add, checked against the catalog: it exists, belongs to the product and is sold. */
+  async function sellableVariant(productId: string, variantId: string) {
+    const product = await deps.catalog.product(productId);
+    if (!product) throw new AppError('PRODUCT_NOT_FOUND', `There is no product '${productId}' for sale`, { errors: [{ path: 'body.productId', message: 'no such product' }] });
+    const variant = product.variants.find((v) => v.id === variantId);
+    if (!variant) throw new AppError('VARIANT_NOT_FOUND', `Product '${productId}' has no variant '${variantId}'`, { errors: [{ path: 'body.variantId', message: 'no such variant of this product' }] });
+    if (!variant.sku || !(variant.price.amount > 0)) {
+      throw new AppError('PRODUCT_NOT_SELLABLE', `Variant '${variantId}' is not for sale`, { errors: [{ path: 'body.variantId', message: 'not for sale' }] });
+    }
+    return { product, variant };
+  }
+
+  /**
+   * The user's active cart, opening one when there is none (or it was checked out, merged or
+   * expired). A new cart is opened before the pointer names it, so the pointer never names a
+   * cart that does not exist; of two devices racing, one pointer write wins and the loser's
+   * empty cart is erased.
+   */
+  async function openForUser(userId: string): Promise<{ state: CartState; created: boolean }> {
+    const pointer = userCartPointer(deps.objects, userId);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const current = must(await pointer.userCart()).cartId;
+      if (current) {
+        const view = await cartFor(deps.objects, current).view({ actorId: userId });
+        if (view.ok && view.cart.status === 'active') return { state: view.cart, created: false };
+      }
+      const candidate = newId('cart');
+      const opened = must(await cartFor(deps.objects, candidate).open({ cartId: candidate, ownerId: userId, idleTtlMs }));
+      const set = must(await pointer.setUserCart({ expected: current, cartId: candidate }));
+      if (set.cartId === candidate) return { state: opened.cart, created: true };
+      await cartFor(deps.objects, candidate).erase();
+    }
+    throw new AppError('CONFLICT', 'The cart is being opened elsewhere; try again');
+  }
+
+  async function openGuest(): Promise<CartState> {
+    const id = newId('cart');
+    return must(await cartFor(deps.objects, id).open({ cartId: id, ownerId: null, idleTtlMs })).cart;
+  }
+
+  async function addLine(cartId: string, actorId: string | null, body: AddItemBody, idempotencyKey: string | undefined) {
+    const { product, variant } = await sellableVariant(body.productId, body.variantId);
+    const available = await deps.stock.available(variant.sku);
+    const result = await cartFor(deps.objects, cartId).addItem({
+      actorId,
+      idleTtlMs,
+      limits: deps.limits,
+      quantity: body.quantity,
+      available,
+      line: {
+        productId: product.id,
+        variantId: variant.id,
+        sku: variant.sku,
+        name: product.name.slice(0, 200),
+        variantName: variant.name.slice(0, 200),
+        unitPrice: variant.price.amount,
+        currency: variant.price.currency,
+      },
+      ...(idempotencyKey ? { idempotency: { key: idempotencyKey, bodyHash: sha256(stableJson(body)) } } : {}),
+    });
+    if (!result.ok) throw cartError(result);
+    if (deps.log && result.replayed) deps.log.idempotentReplay = true;
+    return { cart: await render(result.cart), replayed: result.replayed === true };
+  }
+
+  return {
+    /** POST /v1/carts: a signed-in user's active cart (the same on every device), else a new guest cart. */
+    async create(meta: RequestMeta): Promise<{ cart: Cart; created: boolean }> {
+      const userId = cartActorId(meta.actor);
+      if (userId) {
+        const { state, created } = await openForUser(userId);
+        return { cart: await render(state), created };
+      }
+      return { cart: await render(await openGuest()), created: true };
+    },
+
+    async get(cartId: string, meta: RequestMeta): Promise<Cart> {
+      return render(must(await cartFor(deps.objects, cartId).view({ actorId: cartActorId(meta.actor) })).cart);
+    },
+
+    /** Adds units; retry-safe with an Idempotency-Key (replayed answers are marked). */
+    addItem(cartId: string, body: AddItemBody, idempotencyKey: string | undefined, meta: RequestMeta) {
+      return addLine(cartId, cartActorId(meta.actor), body, idempotencyKey);
+    },
+
+    async updateItem(cartId: string, itemId: string, body: UpdateItemBody, meta: RequestMeta): Promise<Cart> {
+      const actorId = cartActorId(meta.actor);
+      const stub = cartFor(deps.objects, cartId);
+      // Availability matters only when the line grows; the object knows the line's SKU.
+      const current = must(await stub.view({ actorId })).cart.lines.find((l) => l.itemId === itemId);
+      const available = current && body.quantity > current.quantity ? await deps.stock.available(current.sku) : null;
+      return render(must(await stub.updateItem({ actorId, idleTtlMs, limits: deps.limits, itemId, quantity: body.quantity, available })).cart);
+    },
+
+    async removeItem(cartId: string, itemId: string, meta: RequestMeta): Promise<Cart> {
+      return render(must(await cartFor(deps.objects, cartId).removeItem({ actorId: cartActorId(meta.actor), idleTtlMs, itemId })).cart);
+    },
+
+    /** Adds to the signed-in user's own cart (wishlist "move to cart"). */
+    async addToMyCart(userId: string, body: AddItemBody): Promise<Cart> {
+      const { state } = await openForUser(userId);
+      return (await addLine(state.cartId, userId, body, undefined)).cart;
+    },
+
+    /**
+     * At login: a guest cart's lines into the user's cart (quantities combined, limits clamped and
+     * reported), and the guest cart closed. Never throws for a cart that cannot be merged: the
+     * login stands and the report says why (`skipped`).
+     */
+    async mergeGuestCart(guestCartId: string, userId: string): Promise<GuestCartMerge> {
+      const { state } = await openForUser(userId);
+      const skipped = (reason: string): GuestCartMerge => ({ cartId: state.cartId, merge: { status: 'skipped', reason, lines: [] } });
+      if (!CartId.safeParse(guestCartId).success) return skipped('not a cart id');
+      if (guestCartId === state.cartId) return skipped('this is already your cart');
+      const closed = await cartFor(deps.objects, guestCartId).closeForMerge({ into: state.cartId });
+      if (!closed.ok) {
+        const reasons: Record<string, string> = { NOT_FOUND: 'no such cart', NOT_GUEST: 'not a guest cart', CHECKED_OUT: 'already checked out', CLOSED: 'already closed', EXPIRED: 'expired' };
+        return skipped(reasons[closed.code] ?? closed.code.toLowerCase());
+      }
+      if (closed.lines.length === 0) return { cartId: state.cartId, merge: { status: 'merged', lines: [] } };
+      const merged = await cartFor(deps.objects, state.cartId).mergeFrom({
+        actorId: userId,
+        idleTtlMs,
+        opId: `merge:${guestCartId}`,
+        limits: deps.limits,
+        lines: closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...line }: LineView) => line),
+      });
+      if (!merged.ok) return skipped(`your cart refused it: ${merged.code.toLowerCase()}`);
+      return { cartId: state.cartId, merge: { status: 'merged', lines: merged.report } };
+    },
+
+    /**
+     * For checkout (issue 7): the cart's lines at current catalog prices and its version. Refuses
+     * a cart that is not the actor's or not active, and lines that are no longer sold
+     * (PRODUCT_NOT_SELLABLE, one error per line). An empty cart answers no lines.
+     */
+    async checkoutSnapshot(cartId: string, actor: Pick<Actor, 'kind' | 'id'> | null): Promise<CheckoutSnapshot> {
+      if (!CartId.safeParse(cartId).success) throw new AppError('CART_NOT_FOUND', 'There is no such cart');
+      const state = must(await cartFor(deps.objects, cartId).checkoutSnapshot({ actorId: cartActorId(actor) })).cart;
+      if (state.status !== 'active') throw cartError({ ok: false, code: state.status === 'checked_out' ? 'CHECKED_OUT' : state.status === 'closed' ? 'CLOSED' : 'EXPIRED', message: state.status });
+      const cart = await render(state);
+      const unsellable = cart.lines.map((l, i) => ({ l, i })).filter(({ l }) => !l.sellable);
+      if (unsellable.length > 0) {
+        throw new AppError('PRODUCT_NOT_SELLABLE', 'Some items in the cart are no longer sold', {
+          errors: unsellable.map(({ l, i }) => ({ path: `cart.lines.${i}`, message: `${l.sku} is no longer sold`, code: l.itemId })),
+        });
+      }
+      return {
+        cartId: state.cartId,
+        version: state.version,
+        ownerId: state.ownerId,
+        lines: cart.lines.map((l) => ({ itemId: l.itemId, productId: l.productId, variantId: l.variantId, sku: l.sku, name: l.name, quantity: l.quantity, unitPrice: l.unitPrice.amount, currency: l.unitPrice.currency })),
+      };
+    },
+
+    /**
+     * For checkout (issue 7): closes the cart for `orderId` if it is still at `expectedVersion`
+     * (else 409 CART_VERSION_MISMATCH). Later writes get 409 CART_CHECKED_OUT; the same order id
+     * again is a no-op; the owner's next POST /v1/carts opens a fresh cart. A trusted call (the
+     * order saga): ownership was checked by `checkoutSnapshot`.
+     */
+    async markCheckedOut(cartId: string, orderId: string, expectedVersion: number): Promise<{ cartId: string; orderId: string; version: number; changed: boolean }> {
+      if (!CartId.safeParse(cartId).success) throw new AppError('CART_NOT_FOUND', 'There is no such cart');
+      const r = must(await cartFor(deps.objects, cartId).markCheckedOut({ actorId: undefined, orderId, expectedVersion }));
+      return { cartId, orderId, version: r.cart.version, changed: r.changed };
+    },
+
+    /** user.erased: the user's active cart and their pointer are deleted (idempotent). */
+    async eraseUser(userId: string): Promise<{ erasedCart: string | null }> {
+      const pointer = userCartPointer(deps.objects, userId);
+      const current = must(await pointer.userCart()).cartId;
+      if (current) await cartFor(deps.objects, current).erase();
+      await pointer.erase();
+      return { erasedCart: current };
+    },
+  };
+}
+
+export type CartService = ReturnType<typeof makeCartService>;
+export type CheckoutSnapshotFn = CartService['checkoutSnapshot'];
+export type MarkCheckedOutFn = CartService['markCheckedOut'];

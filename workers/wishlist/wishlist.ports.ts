@@ -1,0 +1,11 @@
+/** What the wishlist needs from outside, wired in workers/gateway/services.ts. */
+
+export interface WishlistCatalogPort {
+  /** The active product, or null (unknown, draft or archived). Cached by the catalog. */
+  product(productId: string): Promise<{ id: string; name: string; variants: { id: string; price: { amount: number; currency: string } }[] } | null>;
+}
+
+/** The cart context's "add to my cart" (it checks the variant, the stock and the limits; its errors pass through). */
+export interface WishlistCartPort {
+  addToMyCart(userId: string, item: { productId: string; variantId: string; quantity: number }): Promise<unknown>;
+}

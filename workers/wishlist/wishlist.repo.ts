@@ -1,0 +1,64 @@
+import { and, count, desc, eq, lt, or } from 'drizzle-orm';
+import type { AnyDb, HttpDb } from '../../shared/db/client';
+import { wishlistItems } from '../../shared/db/schema/wishlist';
+
+type Db = AnyDb | HttpDb;
+export type WishlistRow = typeof wishlistItems.$inferSelect;
+
+/** A user's items, newest first, after the (createdAt, productId) position of `after`. */
+export async function itemsOf(db: Db, userId: string, limit: number, after?: { createdAt: Date; productId: string }): Promise<WishlistRow[]> {
+  const owner = eq(wishlistItems.userId, userId);
+  const where = after
+    ? and(owner, or(lt(wishlistItems.createdAt, after.createdAt), and(eq(wishlistItems.createdAt, after.createdAt), lt(wishlistItems.productId, after.productId))))
+    : owner;
+  return (db as AnyDb)
+    .select()
+    .from(wishlistItems)
+    .where(where)
+    .orderBy(desc(wishlistItems.createdAt), desc(wishlistItems.productId))
+    .limit(limit + 1);
+}
+
+export async function countOf(db: Db, userId: string): Promise<number> {
+  const [r] = await (db as AnyDb).select({ n: count() }).from(wishlistItems).where(eq(wishlistItems.userId, userId));
+  return Number(r?.n ?? 0);
+}
+
+export async function findItem(db: Db, userId: string, productId: string): Promise<WishlistRow | undefined> {
+  const [r] = await (db as AnyDb)
+    .select()
+    .from(wishlistItems)
+    .where(and(eq(wishlistItems.userId, userId), eq(wishlistItems.productId, productId)))
+    .limit(1);
+  return r;
+}
+
+/** Inserts or updates the variant of an item already there; answers the row and whether it is new. */
+export async function upsertItem(db: AnyDb, userId: string, productId: string, variantId: string | null): Promise<{ row: WishlistRow; created: boolean }> {
+  const existing = await findItem(db, userId, productId);
+  if (existing) {
+    if (existing.variantId === variantId) return { row: existing, created: false };
+    const [row] = await db
+      .update(wishlistItems)
+      .set({ variantId })
+      .where(and(eq(wishlistItems.userId, userId), eq(wishlistItems.productId, productId)))
+      .returning();
+    return { row: row!, created: false };
+  }
+  const inserted = await db.insert(wishlistItems).values({ userId, productId, variantId }).onConflictDoNothing().returning();
+  if (inserted[0]) return { row: inserted[0], created: true };
+  return { row: (await findItem(db, userId, productId))!, created: false };
+}
+
+export async function deleteItem(db: AnyDb, userId: string, productId: string): Promise<boolean> {
+  const r = await db
+    .delete(wishlistItems)
+    .where(and(eq(wishlistItems.userId, userId), eq(wishlistItems.productId, productId)))
+    .returning({ productId: wishlistItems.productId });
+  return r.length > 0;
+}
+
+export async function deleteAllOf(db: AnyDb, userId: string): Promise<number> {
+  const r = await db.delete(wishlistItems).where(eq(wishlistItems.userId, userId)).returning({ productId: wishlistItems.productId });
+  return r.length;
+}

@@ -1,0 +1,97 @@
+import type { AnyDb, HttpDb } from '../../shared/db/client';
+import type { EventEnvelope } from '../../shared/events';
+import { consumeOnce } from '../../shared/events/consume-once';
+import { selfUserId } from '../../shared/http/authorize';
+import type { RequestMeta } from '../../shared/http/context';
+import { AppError } from '../../shared/kernel/app-error';
+import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
+import * as repo from './wishlist.repo';
+import type { WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
+import type { AddWishlistBody, MoveToCartBody, WishlistItem, WishlistPage, WishlistQuery } from './wishlist.schemas';
+
+/** Most items one wishlist holds. */
+export const WISHLIST_MAX_ITEMS = 500;
+export const WISHLIST_ERASURE_CONSUMER = 'wishlist.erase-user';
+
+export interface WishlistDeps {
+  readDb: () => AnyDb | HttpDb;
+  writeDb: () => AnyDb;
+  catalog: WishlistCatalogPort;
+  cart: WishlistCartPort;
+}
+
+/** The signed-in user's wishlist (Postgres `wishlist_items`), scoped by owner in every query. */
+export function makeWishlistService(deps: WishlistDeps) {
+  async function toItem(row: repo.WishlistRow): Promise<WishlistItem> {
+    const product = await deps.catalog.product(row.productId);
+    const cheapest = product?.variants.reduce<{ amount: number; currency: string } | null>((m, v) => (m === null || v.price.amount < m.amount ? v.price : m), null) ?? null;
+    return {
+      productId: row.productId,
+      variantId: row.variantId,
+      addedAt: row.createdAt.toISOString(),
+      product: product && cheapest ? { name: product.name, price: cheapest } : null,
+    };
+  }
+
+  async function sellable(productId: string, variantId: string | undefined) {
+    const product = await deps.catalog.product(productId);
+    if (!product) throw new AppError('PRODUCT_NOT_FOUND', `There is no product '${productId}' for sale`, { errors: [{ path: 'body.productId', message: 'no such product' }] });
+    if (variantId && !product.variants.some((v) => v.id === variantId)) {
+      throw new AppError('VARIANT_NOT_FOUND', `Product '${productId}' has no variant '${variantId}'`, { errors: [{ path: 'body.variantId', message: 'no such variant of this product' }] });
+    }
+  }
+
+  return {
+    async list(q: WishlistQuery, meta: RequestMeta): Promise<WishlistPage> {
+      const userId = selfUserId(meta);
+      const fp = fingerprint({ wishlist: userId });
+      const after = q.cursor ? decodeCursor<{ t: string; p: string }>(q.cursor, fp) : undefined;
+      const afterPos = after && typeof after.t === 'string' && typeof after.p === 'string' && !Number.isNaN(Date.parse(after.t)) ? { createdAt: new Date(after.t), productId: after.p } : undefined;
+      if (after && !afterPos) throw new AppError('INVALID_CURSOR', 'The cursor is malformed');
+      const rows = await repo.itemsOf(deps.readDb(), userId, q.limit, afterPos);
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return {
+        items: await Promise.all(page.map(toItem)),
+        nextCursor: rows.length > q.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), p: last.productId }, fp) : null,
+      };
+    },
+
+    /** Saves a product (again: updates the variant, 200). Unknown or unsold products are refused. */
+    async add(body: AddWishlistBody, meta: RequestMeta): Promise<{ item: WishlistItem; created: boolean }> {
+      const userId = selfUserId(meta);
+      await sellable(body.productId, body.variantId);
+      const db = deps.writeDb();
+      if (!(await repo.findItem(db, userId, body.productId)) && (await repo.countOf(db, userId)) >= WISHLIST_MAX_ITEMS) {
+        throw new AppError('UNPROCESSABLE', `A wishlist holds at most ${WISHLIST_MAX_ITEMS} items`);
+      }
+      const { row, created } = await repo.upsertItem(db, userId, body.productId, body.variantId ?? null);
+      return { item: await toItem(row), created };
+    },
+
+    async remove(productId: string, meta: RequestMeta): Promise<void> {
+      const userId = selfUserId(meta);
+      if (!(await repo.deleteItem(deps.writeDb(), userId, productId))) throw new AppError('NOT_FOUND', `Product '${productId}' is not in your wishlist`);
+    },
+
+    /**
+     * Moves an item to the user's cart: added to the cart first (the cart checks variant, stock
+     * and limits; its refusals pass through and the item stays), then removed from the wishlist.
+     */
+    async moveToCart(productId: string, body: MoveToCartBody, meta: RequestMeta): Promise<unknown> {
+      const userId = selfUserId(meta);
+      if (!(await repo.findItem(deps.readDb(), userId, productId))) throw new AppError('NOT_FOUND', `Product '${productId}' is not in your wishlist`);
+      const cart = await deps.cart.addToMyCart(userId, { productId, variantId: body.variantId, quantity: body.quantity });
+      await repo.deleteItem(deps.writeDb(), userId, productId);
+      return cart;
+    },
+
+    /** user.erased: every wishlist row of the user, once per event. */
+    async eraseUser(event: EventEnvelope<{ userId: string }>): Promise<{ processed: boolean; deleted: number }> {
+      const r = await consumeOnce(deps.writeDb(), WISHLIST_ERASURE_CONSUMER, event.id, (tx) => repo.deleteAllOf(tx, event.data.userId));
+      return r.processed ? { processed: true, deleted: r.value } : { processed: false, deleted: 0 };
+    },
+  };
+}
+
+export type WishlistService = ReturnType<typeof makeWishlistService>;
