@@ -11,6 +11,7 @@ import { seedDevAccounts } from './seed-dev-accounts.ts';
 import { seedDatabase } from './seed.ts';
 import { loadOrCreateLocalSecrets } from '../tools/local/dev-secrets.ts';
 import { startLocalStack, type LocalStack } from '../tools/local/stack.ts';
+import { startPaymentEmulators } from '../tools/local/emulators/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = process.env.HOST ?? '127.0.0.1';
@@ -21,6 +22,7 @@ const SECRETS_FILE = `${ROOT}.data/dev-secrets.json`;
 const step = (msg: string) => console.log(`\x1b[36m[agora]\x1b[0m ${msg}`);
 
 let stack: LocalStack | undefined;
+let paymentEmulators: Awaited<ReturnType<typeof startPaymentEmulators>> | undefined;
 let wrangler: ChildProcess | undefined;
 let stopping = false;
 
@@ -34,6 +36,7 @@ async function shutdown(code: number): Promise<never> {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (wrangler.exitCode === null) wrangler.kill('SIGKILL');
     }
+    await paymentEmulators?.stop().catch((err: unknown) => console.error(err));
     await stack?.stop().catch((err: unknown) => console.error(err));
     step('stopped');
   }
@@ -93,6 +96,20 @@ async function main() {
   if (stack.upstash) {
     vars.UPSTASH_REDIS_REST_URL = stack.upstash.url;
     vars.UPSTASH_REDIS_REST_TOKEN = stack.upstash.token;
+  }
+  // Payments: the local Stripe and Razorpay emulators unless real keys are in the environment.
+  const paymentVars = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE', 'RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET', 'RAZORPAY_API_BASE'];
+  if (process.env.STRIPE_SECRET_KEY || process.env.RAZORPAY_KEY_ID) {
+    for (const k of paymentVars) if (process.env[k]) vars[k] = process.env[k]!;
+    step('payments: using the provider keys in the environment');
+  } else {
+    paymentEmulators = await startPaymentEmulators({
+      webhookBase: `http://${HOST}:${PORT}`,
+      stripePort: Number(process.env.STRIPE_EMULATOR_PORT ?? 12111),
+      razorpayPort: Number(process.env.RAZORPAY_EMULATOR_PORT ?? 12112),
+    });
+    Object.assign(vars, paymentEmulators.vars);
+    step(`payments: Stripe emulator ${paymentEmulators.stripe.url}, Razorpay emulator ${paymentEmulators.razorpay.url} (webhooks pushed to the Worker)`);
   }
   step(`starting the Worker (wrangler dev) on http://${HOST}:${PORT}`);
   wrangler = spawn(

@@ -3,6 +3,7 @@
  * (pushed to a URL when configured, and always kept for tests to drain), a request log.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { HttpError, listen, parseJson, readBody, requestTarget, sendJson } from '../http-util.ts';
 
@@ -157,7 +158,7 @@ export async function serveEmulator(opts: {
   const faults = new Faults();
   const outbox = new WebhookOutbox(faults, opts.webhookUrl);
   const requests: EmulatorServer['requests'] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const { path, query } = requestTarget(req);

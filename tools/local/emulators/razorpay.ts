@@ -89,7 +89,6 @@ export async function startRazorpayEmulator(opts: RazorpayEmulatorOptions): Prom
   const payments = new Map<string, Payment>();
   const refunds = new Map<string, Refund>();
   const refundKeys = new Map<string, { body: string; refund: Refund }>();
-  let server: EmulatorServer;
 
   function emit(event: string, entities: { payment?: Payment; order?: Order; refund?: Refund }) {
     const payload: Record<string, { entity: unknown }> = {};
@@ -263,7 +262,7 @@ export async function startRazorpayEmulator(opts: RazorpayEmulatorOptions): Prom
     return rzpError(400, `The requested URL was not found on the server. (${r.method} ${r.path})`);
   }
 
-  server = await serveEmulator({
+  const server: EmulatorServer = await serveEmulator({
     port: opts.port,
     host: opts.host,
     webhookUrl: opts.webhookUrl,

@@ -112,7 +112,6 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
   const charges = new Map<string, Charge>();
   const refunds = new Map<string, Refund>();
   const idempotency = new Map<string, { fingerprint: string; response: ApiResponse }>();
-  let server: EmulatorServer;
 
   function emit(type: string, object: unknown, idempotencyKey: string | null) {
     const event = {
@@ -333,7 +332,7 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
       payment_intent: structuredClone(pi),
     });
 
-  server = await serveEmulator({
+  const server: EmulatorServer = await serveEmulator({
     port: opts.port,
     host: opts.host,
     webhookUrl: opts.webhookUrl,
