@@ -46,6 +46,7 @@ export default defineConfig({
                 RAZORPAY_KEY_ID: inject('razorpayKeyId'),
                 RAZORPAY_KEY_SECRET: inject('razorpayKeySecret'),
                 RAZORPAY_WEBHOOK_SECRET: inject('razorpayWebhookSecret'),
+                CARRIER_WEBHOOK_SECRET: 'test-carrier-webhook-secret-0123456789',
                 PAYMENT_TIMEOUT_MS: '1000',
                 PAYMENT_RETRY_BASE_MS: '10',
               },

@@ -69,6 +69,12 @@ export const ConfigSchema = z.object({
   PAYMENT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
   /** How long an open breaker fails fast before letting one probe through (half-open). */
   PAYMENT_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+
+  // Orders (docs/orders.md).
+  /** An unpaid card/UPI order cancels itself (releasing its stock) this long after it was placed. */
+  ORDER_PAYMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).default(30 * 60),
+  /** Shared secret of the carrier tracking webhook (hex HMAC-SHA256 of the raw body); unset = webhook answers 503. */
+  CARRIER_WEBHOOK_SECRET: z.string().min(16).optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

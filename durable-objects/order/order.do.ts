@@ -1,4 +1,712 @@
 import { DurableObject } from 'cloudflare:workers';
+import { ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapshot } from '../../shared/events';
+import { systemClock, type Clock } from '../../shared/kernel/clock';
+import { applyMigrations } from '../sqlite-migrations';
+import {
+  backoffMs,
+  checkShipment,
+  fulfilmentStatus,
+  opId,
+  PAID_AT_TILL,
+  providerFor,
+  refundable,
+  refundedAmount,
+  subtotal,
+  touch,
+  transition,
+  TransitionRefused,
+} from './order.logic';
+import { ORDER_MIGRATIONS } from './order.migrations';
+import { sagaPortsFor, type SagaPorts } from './order.ports';
+import {
+  CancelInput,
+  FulfilInput,
+  OrderState,
+  PaymentEventInput,
+  PlaceInput,
+  RefundInput,
+  TrackingInput,
+  type OrderStatus,
+  type RefundState,
+} from './order.schemas';
 
-/** One order's checkout saga (issue 7). Skeleton: filled in by the orders work. */
-export class OrderDurableObject extends DurableObject<Env> {}
+/**
+ * One order's checkout saga (docs/orders.md). The object holds the order's authoritative state
+ * and is the only writer of it. Every change is one synchronous SQLite transaction that writes
+ * the new state, the side effects it needs (`steps`) and its events (`outbox`); the side effects
+ * run after the commit and are retried by the alarm until they succeed, with the same ids each
+ * time, so a crash at any point resumes where it stopped and nothing happens twice.
+ */
+export type OrderFailure = { ok: false; code: string; message: string; sku?: string | null; status?: OrderStatus };
+export type OrderResult = { ok: true; order: OrderState; replayed: boolean } | OrderFailure;
+
+type StepKind = 'reserve' | 'begin_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'expire';
+
+interface StepRow {
+  step_id: string;
+  kind: StepKind;
+  payload: string;
+  attempts: number;
+  next_at: number;
+  [key: string]: SqlStorageValue;
+}
+
+/** A step that failed permanently stops being retried after this many attempts and is flagged. */
+const MAX_STEP_ATTEMPTS = 25;
+/** Grace before the alarm relays an outbox row the inline relay did not manage to send. */
+const OUTBOX_GRACE_MS = 5_000;
+const RESERVE_RETRY_MS = 10_000;
+
+export class OrderDurableObject extends DurableObject<Env> {
+  clock: Clock = systemClock;
+  /** Swapped by tests through runInDurableObject. */
+  ports: SagaPorts;
+  private driving: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.ports = sagaPortsFor(env);
+    void ctx.blockConcurrencyWhile(async () => {
+      applyMigrations(ctx.storage, ORDER_MIGRATIONS);
+    });
+  }
+
+  private get sql() {
+    return this.ctx.storage.sql;
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+  // ---------------------------------------------------------------------------------------------
+
+  /** The order, or null when this object holds none (or only a rejected attempt). */
+  view(): OrderState | null {
+    const s = this.load();
+    return s && s.phase === 'placed' ? s : null;
+  }
+
+  /** Pending side effects (for operators and tests). */
+  pendingSteps(): Array<{ stepId: string; kind: string; attempts: number; nextAt: number; lastError: string | null }> {
+    return this.sql
+      .exec<{ step_id: string; kind: string; attempts: number; next_at: number; last_error: string | null }>('SELECT * FROM steps ORDER BY next_at')
+      .toArray()
+      .map((r) => ({ stepId: r.step_id, kind: r.kind, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Verbs
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Places the order: persists it, reserves its stock all-or-nothing, starts the payment, and
+   * answers with the order (PENDING, with what the client needs to pay). Idempotent: the same
+   * request again answers the same order; another request under the same id is refused.
+   */
+  async place(raw: PlaceInput): Promise<OrderResult> {
+    const input = PlaceInput.parse(raw);
+    const existing = this.load();
+    if (existing) {
+      const op = this.op('place');
+      if (op && op.request_hash !== input.requestHash) return fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order request');
+      if (existing.phase === 'rejected') return fail(existing.rejection?.code ?? 'OUT_OF_STOCK', existing.rejection?.message ?? 'refused', existing.rejection?.sku ?? null);
+      if (existing.phase === 'placed') {
+        await this.drive();
+        return { ok: true, order: this.load()!, replayed: true };
+      }
+      // Still placing (an earlier call died half way): finish it below.
+    } else {
+      this.create(input);
+    }
+    await this.runStep('reserve:1');
+    await this.drive();
+    const s = this.load()!;
+    if (s.phase === 'rejected') return fail(s.rejection!.code, s.rejection!.message, s.rejection!.sku);
+    if (s.phase === 'placing') return fail('DEPENDENCY_UNAVAILABLE', 'inventory could not be reached; retry with the same Idempotency-Key');
+    return { ok: true, order: s, replayed: existing !== null };
+  }
+
+  /** A provider's word on a payment (webhook, till, reconciliation). Applied once per event id. */
+  async applyPaymentEvent(raw: PaymentEventInput): Promise<OrderResult> {
+    const ev = PaymentEventInput.parse(raw);
+    const applied = this.write((s, now) => {
+      if (this.sql.exec('SELECT 1 FROM applied_events WHERE event_id = ?', ev.eventId).toArray().length > 0) return false;
+      this.sql.exec('INSERT INTO applied_events (event_id, at) VALUES (?, ?)', ev.eventId, now);
+      if (ev.type === 'refund_succeeded' || ev.type === 'refund_failed') {
+        const refund = s.refunds.find((r) => r.refundId === ev.refundId || (ev.providerRef !== null && r.providerRefundRef === ev.providerRef));
+        if (refund) this.settleRefund(s, refund, ev.type === 'refund_succeeded' ? 'succeeded' : 'failed', ev.providerRef, now);
+        return true;
+      }
+      if (ev.attemptId !== null && ev.attemptId !== s.payment.attemptId) return true; // not this order's attempt
+      if (ev.providerRef && !s.payment.providerRef) s.payment.providerRef = ev.providerRef;
+      if (ev.type === 'succeeded') this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`);
+      else if (ev.type === 'failed') this.paymentFailed(s, ev.failure ?? { code: 'declined', message: 'the payment failed' }, now);
+      else if (ev.type === 'cancelled' && s.status === 'PENDING') this.cancelUnpaid(s, 'payment_cancelled', now);
+      return true;
+    });
+    if (applied === null) return fail('NOT_FOUND', 'no such order');
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: !applied };
+  }
+
+  /** Customer or admin cancellation before anything shipped (stock back; a refund when paid). */
+  async cancel(raw: CancelInput): Promise<OrderResult> {
+    const input = CancelInput.parse(raw);
+    const r = this.write((s, now) => {
+      if (s.status === 'CANCELLED') return { ok: true as const, replayed: true };
+      if (s.status === 'PENDING' && s.payment.method !== 'COD') return this.cancelUnpaid(s, input.reason, now);
+      if ((s.status === 'PENDING' && s.payment.method === 'COD') || s.status === 'PAID') {
+        if (s.shipments.length > 0) return fail('ORDER_NOT_CANCELLABLE', 'part of the order has shipped', null, s.status);
+        const from = s.status;
+        transition(s, 'CANCELLED', input.reason, new Date(now));
+        s.cancelReason = input.reason;
+        if (s.stock.status === 'committed') this.addStep('restock', 'restock:1', {}, now);
+        else this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
+        const left = refundable(s);
+        if (left > 0) this.newRefund(s, { refundId: `${s.orderId}-cancel`, amount: left, reason: 'order cancelled', by: input.by }, now);
+        this.emit(s, 'order.cancelled', `${from}->CANCELLED`, now);
+        return { ok: true as const, replayed: false };
+      }
+      return fail('ORDER_NOT_CANCELLABLE', `an order in ${s.status} cannot be cancelled`, null, s.status);
+    });
+    if (r === null) return fail('NOT_FOUND', 'no such order');
+    if (!r.ok) return r;
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: r.replayed };
+  }
+
+  /** Admin refund, full or partial, of captured money. Idempotent per refund id. */
+  async refund(raw: RefundInput): Promise<OrderResult> {
+    const input = RefundInput.parse(raw);
+    const r = this.write((s, now) => {
+      const op = this.op(`refund:${input.refundId}`);
+      if (op) return op.request_hash === input.requestHash ? { ok: true as const, replayed: true } : fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different refund');
+      const left = refundable(s);
+      if (s.payment.amountCaptured === 0) return fail('NOTHING_TO_REFUND', 'no payment has been captured for this order', null, s.status);
+      if (input.amount > left) return fail('REFUND_EXCEEDS_CAPTURED', `at most ${left} (minor units) can still be refunded`, null, s.status);
+      this.sql.exec('INSERT INTO ops (op_id, request_hash, result, at) VALUES (?, ?, NULL, ?)', `refund:${input.refundId}`, input.requestHash, now);
+      this.newRefund(s, input, now);
+      touch(s, new Date(now));
+      this.emit(s, 'order.changed', 'refund_requested', now);
+      return { ok: true as const, replayed: false };
+    });
+    if (r === null) return fail('NOT_FOUND', 'no such order');
+    if (!r.ok) return r;
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: r.replayed };
+  }
+
+  /** Staff ship some or all of the order's items from one warehouse. Idempotent per shipment id. */
+  async fulfil(raw: FulfilInput): Promise<OrderResult> {
+    const input = FulfilInput.parse(raw);
+    const r = this.write((s, now) => {
+      const op = this.op(`fulfil:${input.shipmentId}`);
+      if (op) return op.request_hash === input.requestHash ? { ok: true as const, replayed: true } : fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different shipment');
+      const codReady = s.status === 'PENDING' && s.payment.method === 'COD';
+      const shippable = codReady || s.status === 'PAID' || s.status === 'PARTIALLY_SHIPPED' || (s.status === 'PARTIALLY_REFUNDED' && fulfilmentStatus(s) !== 'shipped' && fulfilmentStatus(s) !== 'delivered');
+      if (!shippable) return fail('ORDER_NOT_SHIPPABLE', `an order in ${s.status} cannot ship${s.status === 'PENDING' ? ' before it is paid' : ''}`, null, s.status);
+      const allocated = new Set(s.stock.items.flatMap((i) => i.lines.map((l) => l.warehouseId)));
+      if (!allocated.has(input.warehouseId)) return fail('WRONG_WAREHOUSE', `this order's stock is not held in warehouse ${input.warehouseId}`, null, s.status);
+      const check = checkShipment(s.lines, s.shipments, input.lines);
+      if (!check.ok) return fail('SHIPMENT_EXCEEDS_ORDER', check.message, null, s.status);
+      this.sql.exec('INSERT INTO ops (op_id, request_hash, result, at) VALUES (?, ?, NULL, ?)', `fulfil:${input.shipmentId}`, input.requestHash, now);
+      const at = new Date(now).toISOString();
+      s.shipments.push({
+        shipmentId: input.shipmentId,
+        warehouseId: input.warehouseId,
+        carrier: input.carrier,
+        trackingNumber: input.trackingNumber,
+        lines: input.lines,
+        status: 'label_created',
+        createdAt: at,
+        events: [{ eventId: `${input.shipmentId}:created`, status: 'label_created', description: `handed to ${input.carrier}`, location: null, occurredAt: at }],
+      });
+      const from = s.status;
+      if (s.status === 'PARTIALLY_REFUNDED') {
+        touch(s, new Date(now));
+        this.emit(s, 'order.changed', 'shipment', now);
+      } else {
+        const to = check.complete ? 'SHIPPED' : 'PARTIALLY_SHIPPED';
+        transition(s, to, `shipment ${input.shipmentId} by ${input.by}`, new Date(now));
+        this.emit(s, to === 'SHIPPED' ? 'order.shipped' : 'order.partially_shipped', `${from}->${to}`, now);
+      }
+      // Cash on delivery: the stock was committed at placement; nothing else to do here.
+      return { ok: true as const, replayed: false };
+    });
+    if (r === null) return fail('NOT_FOUND', 'no such order');
+    if (!r.ok) return r;
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: r.replayed };
+  }
+
+  /** A carrier's tracking update. Applied once per event id; all parcels delivered → DELIVERED. */
+  async track(raw: TrackingInput): Promise<OrderResult> {
+    const input = TrackingInput.parse(raw);
+    const r = this.write((s, now) => {
+      const shipment = s.shipments.find((x) => x.trackingNumber === input.trackingNumber);
+      if (!shipment) return fail('NOT_FOUND', 'no shipment of this order has that tracking number');
+      if (shipment.events.some((e) => e.eventId === input.event.eventId)) return { ok: true as const, replayed: true };
+      shipment.events.push(input.event);
+      shipment.events.sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
+      // Events may arrive out of order: the newest by time wins, but nothing undoes a delivery.
+      if (shipment.status !== 'delivered') {
+        shipment.status = input.event.status === 'delivered' ? 'delivered' : shipment.events[shipment.events.length - 1]!.status;
+      }
+      const delivered = fulfilmentStatus(s) === 'delivered';
+      if (delivered && s.payment.method === 'COD' && s.payment.status === 'due_on_delivery') {
+        s.payment.status = 'captured';
+        s.payment.amountCaptured = s.total;
+      }
+      if (delivered && s.status === 'SHIPPED') {
+        transition(s, 'DELIVERED', `carrier ${input.event.eventId}`, new Date(now));
+        this.emit(s, 'order.delivered', 'SHIPPED->DELIVERED', now);
+      } else {
+        touch(s, new Date(now));
+        this.emit(s, 'order.changed', 'tracking', now);
+      }
+      return { ok: true as const, replayed: false };
+    });
+    if (r === null) return fail('NOT_FOUND', 'no such order');
+    if (!r.ok) return r;
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: r.replayed };
+  }
+
+  /** Runs due steps and relays the outbox now (operators, tests; the alarm does the same). */
+  async nudge(): Promise<void> {
+    await this.drive();
+  }
+
+  override async alarm(): Promise<void> {
+    const now = this.now();
+    this.write((s) => {
+      if (s.status === 'PENDING' && s.paymentDueAt && Date.parse(s.paymentDueAt) <= now && !this.hasStep('expire:1')) {
+        this.addStep('expire', 'expire:1', {}, now);
+      }
+      return null;
+    });
+    await this.drive();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The driver: run due steps (outside I/O happens only here, never inside a transaction)
+  // ---------------------------------------------------------------------------------------------
+
+  private drive(): Promise<void> {
+    this.driving ??= this.driveLoop().finally(() => {
+      this.driving = null;
+    });
+    return this.driving;
+  }
+
+  private async driveLoop(): Promise<void> {
+    for (let round = 0; round < 20; round++) {
+      const due = this.sql.exec<StepRow>('SELECT * FROM steps WHERE next_at <= ? ORDER BY next_at, step_id', this.now()).toArray();
+      if (due.length === 0) break;
+      let progressed = false;
+      for (const step of due) progressed = (await this.runStep(step.step_id)) || progressed;
+      if (!progressed) break;
+    }
+    await this.relay();
+    this.rearm();
+  }
+
+  /** Runs one step; true when it finished (its row is gone). */
+  private async runStep(stepId: string): Promise<boolean> {
+    const step = this.sql.exec<StepRow>('SELECT * FROM steps WHERE step_id = ?', stepId).toArray()[0];
+    const state = this.load();
+    if (!step || !state) return false;
+    const payload = JSON.parse(step.payload) as Record<string, unknown>;
+    try {
+      const apply = await this.perform(step.kind, state, payload);
+      this.write((s, now) => {
+        this.sql.exec('DELETE FROM steps WHERE step_id = ?', stepId);
+        apply(s, now);
+        return null;
+      }, true);
+      return true;
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const attempts = step.attempts + 1;
+      const next = attempts >= MAX_STEP_ATTEMPTS ? this.now() + 24 * 3600_000 : this.now() + (step.kind === 'reserve' ? RESERVE_RETRY_MS : backoffMs(attempts));
+      this.sql.exec('UPDATE steps SET attempts = ?, next_at = ?, last_error = ? WHERE step_id = ?', attempts, next, message.slice(0, 500), stepId);
+      if (step.kind === 'begin_payment') {
+        this.write((s, now) => {
+          s.payment.retryAt = new Date(next).toISOString();
+          touch(s, new Date(now));
+          return null;
+        }, true);
+      }
+      return false;
+    }
+  }
+
+  /**
+   * Does a step's outside work and returns how to record its outcome (applied in a transaction
+   * with the step's deletion). Throws when the outcome is unknown: the step stays and is retried.
+   */
+  private async perform(kind: StepKind, s: OrderState, payload: Record<string, unknown>): Promise<(s: OrderState, now: number) => void> {
+    const { inventory, payments } = this.ports;
+    switch (kind) {
+      case 'reserve': {
+        const r = await inventory.reserve({
+          opId: opId(s.orderId, 'reserve'),
+          reservationId: s.stock.reservationId,
+          orderId: s.orderId,
+          ttlSeconds: Math.ceil(this.ports.config.paymentTimeoutMs / 1000) + 15 * 60,
+          items: aggregateBySku(s, (payload.shards ?? {}) as Record<string, number>),
+          ...(payload.distances ? { distances: payload.distances as Record<string, number> } : {}),
+        });
+        return (st, now) => {
+          if (st.phase !== 'placing') return;
+          if (!r.ok) {
+            st.phase = 'rejected';
+            st.stock.status = 'refused';
+            st.rejection = { code: r.code, message: r.message, sku: r.sku };
+            st.updatedAt = new Date(now).toISOString();
+            return;
+          }
+          st.stock.items = r.items;
+          st.stock.status = 'held';
+          st.phase = 'placed';
+          st.version = 1;
+          st.history.push({ version: 1, from: 'NEW', to: 'PENDING', reason: 'placed', at: new Date(now).toISOString() });
+          this.emit(st, 'order.placed', 'NEW->PENDING', now);
+          if (PAID_AT_TILL.has(st.payment.method)) {
+            this.paymentCaptured(st, st.total, now, 'paid at the till');
+          } else if (st.payment.method === 'COD') {
+            st.payment.status = 'due_on_delivery';
+            st.paymentDueAt = null;
+            this.addStep('commit_stock', 'commit:1', {}, now);
+          } else {
+            st.paymentDueAt = new Date(now + this.ports.config.paymentTimeoutMs).toISOString();
+            this.addStep('begin_payment', 'begin:1', {}, now);
+          }
+        };
+      }
+      case 'begin_payment': {
+        if (s.status !== 'PENDING' || s.payment.status !== 'not_started') return () => undefined;
+        const r = await payments.begin({ attemptId: s.payment.attemptId, orderId: s.orderId, method: s.payment.method, amount: s.total, currency: s.currency, userId: s.userId });
+        return (st, now) => {
+          st.payment.retryAt = null;
+          if (r.providerRef) st.payment.providerRef = r.providerRef;
+          if (r.status === 'requires_action') {
+            if (st.payment.status === 'not_started') st.payment.status = 'requires_action';
+            st.payment.clientAction = r.clientAction;
+            touch(st, new Date(now));
+            this.emit(st, 'order.changed', 'payment_started', now);
+          } else if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'captured at once');
+          else this.paymentFailed(st, r.failure, now);
+        };
+      }
+      case 'commit_stock':
+        await inventory.commit({ opId: opId(s.orderId, 'commit'), reservationId: s.stock.reservationId, items: s.stock.items });
+        return (st) => {
+          if (st.stock.status === 'held') st.stock.status = 'committed';
+        };
+      case 'release_stock':
+        if (s.stock.status === 'held' || s.stock.status === 'reserving') {
+          await inventory.release({ opId: opId(s.orderId, 'release'), reservationId: s.stock.reservationId, items: s.stock.items, reason: payload.reason === 'payment_failed' ? 'payment_failed' : 'cancelled' });
+        }
+        return (st) => {
+          if (st.stock.status === 'held') st.stock.status = 'released';
+        };
+      case 'restock':
+        await inventory.restock({ opId: opId(s.orderId, 'restock'), items: s.stock.items, note: `order ${s.orderId} cancelled` });
+        return (st) => {
+          st.stock.status = 'restocked';
+        };
+      case 'cancel_payment': {
+        if (s.payment.provider === 'none' || s.payment.status === 'captured') return () => undefined;
+        const r = await payments.cancel({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
+        return (st, now) => {
+          if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured ?? st.total, now, 'paid before the cancellation reached the provider');
+          else if (st.payment.status !== 'captured') st.payment.status = 'cancelled';
+        };
+      }
+      case 'refund': {
+        const refund = s.refunds.find((x) => x.refundId === payload.refundId);
+        if (!refund || refund.status !== 'pending') return () => undefined;
+        if (s.payment.provider === 'none') return (st, now) => this.settleRefund(st, st.refunds.find((x) => x.refundId === refund.refundId)!, 'succeeded', null, now);
+        const r = await payments.refund({ refundId: refund.refundId, attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef, amount: refund.amount, currency: s.currency });
+        return (st, now) => {
+          const target = st.refunds.find((x) => x.refundId === refund.refundId)!;
+          if (r.providerRefundRef) target.providerRefundRef = r.providerRefundRef;
+          if (r.status === 'succeeded' || r.status === 'failed') this.settleRefund(st, target, r.status, r.providerRefundRef, now);
+          // pending: the provider's webhook settles it.
+        };
+      }
+      case 'expire': {
+        if (s.status !== 'PENDING') return () => undefined;
+        // Ask the provider before giving up on the payment: never cancel an order that was paid.
+        const r = s.payment.provider === 'none' || s.payment.status === 'not_started' ? ({ status: 'open' } as const) : await payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
+        return (st, now) => {
+          if (st.status !== 'PENDING') return;
+          if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid at the payment deadline');
+          else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
+          else this.cancelUnpaid(st, 'payment_timeout', now);
+        };
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transitions (inside a transaction)
+  // ---------------------------------------------------------------------------------------------
+
+  private paymentCaptured(s: OrderState, amount: number, now: number, reason: string): void {
+    const already = s.payment.status === 'captured';
+    s.payment.status = 'captured';
+    s.payment.amountCaptured = Math.max(s.payment.amountCaptured, amount);
+    s.payment.failure = null;
+    s.payment.retryAt = null;
+    if (already) return;
+    if (s.status === 'PENDING') {
+      transition(s, 'PAID', reason, new Date(now));
+      this.emit(s, 'order.paid', 'PENDING->PAID', now);
+      if (s.stock.status === 'held') this.addStep('commit_stock', 'commit:1', {}, now);
+      return;
+    }
+    // Paid after the order was given up (cancelled, failed): never keep money for nothing.
+    touch(s, new Date(now));
+    this.newRefund(s, { refundId: `${s.orderId}-late`, amount: refundable(s), reason: `payment captured after the order was ${s.status.toLowerCase()}`, by: 'system' }, now);
+    this.emit(s, 'order.changed', 'late_payment_refunded', now);
+  }
+
+  private paymentFailed(s: OrderState, failure: { code: string; message: string }, now: number): void {
+    if (s.status !== 'PENDING' || s.payment.status === 'captured') return;
+    s.payment.status = 'failed';
+    s.payment.failure = failure;
+    transition(s, 'PAYMENT_FAILED', `payment failed: ${failure.code}`, new Date(now));
+    this.addStep('release_stock', 'release:1', { reason: 'payment_failed' }, now);
+    this.emit(s, 'order.payment_failed', 'PENDING->PAYMENT_FAILED', now);
+  }
+
+  private cancelUnpaid(s: OrderState, reason: string, now: number): { ok: true; replayed: boolean } {
+    transition(s, 'CANCELLED', reason, new Date(now));
+    s.cancelReason = reason;
+    if (s.payment.provider !== 'none' && s.payment.status !== 'not_started') this.addStep('cancel_payment', 'cancel-payment:1', {}, now);
+    else if (s.payment.status === 'not_started') s.payment.status = 'cancelled';
+    this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
+    this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
+    return { ok: true, replayed: false };
+  }
+
+  private newRefund(s: OrderState, input: { refundId: string; amount: number; reason: string; by: string }, now: number): void {
+    if (input.amount <= 0 || s.refunds.some((r) => r.refundId === input.refundId)) return;
+    s.refunds.push({ refundId: input.refundId, amount: input.amount, reason: input.reason, status: 'pending', providerRefundRef: null, requestedBy: input.by, createdAt: new Date(now).toISOString() });
+    this.addStep('refund', `refund:${input.refundId}`, { refundId: input.refundId }, now);
+  }
+
+  private settleRefund(s: OrderState, refund: RefundState, status: 'succeeded' | 'failed', providerRef: string | null, now: number): void {
+    if (refund.status !== 'pending') return;
+    refund.status = status;
+    if (providerRef) refund.providerRefundRef = providerRef;
+    const refundedAll = refundedAmount(s) >= s.payment.amountCaptured && s.payment.amountCaptured > 0;
+    const movable = s.status !== 'CANCELLED' && s.status !== 'PAYMENT_FAILED' && s.status !== 'REFUNDED' && s.status !== 'PENDING';
+    if (status === 'succeeded' && movable) {
+      const from = s.status;
+      const to: OrderStatus = refundedAll ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+      transition(s, to, `refund ${refund.refundId}`, new Date(now));
+      this.emit(s, to === 'REFUNDED' ? 'order.refunded' : 'order.partially_refunded', `${from}->${to}`, now);
+    } else {
+      touch(s, new Date(now));
+      this.emit(s, 'order.changed', `refund_${status}`, now);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage helpers
+  // ---------------------------------------------------------------------------------------------
+
+  private create(input: PlaceInput): void {
+    const now = this.now();
+    const at = new Date(now).toISOString();
+    const total = subtotal(input.lines);
+    const state: OrderState = {
+      orderId: input.orderId,
+      version: 0,
+      status: 'PENDING',
+      phase: 'placing',
+      userId: input.userId,
+      placedBy: input.placedBy,
+      channel: input.channel,
+      storeId: input.storeId,
+      cartId: input.cartId,
+      currency: input.currency,
+      lines: input.lines,
+      subtotal: total,
+      total,
+      shippingAddress: input.shippingAddress,
+      payment: {
+        method: input.paymentMethod,
+        attemptId: `${input.orderId}-pay1`,
+        provider: providerFor(input.paymentMethod),
+        status: 'not_started',
+        providerRef: null,
+        clientAction: null,
+        amountCaptured: 0,
+        failure: null,
+        retryAt: null,
+      },
+      stock: { reservationId: reservationIdFor(input.orderId), status: 'reserving', items: [] },
+      refunds: [],
+      shipments: [],
+      history: [],
+      cancelReason: null,
+      rejection: null,
+      paymentDueAt: null,
+      createdAt: at,
+      updatedAt: at,
+      correlationId: input.correlationId,
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT INTO state (k, doc, version) VALUES (?, ?, ?)', 'order', JSON.stringify(state), 0);
+      this.sql.exec('INSERT INTO ops (op_id, request_hash, result, at) VALUES (?, ?, NULL, ?)', 'place', input.requestHash, now);
+      // Persisted before the call: if this object dies mid-call, the alarm finishes placing.
+      this.addStep('reserve', 'reserve:1', { distances: input.distances ?? null, shards: input.shards }, now + RESERVE_RETRY_MS);
+    });
+    this.rearm();
+  }
+
+  private load(): OrderState | null {
+    const row = this.sql.exec<{ doc: string }>("SELECT doc FROM state WHERE k = 'order'").toArray()[0];
+    return row ? (JSON.parse(row.doc) as OrderState) : null;
+  }
+
+  /**
+   * Runs `fn` on the current state in one transaction and saves the state if it changed
+   * (version or phase). Returns null when there is no placed order.
+   */
+  private write<R>(fn: (s: OrderState, now: number) => R, allowPlacing = false): R | null {
+    const now = this.now();
+    return this.ctx.storage.transactionSync(() => {
+      const s = this.load();
+      // Verbs see only a placed order; a step's outcome may also complete one being placed.
+      if (!s || s.phase === 'rejected' || (s.phase === 'placing' && !allowPlacing)) return null;
+      const before = JSON.stringify(s);
+      let result: R;
+      try {
+        result = fn(s, now);
+      } catch (e) {
+        if (e instanceof TransitionRefused) return fail('INVALID_TRANSITION', e.message, null, e.from) as R;
+        throw e;
+      }
+      const after = JSON.stringify(s);
+      if (after !== before) this.sql.exec("UPDATE state SET doc = ?, version = ? WHERE k = 'order'", after, s.version);
+      return result;
+    });
+  }
+
+  private op(id: string): { request_hash: string } | undefined {
+    return this.sql.exec<{ request_hash: string }>('SELECT request_hash FROM ops WHERE op_id = ?', id).toArray()[0];
+  }
+
+  private hasStep(stepId: string): boolean {
+    return this.sql.exec('SELECT 1 FROM steps WHERE step_id = ?', stepId).toArray().length > 0;
+  }
+
+  private addStep(kind: StepKind, stepId: string, payload: unknown, now: number): void {
+    this.sql.exec('INSERT OR IGNORE INTO steps (step_id, kind, payload, attempts, next_at) VALUES (?, ?, ?, 0, ?)', stepId, kind, JSON.stringify(payload ?? {}), now);
+  }
+
+  private emit(s: OrderState, type: OrderEventType, change: string, now: number): void {
+    const envelope = ORDER_EVENTS[type].create(snapshot(s, change), {
+      correlationId: s.correlationId,
+      source: 'orders',
+      subject: s.orderId,
+      aggregateVersion: s.version,
+      occurredAt: new Date(now),
+    });
+    this.sql.exec('INSERT INTO outbox (body, next_at) VALUES (?, ?)', JSON.stringify(envelope), now + OUTBOX_GRACE_MS);
+  }
+
+  /** Sends the outbox to the order-events queue; rows are deleted only once the queue has them. */
+  private async relay(): Promise<void> {
+    const rows = this.sql.exec<{ seq: number; body: string; attempts: number }>('SELECT seq, body, attempts FROM outbox ORDER BY seq LIMIT 50').toArray();
+    if (rows.length === 0) return;
+    try {
+      await this.ports.publish(rows.map((r) => JSON.parse(r.body) as EventEnvelope));
+      const last = rows[rows.length - 1]!.seq;
+      this.sql.exec('DELETE FROM outbox WHERE seq <= ?', last);
+    } catch (error) {
+      const attempts = (rows[0]?.attempts ?? 0) + 1;
+      this.sql.exec('UPDATE outbox SET attempts = ?, next_at = ? WHERE seq <= ?', attempts, this.now() + backoffMs(attempts), rows[rows.length - 1]!.seq);
+      console.warn(JSON.stringify({ msg: 'order outbox relay failed', error: error instanceof Error ? error.message : String(error) }));
+    }
+  }
+
+  /** One alarm: the earliest of the due steps, the outbox retry and the payment deadline. */
+  private rearm(): void {
+    const step = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM steps').one().t;
+    const out = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM outbox').one().t;
+    const s = this.load();
+    const due = s && s.status === 'PENDING' && s.paymentDueAt ? Date.parse(s.paymentDueAt) : null;
+    const candidates = [step, out, due].filter((t): t is number => typeof t === 'number');
+    if (candidates.length === 0) {
+      void this.ctx.storage.deleteAlarm();
+      return;
+    }
+    void this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), this.now() + 10));
+  }
+}
+
+function fail(code: string, message: string, sku: string | null = null, status?: OrderStatus): OrderFailure {
+  return status === undefined ? { ok: false, code, message, sku } : { ok: false, code, message, sku, status };
+}
+
+/** Inventory reservation ids are `rsv_` + 32 hex; an order's is derived from its id. */
+export function reservationIdFor(orderId: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  let hex = '';
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < orderId.length; i++) {
+      h1 = Math.imul(h1 ^ orderId.charCodeAt(i), 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ (orderId.charCodeAt(i) + round), 0x5bd1e995) >>> 0;
+    }
+    hex += ((h1 ^ h2) >>> 0).toString(16).padStart(8, '0');
+  }
+  return `rsv_${hex}`;
+}
+
+/** Order lines summed per SKU (an order may hold a SKU twice via two lines). */
+function aggregateBySku(s: OrderState, shards: Record<string, number>): Array<{ sku: string; quantity: number; shards: number }> {
+  const by = new Map<string, number>();
+  for (const l of s.lines) by.set(l.sku, (by.get(l.sku) ?? 0) + l.quantity);
+  return [...by].map(([sku, quantity]) => ({ sku, quantity, shards: shards[sku] ?? 1 }));
+}
+
+export function snapshot(s: OrderState, change: string): OrderSnapshot {
+  return {
+    orderId: s.orderId,
+    userId: s.userId,
+    status: s.status,
+    fulfilmentStatus: fulfilmentStatus(s),
+    version: s.version,
+    channel: s.channel,
+    storeId: s.storeId,
+    placedBy: s.placedBy,
+    currency: s.currency,
+    subtotal: s.subtotal,
+    total: s.total,
+    items: s.lines,
+    payment: {
+      attemptId: s.payment.attemptId,
+      method: s.payment.method,
+      provider: s.payment.provider,
+      status: s.payment.status,
+      providerRef: s.payment.providerRef,
+      amountCaptured: s.payment.amountCaptured,
+    },
+    refunds: s.refunds,
+    shipments: s.shipments,
+    cancelReason: s.cancelReason,
+    change,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}

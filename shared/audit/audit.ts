@@ -31,7 +31,15 @@ export type AuditAction =
   | 'inventory.stock.adjusted'
   | 'inventory.shards.configured'
   | 'events.dead_letter.redriven'
-  | 'events.dead_letter.discarded';
+  | 'events.dead_letter.discarded'
+  | 'order.placed'
+  | 'order.payment.captured'
+  | 'order.payment.failed'
+  | 'order.cancelled'
+  | 'order.refund.requested'
+  | 'order.refund.succeeded'
+  | 'order.refund.failed'
+  | 'order.shipment.created';
 
 export interface AuditEntry {
   action: AuditAction;

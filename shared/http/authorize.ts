@@ -32,6 +32,15 @@ export const PERMISSIONS = {
   'inventory:admin': { roles: ['admin'] },
   /** The event bus's dead letters: list, redrive, discard. */
   'events:manage': { roles: ['admin'] },
+  /** Placing an order: for oneself (customers), or for a customer (POS agents, admins, integrations with orders:write). */
+  'orders:place': { roles: ['customer', 'admin', 'pos_agent'], scope: 'orders:write' },
+  /** Reading an order: one's own, a POS agent its store's, staff their warehouses' (the service scopes it). */
+  'orders:read': { roles: ['customer', 'admin', 'pos_agent', 'warehouse_staff'], scope: 'orders:read' },
+  /** Shipping an order from a warehouse one is bound to. */
+  'orders:fulfil': { roles: ['admin', 'warehouse_staff'] },
+  /** Money back to a customer, and searching every order. */
+  'orders:refund': { roles: ['admin'] },
+  'orders:admin': { roles: ['admin'], scope: 'orders:read' },
 } as const satisfies Record<string, Policy>;
 
 export type Permission = keyof typeof PERMISSIONS;

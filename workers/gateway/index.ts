@@ -1,4 +1,6 @@
 import { createApp } from './app';
+// Registers the order saga's ports before any order object is constructed.
+import './order-saga';
 import { createQueueHandler, EVENT_HANDLERS } from './queues';
 
 /** The Worker: the HTTP gateway and the queue consumers; scheduled jobs join it here. */

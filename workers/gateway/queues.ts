@@ -1,10 +1,11 @@
 import type { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
-import { InventoryUpdated, parseEnvelope, UserErased, type EventDefinition, type EventEnvelope } from '../../shared/events';
+import { InventoryUpdated, ORDER_EVENTS, parseEnvelope, UserErased, type EventDefinition, type EventEnvelope } from '../../shared/events';
 import type { LogFields } from '../../shared/http/context';
 import { createLogger, type LogLevel } from '../../shared/http/logging';
 import { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
 import { CART_ERASURE_CONSUMER } from '../cart';
+import { ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
 import { WISHLIST_ERASURE_CONSUMER } from '../wishlist';
 import { buildServices, type Services } from './services';
 
@@ -15,6 +16,11 @@ import { buildServices, type Services } from './services';
  */
 export const EVENTS_QUEUE = 'agora-events';
 export const EVENTS_DLQ = 'agora-events-dlq';
+/** Order transitions (durable-objects/order), same envelope and rules; keep in step with wrangler.toml. */
+export const ORDER_EVENTS_QUEUE = 'agora-order-events';
+export const ORDER_EVENTS_DLQ = 'agora-order-events-dlq';
+/** Each DLQ and the queue whose dead messages it receives. */
+const DLQ_SOURCE: Record<string, string> = { [EVENTS_DLQ]: EVENTS_QUEUE, [ORDER_EVENTS_DLQ]: ORDER_EVENTS_QUEUE };
 /** Keep in step with `max_retries` of agora-events in wrangler.toml. */
 export const EVENTS_MAX_RETRIES = 5;
 /** Cloudflare Queues accepts delays up to 12 hours; we cap backoff well below. */
@@ -83,8 +89,8 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
         const started = performance.now();
         const fields: LogFields = { queue: batch.queue, messageId: message.id, attempts: message.attempts };
         let outcome: Outcome;
-        if (batch.queue === EVENTS_QUEUE) outcome = await consumeEvent(message, fields, { services, db: services.db, env, log: fields });
-        else if (batch.queue === EVENTS_DLQ) outcome = await recordDeadLetter(message, fields, services);
+        if (batch.queue === EVENTS_QUEUE || batch.queue === ORDER_EVENTS_QUEUE) outcome = await consumeEvent(message, fields, { services, db: services.db, env, log: fields }, batch.queue);
+        else if (DLQ_SOURCE[batch.queue]) outcome = await recordDeadLetter(message, fields, services, DLQ_SOURCE[batch.queue]!);
         else {
           fields.error = `no consumer for queue ${batch.queue}`;
           message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
@@ -97,7 +103,7 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
     }
   };
 
-  async function consumeEvent(message: Message, fields: LogFields, cctx: ConsumerContext): Promise<Outcome> {
+  async function consumeEvent(message: Message, fields: LogFields, cctx: ConsumerContext, queue: string): Promise<Outcome> {
     const parsed = parseEnvelope(message.body);
     if (!parsed.ok) {
       // Retrying a malformed message never helps: record it and ack.
@@ -105,7 +111,7 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
       const issues = parsed.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
       try {
         await cctx.services.events.record({
-          queue: EVENTS_QUEUE,
+          queue,
           messageId: message.id,
           body: storable(message.body),
           error: `${parsed.reason}: ${parsed.message}${issues ? ` (${issues})` : ''}`,
@@ -147,7 +153,7 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
     }
   }
 
-  async function recordDeadLetter(message: Message, fields: LogFields, services: Services): Promise<Outcome> {
+  async function recordDeadLetter(message: Message, fields: LogFields, services: Services, source: string): Promise<Outcome> {
     const body = message.body as { id?: unknown; type?: unknown; correlationId?: unknown } | null;
     if (body && typeof body === 'object') {
       Object.assign(fields, {
@@ -158,10 +164,10 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
     }
     try {
       const { id } = await services.events.record({
-        queue: EVENTS_QUEUE,
+        queue: source,
         messageId: message.id,
         body: storable(message.body),
-        error: `delivery failed ${EVENTS_MAX_RETRIES + 1} times on ${EVENTS_QUEUE} (each error is on that queue's log lines for this event id)`,
+        error: `delivery failed ${EVENTS_MAX_RETRIES + 1} times on ${source} (each error is on that queue's log lines for this event id)`,
         attempts: EVENTS_MAX_RETRIES + 1,
       });
       fields.deadLetterId = id;
@@ -177,6 +183,14 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
 
 /** The handlers of every consumer in this Worker. */
 export const EVENT_HANDLERS: readonly EventHandler[] = [
+  // The order projection and the audit rows of order money movements (every order event type).
+  ...Object.values(ORDER_EVENTS).map(
+    (def) =>
+      on(def, ORDER_PROJECTION_CONSUMER, async (event, ctx) => {
+        const r = await projectOrderEvent(ctx.db.pool(), event);
+        Object.assign(ctx.log, { orderId: event.data.orderId, aggregateVersion: event.aggregateVersion, duplicate: !r.processed, projection: r.outcome });
+      }) as EventHandler,
+  ),
   on(InventoryUpdated, STOCK_PROJECTION_CONSUMER, async (event, ctx) => {
     const outcome = await projectInventoryUpdated(ctx.db.pool(), event);
     Object.assign(ctx.log, { sku: event.data.sku, shard: event.data.shard, aggregateVersion: event.aggregateVersion, duplicate: !outcome.processed, applied: outcome.applied.length });

@@ -1,0 +1,140 @@
+import type { OrderLine, OrderState, OrderStatus, PaymentMethod, ShipmentState } from './order.schemas';
+
+/**
+ * The order state machine and the arithmetic around it: pure, unit-tested, and the one place
+ * where a transition is allowed or refused (the object calls `transition` for every change).
+ */
+
+/** Every transition the machine allows (docs/orders.md draws it). */
+export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  PENDING: ['PAID', 'PAYMENT_FAILED', 'CANCELLED', 'PARTIALLY_SHIPPED', 'SHIPPED'],
+  PAID: ['PARTIALLY_SHIPPED', 'SHIPPED', 'CANCELLED', 'PARTIALLY_REFUNDED', 'REFUNDED'],
+  PARTIALLY_SHIPPED: ['PARTIALLY_SHIPPED', 'SHIPPED', 'PARTIALLY_REFUNDED', 'REFUNDED'],
+  SHIPPED: ['DELIVERED', 'PARTIALLY_REFUNDED', 'REFUNDED'],
+  DELIVERED: ['PARTIALLY_REFUNDED', 'REFUNDED'],
+  PARTIALLY_REFUNDED: ['PARTIALLY_REFUNDED', 'REFUNDED', 'PARTIALLY_SHIPPED', 'SHIPPED', 'DELIVERED'],
+  CANCELLED: [],
+  PAYMENT_FAILED: [],
+  REFUNDED: [],
+};
+
+export const TERMINAL: ReadonlySet<OrderStatus> = new Set(['CANCELLED', 'PAYMENT_FAILED', 'REFUNDED']);
+
+export class TransitionRefused extends Error {
+  constructor(
+    readonly from: OrderStatus,
+    readonly to: OrderStatus,
+  ) {
+    super(`an order cannot go from ${from} to ${to}`);
+    this.name = 'TransitionRefused';
+  }
+}
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/**
+ * Moves `state` to `to` (mutating it), bumping the version and recording why. Throws
+ * TransitionRefused for a move the machine does not allow. Shipping straight from PENDING is
+ * only for cash on delivery (nothing to wait for before the parcel leaves).
+ */
+export function transition(state: OrderState, to: OrderStatus, reason: string, now: Date): void {
+  const from = state.status;
+  const codShipping = from === 'PENDING' && (to === 'SHIPPED' || to === 'PARTIALLY_SHIPPED');
+  if (!canTransition(from, to) || (codShipping && state.payment.method !== 'COD')) throw new TransitionRefused(from, to);
+  state.status = to;
+  state.version += 1;
+  state.updatedAt = now.toISOString();
+  state.history.push({ version: state.version, from, to, reason, at: state.updatedAt });
+  if (TERMINAL.has(to) || to !== 'PENDING') state.paymentDueAt = null;
+}
+
+/** Bumps the version for a change that keeps the status (a refund recorded, a tracking event). */
+export function touch(state: OrderState, now: Date): void {
+  state.version += 1;
+  state.updatedAt = now.toISOString();
+}
+
+/** Which provider serves a payment method; `none` for cash on delivery and the till. */
+export function providerFor(method: PaymentMethod): 'stripe' | 'razorpay' | 'none' {
+  if (method === 'CARD') return 'stripe';
+  if (method === 'UPI' || method === 'NETBANKING') return 'razorpay';
+  return 'none';
+}
+
+/** Methods paid at the till: captured before the order is even placed. */
+export const PAID_AT_TILL: ReadonlySet<PaymentMethod> = new Set(['POS_CASH', 'POS_CARD_PRESENT']);
+
+export function lineTotal(unitPrice: number, quantity: number): number {
+  const total = unitPrice * quantity;
+  if (!Number.isSafeInteger(total)) throw new RangeError('line total overflows');
+  return total;
+}
+
+export function subtotal(lines: readonly Pick<OrderLine, 'lineTotal'>[]): number {
+  return lines.reduce((s, l) => s + l.lineTotal, 0);
+}
+
+/** Units of each order item already in a shipment. */
+export function shippedQuantities(shipments: readonly ShipmentState[]): Map<string, number> {
+  const shipped = new Map<string, number>();
+  for (const s of shipments) for (const l of s.lines) shipped.set(l.itemId, (shipped.get(l.itemId) ?? 0) + l.quantity);
+  return shipped;
+}
+
+export type ShipmentCheck = { ok: true; complete: boolean } | { ok: false; itemId: string; message: string };
+
+/** Whether `lines` can ship given what already shipped, and whether the order is then complete. */
+export function checkShipment(orderLines: readonly OrderLine[], shipments: readonly ShipmentState[], lines: ReadonlyArray<{ itemId: string; quantity: number }>): ShipmentCheck {
+  const shipped = shippedQuantities(shipments);
+  const adding = new Map<string, number>();
+  for (const l of lines) adding.set(l.itemId, (adding.get(l.itemId) ?? 0) + l.quantity);
+  for (const [itemId, qty] of adding) {
+    const line = orderLines.find((l) => l.itemId === itemId);
+    if (!line) return { ok: false, itemId, message: `the order has no item ${itemId}` };
+    const left = line.quantity - (shipped.get(itemId) ?? 0);
+    if (qty > left) return { ok: false, itemId, message: `only ${left} unit(s) of ${itemId} are left to ship` };
+  }
+  const complete = orderLines.every((l) => (shipped.get(l.itemId) ?? 0) + (adding.get(l.itemId) ?? 0) >= l.quantity);
+  return { ok: true, complete };
+}
+
+export type FulfilmentStatus = 'unfulfilled' | 'partially_shipped' | 'shipped' | 'delivered';
+
+export function fulfilmentStatus(state: Pick<OrderState, 'lines' | 'shipments'>): FulfilmentStatus {
+  if (state.shipments.length === 0) return 'unfulfilled';
+  const shipped = shippedQuantities(state.shipments);
+  const all = state.lines.every((l) => (shipped.get(l.itemId) ?? 0) >= l.quantity);
+  if (!all) return 'partially_shipped';
+  return state.shipments.every((s) => s.status === 'delivered') ? 'delivered' : 'shipped';
+}
+
+/** Money captured and not refunded (pending refunds count as gone: they cannot be promised twice). */
+export function refundable(state: Pick<OrderState, 'payment' | 'refunds'>): number {
+  const out = state.refunds.filter((r) => r.status !== 'failed').reduce((s, r) => s + r.amount, 0);
+  return Math.max(0, state.payment.amountCaptured - out);
+}
+
+export function refundedAmount(state: Pick<OrderState, 'refunds'>): number {
+  return state.refunds.filter((r) => r.status === 'succeeded').reduce((s, r) => s + r.amount, 0);
+}
+
+/** Exponential backoff with ±20 % jitter, from 1 s, capped (ms). */
+export function backoffMs(attempts: number, capMs = 5 * 60_000, random: () => number = Math.random): number {
+  const base = Math.min(capMs, 1000 * 2 ** Math.max(0, Math.min(attempts, 20)));
+  return Math.max(250, Math.round(base * (0.8 + 0.4 * random())));
+}
+
+/** A stable JSON (sorted keys) for request hashes. */
+export function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/** Derives a child op id (inventory, provider idempotency keys) from the order's own ids. */
+export const opId = (...parts: Array<string | number>) => parts.join('|');

@@ -1,0 +1,82 @@
+import type { EventEnvelope } from '../../shared/events';
+import type { ClientAction, PaymentMethod, ReservedItem } from './order.schemas';
+
+/**
+ * What the order saga needs from outside: inventory (reserve, commit, release, restock), the
+ * payment provider of the order's method, and the order-events queue. The gateway builds them
+ * from the Worker's env and registers the factory (`registerOrderSagaPorts`), so the object
+ * never imports another context. Every call is retry-safe: it carries an id derived from the
+ * order, which inventory and the providers treat as an idempotency key.
+ *
+ * A port THROWS when the outcome is unknown (network, timeout, breaker open): the saga keeps the
+ * step and retries it later with the same ids. It RETURNS a refusal when the answer is known.
+ */
+export type ReserveOutcome = { ok: true; items: ReservedItem[] } | { ok: false; code: string; message: string; sku: string | null };
+
+export interface InventoryPort {
+  reserve(input: {
+    opId: string;
+    reservationId: string;
+    orderId: string;
+    ttlSeconds: number;
+    items: Array<{ sku: string; quantity: number; shards: number }>;
+    distances?: Record<string, number>;
+  }): Promise<ReserveOutcome>;
+  /** Stock leaves: the reservation becomes a sale. Done (or already done) resolves. */
+  commit(input: { opId: string; reservationId: string; items: ReservedItem[] }): Promise<void>;
+  /** Units come back to available (cancelled or payment failed before commit). */
+  release(input: { opId: string; reservationId: string; items: ReservedItem[]; reason: 'cancelled' | 'payment_failed' }): Promise<void>;
+  /** Committed units go back on hand (an order cancelled after payment, before shipping). */
+  restock(input: { opId: string; items: ReservedItem[]; note: string }): Promise<void>;
+}
+
+export type BeginOutcome =
+  | { status: 'requires_action'; providerRef: string; clientAction: ClientAction }
+  | { status: 'captured'; providerRef: string; amountCaptured: number }
+  | { status: 'failed'; providerRef: string | null; failure: { code: string; message: string } };
+
+export type RetrieveOutcome =
+  | { status: 'captured'; amountCaptured: number }
+  | { status: 'failed'; failure: { code: string; message: string } }
+  | { status: 'cancelled' }
+  | { status: 'open' };
+
+export interface PaymentsPort {
+  begin(input: { attemptId: string; orderId: string; method: PaymentMethod; amount: number; currency: string; userId: string }): Promise<BeginOutcome>;
+  /** Asks the provider how an attempt stands (reconciliation, the unpaid-order timeout). */
+  retrieve(input: { attemptId: string; method: PaymentMethod; providerRef: string | null }): Promise<RetrieveOutcome>;
+  /** Cancels an attempt not yet paid. Answers how it ended: `captured` means it was paid meanwhile. */
+  cancel(input: { attemptId: string; method: PaymentMethod; providerRef: string | null }): Promise<{ status: 'cancelled' | 'captured'; amountCaptured?: number }>;
+  refund(input: {
+    refundId: string;
+    attemptId: string;
+    method: PaymentMethod;
+    providerRef: string | null;
+    amount: number;
+    currency: string;
+  }): Promise<{ status: 'succeeded' | 'pending' | 'failed'; providerRefundRef: string | null; failure?: { code: string; message: string } }>;
+}
+
+export interface SagaConfig {
+  /** How long an unpaid order (card, UPI) waits for its payment before it cancels itself. */
+  paymentTimeoutMs: number;
+}
+
+export interface SagaPorts {
+  inventory: InventoryPort;
+  payments: PaymentsPort;
+  publish(events: EventEnvelope[]): Promise<void>;
+  config: SagaConfig;
+}
+
+let factory: ((env: Env) => SagaPorts) | null = null;
+
+/** Called once by the Worker's entry (workers/gateway) with the composition of the saga's ports. */
+export function registerOrderSagaPorts(make: (env: Env) => SagaPorts): void {
+  factory = make;
+}
+
+export function sagaPortsFor(env: Env): SagaPorts {
+  if (!factory) throw new Error('order saga ports are not registered (workers/gateway/index.ts registers them)');
+  return factory(env);
+}

@@ -1,0 +1,16 @@
+import type { OrderDurableObject } from './order.do';
+
+/** The one way to reach an order's object (STYLE rule 6): `order:<orderId>`. */
+export type OrdersEnv = Pick<Env, 'ORDERS'>;
+export type OrderStub = DurableObjectStub<OrderDurableObject>;
+
+export function orderFor(env: OrdersEnv, orderId: string): OrderStub {
+  const ns = env.ORDERS;
+  return ns.get(ns.idFromName(`order:${orderId}`));
+}
+
+export type { OrderResult, OrderFailure } from './order.do';
+export type { OrderState, PaymentMethod, OrderStatus, PaymentEventInput, TrackingEvent, ReservedItem } from './order.schemas';
+export type { SagaPorts, InventoryPort, PaymentsPort, BeginOutcome, RetrieveOutcome, ReserveOutcome } from './order.ports';
+export { registerOrderSagaPorts } from './order.ports';
+export { snapshot as orderSnapshot } from './order.do';

@@ -1,0 +1,39 @@
+import type { PaymentEventInput } from '../../durable-objects/order/order.stub';
+import type { PaymentEvent, PaymentEventSink } from '../payments';
+
+/** A verified provider event as the saga's input (null: nothing for the saga to do). */
+export function toSagaEvent(e: PaymentEvent): PaymentEventInput | null {
+  const type = (
+    { succeeded: 'succeeded', failed: 'failed', canceled: 'cancelled', refunded: 'refund_succeeded', refund_failed: 'refund_failed' } as const
+  )[e.type as 'succeeded' | 'failed' | 'canceled' | 'refunded' | 'refund_failed'];
+  if (!type) return null;
+  return {
+    eventId: e.id,
+    provider: e.provider,
+    type,
+    attemptId: e.attemptId,
+    refundId: e.refundId,
+    providerRef: type.startsWith('refund') ? (e.providerObjectRef ?? null) : e.providerRef,
+    amount: e.amount?.amount ?? null,
+    failure: e.failure ? { code: e.failure.code, message: e.failure.message } : null,
+    occurredAt: e.occurredAt,
+  };
+}
+
+
+/** The payments context's sink: each verified webhook event goes to its order's saga. */
+export function orderSagaSink(apply: (orderId: string, event: PaymentEventInput) => Promise<void>, log?: Record<string, unknown>): PaymentEventSink {
+  return {
+    async deliver(event) {
+      const input = toSagaEvent(event);
+      if (!input) return;
+      if (!event.orderId) {
+        // Our begin() always sets the order id in the provider's metadata/notes; an event
+        // without one is not ours to apply (logged, acknowledged).
+        if (log) log.paymentEventWithoutOrder = event.id;
+        return;
+      }
+      await apply(event.orderId, input);
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { recordAudit, type AuditEntry } from '../../shared/audit/audit';
+import type { AnyDb } from '../../shared/db/client';
+import { type EventEnvelope, type OrderSnapshot } from '../../shared/events';
+import { consumeOnce } from '../../shared/events/consume-once';
+import { projectOrder, type ProjectOutcome } from './orders.repo';
+
+/** The consumer name of the order projection (processed_events.consumer). */
+export const ORDER_PROJECTION_CONSUMER = 'orders.projection';
+
+/**
+ * Projects one order event into Postgres and writes the audit rows of the money it moved, in one
+ * transaction, once per event id. The projection keeps the newest version (events arrive in any
+ * order); the audit rows are written for every event exactly once, whatever its order.
+ */
+export async function projectOrderEvent(db: AnyDb, event: EventEnvelope<OrderSnapshot>): Promise<{ processed: boolean; outcome?: ProjectOutcome }> {
+  const r = await consumeOnce(db, ORDER_PROJECTION_CONSUMER, event.id, async (tx) => {
+    const outcome = await projectOrder(tx, event.data);
+    const entries = auditEntries(event);
+    if (entries.length > 0) await recordAudit(tx, entries, { requestId: event.correlationId, actor: null, ip: null }, new Date(event.occurredAt));
+    return outcome;
+  });
+  return r.processed ? { processed: true, outcome: r.value } : { processed: false };
+}
+
+function actorOf(by: string): AuditEntry['actor'] {
+  const [kind, id] = by.split(':', 2);
+  if ((kind === 'user' || kind === 'client') && id) return { kind, id };
+  return { kind: 'system', id: null };
+}
+
+/** Every money movement and every status change of an order is on the audit trail. */
+function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
+  const o = event.data;
+  const target = { kind: 'order', id: o.orderId };
+  const base = { orderId: o.orderId, version: o.version, currency: o.currency, eventId: event.id };
+  const placedBy = { kind: o.placedBy.kind as 'user' | 'client', id: o.placedBy.id };
+  switch (event.type) {
+    case 'order.placed':
+      return [{ action: 'order.placed', outcome: 'success', actor: placedBy, target, data: { ...base, total: o.total, method: o.payment.method } }];
+    case 'order.paid':
+      return [{ action: 'order.payment.captured', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, amount: o.payment.amountCaptured, method: o.payment.method, providerRef: o.payment.providerRef } }];
+    case 'order.payment_failed':
+      return [{ action: 'order.payment.failed', outcome: 'failure', actor: { kind: 'system', id: null }, target, data: { ...base, method: o.payment.method } }];
+    case 'order.cancelled':
+      return [{ action: 'order.cancelled', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, reason: o.cancelReason, refundPending: o.refunds.filter((r) => r.status === 'pending').reduce((s, r) => s + r.amount, 0) } }];
+    case 'order.shipped':
+    case 'order.partially_shipped': {
+      const last = o.shipments[o.shipments.length - 1];
+      return last ? [{ action: 'order.shipment.created', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, shipmentId: last.shipmentId, warehouseId: last.warehouseId, carrier: last.carrier } }] : [];
+    }
+    case 'order.refunded':
+    case 'order.partially_refunded':
+    case 'order.changed': {
+      if (o.change === 'refund_requested' || o.change === 'late_payment_refunded') {
+        const last = o.refunds[o.refunds.length - 1];
+        return last ? [{ action: 'order.refund.requested', outcome: 'success', actor: actorOf(last.requestedBy), target, data: { ...base, refundId: last.refundId, amount: last.amount, reason: last.reason } }] : [];
+      }
+      if (event.type !== 'order.changed' || o.change === 'refund_succeeded' || o.change === 'refund_failed') {
+        const settled = o.refunds.filter((r) => r.status !== 'pending');
+        const last = settled[settled.length - 1];
+        if (!last) return [];
+        return [{ action: last.status === 'succeeded' ? 'order.refund.succeeded' : 'order.refund.failed', outcome: last.status === 'succeeded' ? 'success' : 'failure', actor: { kind: 'system', id: null }, target, data: { ...base, refundId: last.refundId, amount: last.amount, providerRefundRef: last.providerRefundRef } }];
+      }
+      return [];
+    }
+    default:
+      return [];
+  }
+}

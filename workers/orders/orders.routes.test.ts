@@ -1,0 +1,292 @@
+/**
+ * The checkout saga through the real Worker: order objects, inventory objects, the payments
+ * strategies (stripe SDK) against the Stripe emulator, its signed webhooks, the order-events
+ * queue and the Postgres projection.
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../../shared/env';
+import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
+import { call, json, problem } from '../../test/support/http';
+
+const config = readConfig(env);
+const STRIPE = config.STRIPE_API_BASE!;
+
+let adminToken: string | undefined;
+async function admin() {
+  adminToken ??= (await login('admin@agora.dev')).accessToken;
+  return bearer(adminToken);
+}
+let staff: { token: string; warehouseId: string } | undefined;
+async function staffSession() {
+  if (!staff) {
+    const s = await login('staff@agora.dev');
+    staff = { token: s.accessToken, warehouseId: s.user.warehouseIds[0]! };
+  }
+  return staff;
+}
+
+/** A fresh product (one variant, its own SKU) with `units` in the staff member's warehouse only. */
+async function stockedProduct(units: number, price = 2500) {
+  const h = await admin();
+  const { body: list } = await json('/v1/products?limit=1');
+  const tag = crypto.randomUUID().slice(0, 8);
+  const created = await json(
+    '/v1/admin/products',
+    jsonInit('POST', {
+      slug: `order-test-${tag}`,
+      name: `Order Test ${tag}`,
+      description: 'made by the orders route tests',
+      brandSlug: list.items[0].brand.slug,
+      categorySlug: list.items[0].category.slug,
+      variants: [{ sku: `ORD-${tag}`, name: 'Default', price, attributes: {} }],
+    }, h),
+  );
+  expect(created.res.status, JSON.stringify(created.body)).toBe(201);
+  const { warehouseId, token } = await staffSession();
+  const sku = `ORD-${tag}`;
+  const made = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, jsonInit('POST', { sku, delta: units, reason: 'receipt' }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }));
+  expect(made.res.status, JSON.stringify(made.body)).toBe(201);
+  return { productId: created.body.id as string, variantId: created.body.variants[0].id as string, sku, warehouseId, price };
+}
+
+async function available(sku: string): Promise<number> {
+  return (await json(`/v1/inventory/${sku}`)).body.available as number;
+}
+
+const place = (body: unknown, token: string, key: string = crypto.randomUUID()) => json('/v1/orders', jsonInit('POST', body, { ...bearer(token), 'idempotency-key': key }));
+
+async function emulator(path: string, init: RequestInit = {}) {
+  const res = await fetch(`${STRIPE}${path}`, init);
+  if (!res.ok) throw new Error(`${path} → ${res.status} ${await res.text()}`);
+  return res.json() as Promise<any>;
+}
+
+/** Posts the emulator's signed webhooks about `paymentIntent` to our route, as Stripe would. */
+async function deliverWebhooks(paymentIntent: string, times = 1): Promise<string[]> {
+  const { deliveries } = (await emulator('/_emulator/webhooks')) as { deliveries: Array<{ type: string; headers: Record<string, string>; body: string }> };
+  const mine = deliveries.filter((d) => d.body.includes(paymentIntent));
+  for (let i = 0; i < times; i++) {
+    for (const d of mine) {
+      const res = await call('/v1/payments/webhooks/stripe', { method: 'POST', headers: d.headers, body: d.body });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+  }
+  return mine.map((d) => d.type);
+}
+
+function paymentIntentOf(order: { payment: { clientAction: { type: string; clientSecret?: string } | null } }): string {
+  const secret = order.payment.clientAction?.clientSecret;
+  expect(secret, JSON.stringify(order.payment)).toBeTruthy();
+  return secret!.split('_secret_')[0]!;
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const until = Date.now() + ms;
+  let last = await read();
+  while (!ok(last) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    last = await read();
+  }
+  return last;
+}
+
+describe('orders: placing', () => {
+  it("takes the original design's body, reserves stock and answers PENDING with Stripe's client secret", async () => {
+    const p = await stockedProduct(5);
+    const customer = await newCustomer();
+    const r = await place({ userId: customer.user.id, items: [{ productId: p.productId, qty: 2 }], paymentMethod: 'CARD' }, customer.accessToken);
+    expect(r.res.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ status: 'PENDING', total: { amount: 2 * p.price }, payment: { method: 'CARD', status: 'requires_action' } });
+    expect(r.body.orderId).toMatch(/^ord_[0-9a-z]{26}$/);
+    expect(r.body.payment.clientAction.type).toBe('stripe_client_secret');
+    expect(await available(p.sku)).toBe(3);
+    const got = await json(`/v1/orders/${r.body.orderId}`, { headers: bearer(customer.accessToken) });
+    expect(got.body.status).toBe('PENDING');
+  });
+
+  it('answers the same order for the same Idempotency-Key and body, and 422 for another body', async () => {
+    const p = await stockedProduct(5);
+    const c = await newCustomer();
+    const key = crypto.randomUUID();
+    const body = { items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'CARD' };
+    const first = await place(body, c.accessToken, key);
+    const again = await place(body, c.accessToken, key);
+    expect(first.res.status).toBe(201);
+    expect(again.res.status).toBe(200);
+    expect(again.body.orderId).toBe(first.body.orderId);
+    expect(await available(p.sku)).toBe(4);
+    await problem('/v1/orders', 422, 'IDEMPOTENCY_KEY_REUSED', jsonInit('POST', { ...body, items: [{ productId: p.productId, quantity: 2 }] }, { ...bearer(c.accessToken), 'idempotency-key': key }));
+    expect(await available(p.sku)).toBe(4);
+  });
+
+  it('refuses what cannot be sold with a clear 4xx, holding nothing', async () => {
+    const p = await stockedProduct(2);
+    const c = await newCustomer();
+    const other = await newCustomer();
+    await problem('/v1/orders', 409, 'OUT_OF_STOCK', jsonInit('POST', { items: [{ productId: p.productId, quantity: 3 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    expect(await available(p.sku)).toBe(2);
+    await problem('/v1/orders', 422, 'PRODUCT_NOT_FOUND', jsonInit('POST', { items: [{ productId: 'prd_nope', quantity: 1 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 422, 'VARIANT_NOT_FOUND', jsonInit('POST', { items: [{ productId: p.productId, variantId: 'var_nope', quantity: 1 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 403, 'FORBIDDEN', jsonInit('POST', { userId: other.user.id, items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 422, 'PAYMENT_METHOD_NOT_ALLOWED', jsonInit('POST', { items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'POS_CASH' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 400, 'VALIDATION_FAILED', jsonInit('POST', { items: [{ productId: p.productId, quantity: 1, qty: 1 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 400, 'VALIDATION_FAILED', jsonInit('POST', { items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'BITCOIN' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 400, 'VALIDATION_FAILED', jsonInit('POST', { items: [{ productId: p.productId, quantity: 1, price: 1 }], paymentMethod: 'CARD' }, bearer(c.accessToken)));
+    await problem('/v1/orders', 401, 'UNAUTHENTICATED', jsonInit('POST', { items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'CARD' }));
+    expect(await available(p.sku)).toBe(2);
+  });
+});
+
+describe('orders: paying', () => {
+  it('a successful card payment (webhook) makes it PAID once, commits the stock, and the projection follows', async () => {
+    const p = await stockedProduct(4);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
+    const pi = paymentIntentOf(placed.body);
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    const types = await deliverWebhooks(pi, 2); // delivered twice: one effect
+    expect(types).toContain('payment_intent.succeeded');
+    const paid = await json(`/v1/orders/${placed.body.orderId}`, { headers: bearer(c.accessToken) });
+    expect(paid.body).toMatchObject({ status: 'PAID', payment: { status: 'captured', amountCaptured: { amount: 2 * p.price }, clientAction: null } });
+    const inv = (await json(`/v1/inventory/${p.sku}`)).body;
+    expect(inv.available).toBe(2);
+    const listed = await eventually(
+      () => json('/v1/orders', { headers: bearer(c.accessToken) }),
+      (r) => r.body.items?.[0]?.status === 'PAID',
+    );
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0]).toMatchObject({ orderId: placed.body.orderId, status: 'PAID' });
+  });
+
+  it('a declined card: PAYMENT_FAILED and the stock comes back', async () => {
+    const p = await stockedProduct(3);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 3 }], paymentMethod: 'CARD' }, c.accessToken);
+    expect(await available(p.sku)).toBe(0);
+    const pi = paymentIntentOf(placed.body);
+    await emulator(`/_emulator/payment_intents/${pi}/fail`, { method: 'POST' });
+    await deliverWebhooks(pi);
+    const failed = await json(`/v1/orders/${placed.body.orderId}`, { headers: bearer(c.accessToken) });
+    expect(failed.body.status).toBe('PAYMENT_FAILED');
+    expect(await available(p.sku)).toBe(3);
+  });
+});
+
+describe('orders: cancel, refund, fulfil, track', () => {
+  it('cancelling an unpaid order releases its stock; a paid one is refunded in full', async () => {
+    const p = await stockedProduct(4);
+    const c = await newCustomer();
+    const unpaid = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'CARD' }, c.accessToken);
+    const cancelled = await json(`/v1/orders/${unpaid.body.orderId}/cancel`, jsonInit('POST', { reason: 'changed my mind' }, bearer(c.accessToken)));
+    expect(cancelled.res.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'CANCELLED', cancelReason: 'changed my mind' });
+    expect(await available(p.sku)).toBe(4);
+
+    const paid = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
+    const pi = paymentIntentOf(paid.body);
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await deliverWebhooks(pi);
+    expect(await available(p.sku)).toBe(2);
+    const back = await json(`/v1/orders/${paid.body.orderId}/cancel`, jsonInit('POST', {}, bearer(c.accessToken)));
+    expect(back.body.status).toBe('CANCELLED');
+    expect(back.body.refunds).toHaveLength(1);
+    expect(back.body.refunds[0]).toMatchObject({ amount: { amount: 2 * p.price } });
+    expect(['pending', 'succeeded']).toContain(back.body.refunds[0].status);
+    expect(await available(p.sku)).toBe(4);
+    // Nobody else may cancel it, and a cancelled order stays cancelled.
+    const stranger = await newCustomer();
+    await problem(`/v1/orders/${paid.body.orderId}/cancel`, 404, 'NOT_FOUND', jsonInit('POST', {}, bearer(stranger.accessToken)));
+  });
+
+  it('admins refund partially, then the rest; never more than was captured; each is audited', async () => {
+    const p = await stockedProduct(2, 1000);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
+    const pi = paymentIntentOf(placed.body);
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await deliverWebhooks(pi);
+    const h = await admin();
+    const url = `/v1/admin/orders/${placed.body.orderId}/refunds`;
+    const key = crypto.randomUUID();
+    const part = await json(url, jsonInit('POST', { amount: 500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
+    expect(part.res.status, JSON.stringify(part.body)).toBe(201);
+    const replay = await json(url, jsonInit('POST', { amount: 500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
+    expect(replay.res.status).toBe(200);
+    expect(replay.body.refunds).toHaveLength(1);
+    await problem(url, 422, 'REFUND_EXCEEDS_CAPTURED', jsonInit('POST', { amount: 1501, reason: 'too much' }, { ...h, 'idempotency-key': crypto.randomUUID() }));
+    await problem(url, 403, 'FORBIDDEN', jsonInit('POST', { amount: 1, reason: 'me' }, { ...bearer(c.accessToken), 'idempotency-key': crypto.randomUUID() }));
+    const rest = await json(url, jsonInit('POST', { amount: 1500, reason: 'returned' }, { ...h, 'idempotency-key': crypto.randomUUID() }));
+    expect(rest.res.status).toBe(201);
+    const final = await eventually(
+      () => json(`/v1/orders/${placed.body.orderId}`, { headers: h }),
+      (r) => r.body.status === 'REFUNDED',
+    );
+    expect(final.body.status).toBe('REFUNDED');
+    const audit = await eventually(
+      () => json(`/v1/admin/audit-log?targetId=${placed.body.orderId}&limit=50`, { headers: h }),
+      (r) => (r.body.items ?? []).filter((e: { action: string }) => e.action === 'order.refund.requested').length === 2,
+    );
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
+    expect(actions).toContain('order.payment.captured');
+    expect(actions.filter((a: string) => a === 'order.refund.requested')).toHaveLength(2);
+  });
+
+  it('staff ship from their warehouse (split shipments), a carrier update is tracked, delivery completes it', async () => {
+    const p = await stockedProduct(3);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 3 }], paymentMethod: 'CARD' }, c.accessToken);
+    const orderId = placed.body.orderId as string;
+    const { token, warehouseId } = await staffSession();
+    const ship = (items: unknown, key = crypto.randomUUID(), tn = `TRK-${crypto.randomUUID().slice(0, 8)}`) =>
+      json(`/v1/orders/${orderId}/fulfillments`, jsonInit('POST', { warehouseId, carrier: 'acme', trackingNumber: tn, items }, { ...bearer(token), 'idempotency-key': key }));
+    await problem(`/v1/orders/${orderId}/fulfillments`, 409, 'ORDER_NOT_SHIPPABLE', jsonInit('POST', { warehouseId, carrier: 'acme', trackingNumber: 'T1', items: [{ itemId: 'itm_1', quantity: 1 }] }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }));
+    const pi = paymentIntentOf(placed.body);
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await deliverWebhooks(pi);
+
+    const first = await ship([{ itemId: 'itm_1', quantity: 1 }]);
+    expect(first.res.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body.status).toBe('PARTIALLY_SHIPPED');
+    await problem(`/v1/orders/${orderId}/fulfillments`, 422, 'SHIPMENT_EXCEEDS_ORDER', jsonInit('POST', { warehouseId, carrier: 'acme', trackingNumber: 'T2', items: [{ itemId: 'itm_1', quantity: 3 }] }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }));
+    await problem(`/v1/orders/${orderId}/fulfillments`, 403, 'FORBIDDEN', jsonInit('POST', { warehouseId: 'wh_00000000000000000000000000', carrier: 'acme', trackingNumber: 'T2', items: [{ itemId: 'itm_1', quantity: 1 }] }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }));
+    await problem(`/v1/orders/${orderId}/fulfillments`, 403, 'FORBIDDEN', jsonInit('POST', { warehouseId, carrier: 'acme', trackingNumber: 'T2', items: [{ itemId: 'itm_1', quantity: 1 }] }, { ...bearer(c.accessToken), 'idempotency-key': crypto.randomUUID() }));
+    const tn = `TRK-${crypto.randomUUID().slice(0, 8)}`;
+    const second = await ship([{ itemId: 'itm_1', quantity: 2 }], crypto.randomUUID(), tn);
+    expect(second.body.status).toBe('SHIPPED');
+    // Cancelling a shipped order is refused.
+    await problem(`/v1/orders/${orderId}/cancel`, 409, 'ORDER_NOT_CANCELLABLE', jsonInit('POST', {}, bearer(c.accessToken)));
+
+    // The carrier webhook finds parcels through the projection: wait until it has both shipments.
+    const ah = await admin();
+    await eventually(() => json(`/v1/admin/orders?userId=${c.user.id}`, { headers: ah }), (r) => r.body.items?.[0]?.status === 'SHIPPED');
+    const carrierPost = async (update: Record<string, unknown>, secret = config.CARRIER_WEBHOOK_SECRET!) => {
+      const raw = JSON.stringify(update);
+      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const sig = [...new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(raw)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      return call('/v1/shipping/webhooks/acme', { method: 'POST', headers: { 'content-type': 'application/json', 'x-carrier-signature': sig }, body: raw });
+    };
+    const bad = await carrierPost({ eventId: 'e0', trackingNumber: tn, status: 'delivered', occurredAt: new Date().toISOString() }, 'another-secret-0123456789');
+    expect(bad.status).toBe(400);
+    for (const sh of [first.body.shipments[0], second.body.shipments[1]]) {
+      const res = await carrierPost({ eventId: `d-${sh.trackingNumber}`, trackingNumber: sh.trackingNumber, status: 'delivered', description: 'left at the door', location: 'Amsterdam', occurredAt: new Date().toISOString() });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    const tracking = await json(`/v1/orders/${orderId}/tracking`, { headers: bearer(c.accessToken) });
+    expect(tracking.body.status).toBe('DELIVERED');
+    expect(tracking.body.timeline.map((t: { status: string }) => t.status)).toEqual(expect.arrayContaining(['PENDING', 'PAID', 'PARTIALLY_SHIPPED', 'SHIPPED', 'delivered', 'DELIVERED']));
+  });
+
+  it("keeps orders private: another customer gets 404, the owner's list has only theirs", async () => {
+    const p = await stockedProduct(1);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'COD' }, c.accessToken);
+    expect(placed.body).toMatchObject({ status: 'PENDING', payment: { status: 'due_on_delivery' }, paymentDueAt: null });
+    const stranger = await newCustomer();
+    await problem(`/v1/orders/${placed.body.orderId}`, 404, 'NOT_FOUND', { headers: bearer(stranger.accessToken) });
+    await problem(`/v1/orders/${placed.body.orderId}/tracking`, 404, 'NOT_FOUND', { headers: bearer(stranger.accessToken) });
+    expect((await json('/v1/orders', { headers: bearer(stranger.accessToken) })).body.items).toEqual([]);
+    await problem('/v1/orders/not-an-order', 400, 'VALIDATION_FAILED', { headers: bearer(c.accessToken) });
+    await problem('/v1/admin/orders', 403, 'FORBIDDEN', { headers: bearer(c.accessToken) });
+  });
+});

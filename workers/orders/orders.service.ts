@@ -1,0 +1,332 @@
+import { orderFor, type OrdersEnv, type OrderResult, type OrderState, type PaymentEventInput } from '../../durable-objects/order/order.stub';
+import type { AnyDb, HttpDb } from '../../shared/db/client';
+import { assertWarehouseAccess, can, mustActor } from '../../shared/http/authorize';
+import type { Actor, RequestMeta } from '../../shared/http/context';
+import { AppError, type ErrorCode, ERROR_STATUS } from '../../shared/kernel/app-error';
+import type { Clock } from '../../shared/kernel/clock';
+import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
+import { newId } from '../../shared/kernel/ids';
+import { listOrders, ordersByTracking, type ListPosition } from './orders.repo';
+import type {
+  AdminOrderListQuery,
+  CarrierUpdate,
+  OrderDto,
+  OrderListQuery,
+  PlaceOrderBody,
+} from './orders.schemas';
+
+/** What orders needs from the catalog: an active product with its variants (cached reads). */
+export interface CatalogPort {
+  product(id: string): Promise<{
+    id: string;
+    name: string;
+    variants: Array<{ id: string; sku: string; name: string; price: { amount: number; currency: string }; inStock: boolean }>;
+  } | null>;
+}
+
+/** What orders needs from inventory before placing: how many shards hold each SKU. */
+export interface StockPort {
+  shardCount(sku: string): Promise<number>;
+}
+
+/** What orders needs from the cart context (checkout from a cart). */
+export interface CartPort {
+  checkoutSnapshot(cartId: string, actor: Actor): Promise<{
+    cartId: string;
+    version: number;
+    lines: Array<{ productId: string; variantId: string; quantity: number }>;
+  }>;
+  markCheckedOut(cartId: string, orderId: string, expectedVersion: number, actor: Actor): Promise<void>;
+}
+
+export interface OrdersDeps {
+  readDb: () => AnyDb | HttpDb;
+  objects: OrdersEnv;
+  catalog: CatalogPort;
+  stock: StockPort;
+  carts: CartPort | null;
+  /** Shared secret of the carrier webhook (HMAC-SHA256 of the raw body, hex). */
+  carrierWebhookSecret: string | null;
+  clock: Clock;
+  log?: Record<string, unknown>;
+}
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+/** A keyed order's id is derived from who asked and the key, so a retry reaches the same object. */
+async function orderIdFor(actorId: string, key: string): Promise<string> {
+  const h = await sha256(`order|${actorId}|${key}`);
+  let body = '';
+  for (let i = 0; i < 26; i++) body += ALPHABET[h[i]! & 31];
+  return `ord_${body}`;
+}
+
+async function hashHex(value: unknown): Promise<string> {
+  const h = await sha256(stableJson(value));
+  return [...h].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+/** The object's refusals as typed AppErrors (codes the kernel does not know become 409/422). */
+function orderError(r: Exclude<OrderResult, { ok: true }>): AppError {
+  const code = (r.code in ERROR_STATUS ? r.code : r.code === 'INVALID_INPUT' ? 'UNPROCESSABLE' : 'CONFLICT') as ErrorCode;
+  return new AppError(code, r.message, r.sku ? { errors: [{ path: 'body.items', message: r.message, code: r.code }] } : {});
+}
+
+const money = (amount: number, currency: string) => ({ amount, currency });
+
+export function toOrderDto(s: OrderState, forOwner: boolean): OrderDto {
+  const fulfil = s.shipments.length === 0
+    ? 'unfulfilled'
+    : s.lines.every((l) => s.shipments.flatMap((x) => x.lines).filter((x) => x.itemId === l.itemId).reduce((n, x) => n + x.quantity, 0) >= l.quantity)
+      ? s.shipments.every((x) => x.status === 'delivered') ? 'delivered' : 'shipped'
+      : 'partially_shipped';
+  return {
+    orderId: s.orderId,
+    status: s.status,
+    fulfilmentStatus: fulfil,
+    version: s.version,
+    userId: s.userId,
+    channel: s.channel,
+    items: s.lines.map((l) => ({ ...l, unitPrice: money(l.unitPrice, s.currency), lineTotal: money(l.lineTotal, s.currency) })),
+    subtotal: money(s.subtotal, s.currency),
+    total: money(s.total, s.currency),
+    payment: {
+      method: s.payment.method,
+      status: s.payment.status,
+      amountCaptured: money(s.payment.amountCaptured, s.currency),
+      // What the payer needs to pay: only for the order's owner (or whoever placed it), only while unpaid.
+      clientAction: forOwner && s.status === 'PENDING' ? s.payment.clientAction : null,
+      failure: s.payment.failure,
+      retryAt: s.payment.retryAt,
+    },
+    paymentDueAt: s.paymentDueAt,
+    shipments: s.shipments,
+    refunds: s.refunds.map((r) => ({ refundId: r.refundId, amount: money(r.amount, s.currency), status: r.status, reason: r.reason, createdAt: r.createdAt })),
+    cancelReason: s.cancelReason,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+export function makeOrdersService(deps: OrdersDeps) {
+  const stub = (id: string) => orderFor(deps.objects, id);
+
+  /** The order if `actor` may see it (404 otherwise: we do not confirm that it exists). */
+  async function visible(id: string, actor: Actor): Promise<OrderState> {
+    const s = await stub(id).view();
+    if (!s || !mayRead(actor, s)) throw new AppError('NOT_FOUND', `Order '${id}' was not found`);
+    return s;
+  }
+
+  function mayRead(actor: Actor, s: OrderState): boolean {
+    if (actor.roles.includes('admin')) return true;
+    if (actor.kind === 'client' && can(actor, 'orders:admin')) return true;
+    if (actor.kind === 'user' && actor.id === s.userId) return true;
+    if (actor.roles.includes('pos_agent') && s.storeId !== null && actor.storeId === s.storeId) return true;
+    if (actor.roles.includes('warehouse_staff')) return s.stock.items.some((i) => i.lines.some((l) => actor.warehouseIds.includes(l.warehouseId)));
+    return false;
+  }
+
+  const isOwner = (actor: Actor, s: OrderState) => (actor.kind === 'user' && actor.id === s.userId) || actor.id === s.placedBy.id;
+
+  async function resolveLines(body: PlaceOrderBody, actor: Actor) {
+    const wanted: Array<{ productId: string; variantId?: string | undefined; quantity: number }> = [];
+    let cart: { cartId: string; version: number } | null = null;
+    if (body.cartId) {
+      if (!deps.carts) throw new AppError('UNPROCESSABLE', 'Ordering from a cart is not available');
+      const snap = await deps.carts.checkoutSnapshot(body.cartId, actor);
+      if (snap.lines.length === 0) throw new AppError('UNPROCESSABLE', 'The cart is empty', { errors: [{ path: 'body.cartId', message: 'the cart has no items' }] });
+      cart = { cartId: snap.cartId, version: snap.version };
+      wanted.push(...snap.lines);
+    } else {
+      for (const i of body.items ?? []) wanted.push({ productId: i.productId, variantId: i.variantId, quantity: (i.quantity ?? i.qty)! });
+    }
+    const products = new Map<string, Awaited<ReturnType<CatalogPort['product']>>>();
+    await Promise.all([...new Set(wanted.map((w) => w.productId))].map(async (id) => products.set(id, await deps.catalog.product(id))));
+    const byVariant = new Map<string, { productId: string; variantId: string; sku: string; name: string; quantity: number; unitPrice: number; currency: string }>();
+    wanted.forEach((w, index) => {
+      const product = products.get(w.productId);
+      const path = body.cartId ? 'body.cartId' : `body.items.${index}.productId`;
+      if (!product) throw new AppError('PRODUCT_NOT_FOUND', `Product '${w.productId}' does not exist or is not for sale`, { errors: [{ path, message: 'unknown product' }] });
+      const variant = w.variantId ? product.variants.find((v) => v.id === w.variantId) : (product.variants.find((v) => v.inStock) ?? product.variants[0]);
+      if (!variant) throw new AppError('VARIANT_NOT_FOUND', `Product '${w.productId}' has no variant '${w.variantId ?? ''}'`, { errors: [{ path: `body.items.${index}.variantId`, message: 'unknown variant' }] });
+      const prev = byVariant.get(variant.id);
+      const quantity = (prev?.quantity ?? 0) + w.quantity;
+      if (quantity > 1000) throw new AppError('QUANTITY_LIMIT_EXCEEDED', 'At most 1000 units of one variant per order', { errors: [{ path, message: 'too many units' }] });
+      byVariant.set(variant.id, { productId: product.id, variantId: variant.id, sku: variant.sku, name: variant.name === product.name ? product.name : `${product.name} – ${variant.name}`, quantity, unitPrice: variant.price.amount, currency: variant.price.currency });
+    });
+    const lines = [...byVariant.values()];
+    const currencies = new Set(lines.map((l) => l.currency));
+    if (currencies.size > 1) throw new AppError('CURRENCY_MISMATCH', 'All items of an order must be priced in one currency');
+    return { lines, currency: lines[0]!.currency, cart };
+  }
+
+  return {
+    /**
+     * Places an order (API.md): for oneself, or — POS agents, admins, integrations — for the
+     * customer named in `userId`. Prices are re-read from the catalog; stock is reserved
+     * all-or-nothing by the order's object, which answers PENDING with the payment's client action.
+     */
+    async place(body: PlaceOrderBody, idempotencyKey: string | undefined, meta: RequestMeta): Promise<{ order: OrderDto; replayed: boolean }> {
+      const actor = mustActor(meta);
+      const userId = body.userId ?? (actor.kind === 'user' ? actor.id : null);
+      if (!userId) throw new AppError('VALIDATION_FAILED', 'A client must say whom the order is for', { errors: [{ path: 'body.userId', message: 'required for client credentials' }] });
+      const actsForOther = actor.kind !== 'user' || userId !== actor.id;
+      const agent = actor.roles.includes('admin') || actor.roles.includes('pos_agent') || (actor.kind === 'client' && actor.scopes.includes('orders:write'));
+      if (actsForOther && !agent) throw new AppError('FORBIDDEN', 'You can only place orders for yourself');
+      const pos = actor.roles.includes('pos_agent');
+      if ((body.paymentMethod === 'POS_CASH' || body.paymentMethod === 'POS_CARD_PRESENT') && !pos) {
+        throw new AppError('PAYMENT_METHOD_NOT_ALLOWED', 'Paying at the till is only for POS agents', { errors: [{ path: 'body.paymentMethod', message: 'POS only' }] });
+      }
+      const { lines, currency, cart } = await resolveLines(body, actor);
+      const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
+      const requestHash = await hashHex({ body, userId });
+      const shards: Record<string, number> = {};
+      await Promise.all(lines.map(async (l) => (shards[l.sku] = await deps.stock.shardCount(l.sku))));
+      const r = await stub(orderId).place({
+        orderId,
+        requestHash,
+        userId,
+        placedBy: { kind: actor.kind, id: actor.id, role: actor.roles[0] ?? 'integration' },
+        channel: pos ? 'pos' : 'web',
+        storeId: pos ? actor.storeId : null,
+        cartId: cart?.cartId ?? null,
+        currency,
+        lines: lines.map((l, i) => ({ itemId: `itm_${i + 1}`, productId: l.productId, variantId: l.variantId, sku: l.sku, name: l.name.slice(0, 300), quantity: l.quantity, unitPrice: l.unitPrice, lineTotal: l.unitPrice * l.quantity })),
+        shippingAddress: body.shippingAddress ? { ...body.shippingAddress } : null,
+        paymentMethod: body.paymentMethod,
+        shards,
+        correlationId: meta.requestId,
+      });
+      if (!r.ok) throw orderError(r);
+      if (deps.log) Object.assign(deps.log, { orderId, replayed: r.replayed });
+      if (cart && deps.carts) await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version, actor);
+      return { order: toOrderDto(r.order, true), replayed: r.replayed };
+    },
+
+    async get(id: string, meta: RequestMeta): Promise<OrderDto> {
+      const actor = mustActor(meta);
+      const s = await visible(id, actor);
+      return toOrderDto(s, isOwner(actor, s));
+    },
+
+    async tracking(id: string, meta: RequestMeta) {
+      const s = await visible(id, mustActor(meta));
+      const dto = toOrderDto(s, false);
+      const timeline = [
+        ...s.history.map((h) => ({ at: h.at, kind: 'order' as const, status: h.to, description: h.reason, shipmentId: null, location: null })),
+        ...s.shipments.flatMap((sh) => sh.events.map((e) => ({ at: e.occurredAt, kind: 'shipment' as const, status: e.status, description: e.description, shipmentId: sh.shipmentId, location: e.location }))),
+      ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+      return { orderId: s.orderId, status: s.status, fulfilmentStatus: dto.fulfilmentStatus, timeline, shipments: s.shipments };
+    },
+
+    async listMine(q: OrderListQuery, meta: RequestMeta) {
+      const actor = mustActor(meta);
+      if (actor.kind !== 'user') throw new AppError('FORBIDDEN', 'Only a signed-in user has orders of their own');
+      return list({ userId: actor.id, status: q.status }, q);
+    },
+
+    async adminList(q: AdminOrderListQuery) {
+      return list({ userId: q.userId, storeId: q.storeId, status: q.status, paymentMethod: q.paymentMethod, sku: q.sku, createdFrom: q.createdFrom, createdTo: q.createdTo }, q);
+    },
+
+    async cancel(id: string, reason: string | undefined, meta: RequestMeta): Promise<OrderDto> {
+      const actor = mustActor(meta);
+      const s = await visible(id, actor);
+      const allowed = actor.roles.includes('admin') || (actor.kind === 'user' && actor.id === s.userId) || (actor.roles.includes('pos_agent') && s.storeId === actor.storeId);
+      if (!allowed) throw new AppError('FORBIDDEN', 'Only the customer or an admin can cancel this order');
+      const r = await stub(id).cancel({ opId: `cancel:${actor.id}`, by: `${actor.kind}:${actor.id}`, reason: reason ?? (actor.id === s.userId ? 'cancelled by the customer' : `cancelled by ${actor.roles[0] ?? 'staff'}`) });
+      if (!r.ok) throw orderError(r);
+      return toOrderDto(r.order, isOwner(actor, r.order));
+    },
+
+    async refund(id: string, input: { amount: number; reason: string }, key: string, meta: RequestMeta): Promise<{ order: OrderDto; replayed: boolean }> {
+      const actor = mustActor(meta);
+      await visible(id, actor);
+      const refundId = `rfd_${(await hashHex({ id, key })).slice(0, 26)}`;
+      const r = await stub(id).refund({ refundId, requestHash: await hashHex(input), amount: input.amount, reason: input.reason, by: `${actor.kind}:${actor.id}` });
+      if (!r.ok) throw orderError(r);
+      return { order: toOrderDto(r.order, false), replayed: r.replayed };
+    },
+
+    async fulfil(id: string, input: { warehouseId: string; carrier: string; trackingNumber: string; items: Array<{ itemId: string; quantity: number }> }, key: string, meta: RequestMeta): Promise<{ order: OrderDto; replayed: boolean }> {
+      const actor = mustActor(meta);
+      assertWarehouseAccess(actor, input.warehouseId);
+      await visible(id, actor);
+      const shipmentId = `shp_${(await hashHex({ id, key })).slice(0, 26)}`;
+      const r = await stub(id).fulfil({ shipmentId, requestHash: await hashHex(input), warehouseId: input.warehouseId, carrier: input.carrier, trackingNumber: input.trackingNumber, lines: input.items, by: `${actor.kind}:${actor.id}` });
+      if (!r.ok) throw orderError(r);
+      return { order: toOrderDto(r.order, false), replayed: r.replayed };
+    },
+
+    /** A verified carrier update (see the webhook route): applied to every order holding that parcel. */
+    async carrierUpdate(carrier: string, update: CarrierUpdate): Promise<{ applied: number }> {
+      const ids = await ordersByTracking(deps.readDb(), carrier, update.trackingNumber);
+      if (ids.length === 0) throw new AppError('NOT_FOUND', `No shipment with tracking number '${update.trackingNumber}' (yet): retry later`);
+      let applied = 0;
+      for (const id of ids) {
+        const r = await stub(id).track({ trackingNumber: update.trackingNumber, event: { eventId: `${carrier}:${update.eventId}`, status: update.status, description: update.description, location: update.location, occurredAt: update.occurredAt } });
+        if (r.ok && !r.replayed) applied++;
+      }
+      return { applied };
+    },
+
+    /** Verifies a carrier webhook: hex HMAC-SHA256 of the raw body with the shared secret. */
+    async verifyCarrierSignature(raw: string, signature: string | undefined): Promise<void> {
+      if (!deps.carrierWebhookSecret) throw new AppError('DEPENDENCY_UNAVAILABLE', 'Carrier webhooks are not configured');
+      if (!signature || !/^[0-9a-f]{64}$/i.test(signature)) throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'Missing or malformed x-carrier-signature');
+      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(deps.carrierWebhookSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+      const sig = new Uint8Array(signature.match(/../g)!.map((b) => parseInt(b, 16)));
+      const ok = await crypto.subtle.verify('HMAC', key, sig, new TextEncoder().encode(raw));
+      if (!ok) throw new AppError('WEBHOOK_SIGNATURE_INVALID', 'The signature does not match the body');
+    },
+
+    /** The payments context's events (webhooks, reconciliation) reach the order saga here. */
+    async applyPaymentEvent(orderId: string, event: PaymentEventInput): Promise<void> {
+      const r = await stub(orderId).applyPaymentEvent(event);
+      if (!r.ok && r.code !== 'NOT_FOUND') throw orderError(r);
+    },
+
+    /** Runs an order's due steps now (operators; the object's alarm does it on its own). */
+    async nudge(orderId: string): Promise<void> {
+      await stub(orderId).nudge();
+    },
+  };
+
+  async function list(filter: Parameters<typeof listOrders>[1], q: { limit: number; cursor?: string | undefined }) {
+    const fp = fingerprint(filter);
+    const after = q.cursor ? decodeCursor<{ c: string; i: string }>(q.cursor, fp) : undefined;
+    const position: ListPosition | undefined = after ? { createdAt: after.c, id: after.i } : undefined;
+    const rows = await listOrders(deps.readDb(), filter, q.limit, position);
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        orderId: r.id,
+        status: r.status,
+        fulfilmentStatus: r.fulfilmentStatus,
+        total: money(Number(r.total), r.currency),
+        itemCount: r.itemCount,
+        paymentMethod: r.paymentMethod,
+        createdAt: new Date(r.createdAt).toISOString(),
+        updatedAt: new Date(r.updatedAt).toISOString(),
+      })),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ c: new Date(last.createdAt).toISOString(), i: last.id }, fp) : null,
+    };
+  }
+}
+
+export type OrdersService = ReturnType<typeof makeOrdersService>;
