@@ -491,6 +491,11 @@ export class CartDurableObject extends DurableObject<Env> {
   private expire(row: CartRow, now: number): void {
     this.sql.exec("UPDATE cart SET status = 'expired', closed_at = ?, version = version + 1, updated_at = ? WHERE id = 1", now, now);
     const lines = this.lines();
+    // An empty cart is deleted without an event: nothing was abandoned.
+    if (lines.length === 0) {
+      this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+      return;
+    }
     const event = CartAbandoned.create(
       {
         cartId: row.cart_id,
