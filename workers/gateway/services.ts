@@ -24,7 +24,7 @@ import { FieldCipher } from '../../shared/crypto/field-cipher';
 import type { LogFields } from '../../shared/http/context';
 import type { RateLimiter } from '../../shared/ports/rate-limiter';
 import { AppError } from '../../shared/kernel/app-error';
-import { shardCount } from '../../durable-objects/inventory/inventory.stub';
+import { inventoryFor, shardCount } from '../../durable-objects/inventory/inventory.stub';
 import { makeOrdersService, type OrdersService } from '../orders';
 
 /**
@@ -135,7 +135,14 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     objects: env,
     catalog: { product: activeProduct },
     stock: {
+      // Live from the SKU's inventory object(s), no Postgres on the hot path; a SKU whose object
+      // has never held stock goes once through the inventory service, which loads it.
       async available(sku) {
+        const home = await inventoryFor(env, sku).levels();
+        if (home.levels.length > 0) {
+          const others = home.shards > 1 ? await Promise.all(Array.from({ length: home.shards - 1 }, (_, i) => inventoryFor(env, sku, i + 1).levels())) : [];
+          return [home, ...others].reduce((sum, v) => sum + v.levels.reduce((s, l) => s + Math.max(0, l.available), 0), 0);
+        }
         try {
           return (await inventory.availability(sku)).available;
         } catch (e) {
