@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
 import { call, json, problem } from '../../test/support/http';
-import { productWith, reprice, type FixtureProduct } from './cart.test-fixtures';
+import { productWith, reprice, type FixtureProduct } from '../../test/support/products';
 
 /** Carts through the real Worker: catalog checks, live availability, the per-cart Durable Object. */
 type Cart = {

@@ -1,5 +1,5 @@
-import { bearer, jsonInit, login } from '../../test/support/auth';
-import { json } from '../../test/support/http';
+import { bearer, jsonInit, login } from './auth';
+import { json } from './http';
 
 /**
  * Test fixtures for cart and wishlist tests (inside workerd): products of their own, made through
@@ -15,6 +15,8 @@ export async function adminSession(): Promise<{ token: string; warehouseId: stri
   return admin;
 }
 
+let refs: { body: { items: { brand: { slug: string }; category: { slug: string } }[] } } | undefined;
+
 export interface FixtureProduct {
   productId: string;
   variants: { id: string; sku: string; price: number }[];
@@ -23,7 +25,7 @@ export interface FixtureProduct {
 /** A new active product with one variant per entry, each with `stock` units available. */
 export async function productWith(variants: { price: number; stock: number }[]): Promise<FixtureProduct> {
   const { token, warehouseId } = await adminSession();
-  const list = await json<{ items: { brand: { slug: string }; category: { slug: string } }[] }>('/v1/products?limit=1');
+  const list = (refs ??= await json<{ items: { brand: { slug: string }; category: { slug: string } }[] }>('/v1/products?limit=1'));
   const tag = crypto.randomUUID().slice(0, 8).toLowerCase();
   const created = await json<{ id: string; variants: { id: string; sku: string; price: { amount: number } }[] }>(
     '/v1/admin/products',
