@@ -327,7 +327,7 @@ async function main(): Promise<number> {
       log(`${scenario.name}: ${scenario.title}`);
       let target: URL;
       if (scenario.script) {
-        const extra = await serveScript(scenario.script, served, onLog, via, scenario.scriptModules);
+        const extra = await serveScript(scenario.script, served, onLog, via, scenario.scriptModules, scenario.scriptDurableObjects);
         scenarioCleanup = once(() => extra.miniflare.dispose());
         onCleanup(`stop ${scenario.name}'s Worker`, scenarioCleanup);
         target = extra.url;

@@ -8,6 +8,8 @@
  * free of side effects other than `defineScenario`.
  */
 
+import type { Journey } from './journey.ts';
+
 /** One HTTP request as the load generator sends it. */
 export interface RequestSpec {
   method?: string;
@@ -142,9 +144,19 @@ export interface Scenario<D = unknown> {
   script?: string;
   /** Other files `script` imports (ES modules or `.wasm`), absolute paths under the repository root. */
   scriptModules?: string[];
+  /**
+   * Durable Object bindings of `script` (binding name → exported class name, SQLite storage). A
+   * `.ts` script is bundled first (lib/worker.ts `bundleScript`), so it may import the real classes.
+   */
+  scriptDurableObjects?: Record<string, string>;
   /** Runs once in the orchestrator before any run; its value (structured-clonable) reaches `request`. */
   setup?: (ctx: SetupContext) => Promise<D>;
   request: RequestGenerator<D>;
+  /**
+   * Instead of `request`, on saturation runs: each of `connections` users repeats this multi-request
+   * journey (lib/journey.ts); rps is journeys/s, latency end to end, and the result has per-step `stages`.
+   */
+  journey?: Journey<D>;
   /** Run in this order. */
   runs: RunSpec[];
   targets?: Target[];

@@ -13,6 +13,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { generateLocalSecrets } from '../../tools/local/dev-secrets.ts';
+import { BENCH_PAYMENT_VARS } from './payments.ts';
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type WorkerdStructuredLog } from 'miniflare';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -24,7 +25,8 @@ export const BENCH_SECRETS: Record<string, string> = {};
 
 export async function prepareBenchSecrets(): Promise<void> {
   if (BENCH_SECRETS.AUTH_SIGNING_KEYS) return;
-  Object.assign(BENCH_SECRETS, await generateLocalSecrets('bench-1'));
+  // Payments point at the bench's Stripe emulator (lib/payments.ts; started by the checkout scenarios).
+  Object.assign(BENCH_SECRETS, await generateLocalSecrets('bench-1'), BENCH_PAYMENT_VARS);
 }
 
 export interface Built {
@@ -84,6 +86,8 @@ export interface ServeOptions {
   /** Receives workerd's log lines (console.* of the Worker included). */
   onLog: (log: WorkerdStructuredLog) => void;
   via: Via;
+  /** Open workerd's DevTools inspector on this port (profiling: bench/profile.ts). */
+  inspectorPort?: number;
 }
 
 export interface Served {
@@ -105,13 +109,38 @@ export function moduleList(paths: readonly string[]): { type: 'ESModule' | 'Comp
   return paths.map((p) => ({ type: p.endsWith('.wasm') ? 'CompiledWasm' : 'ESModule', path: p }));
 }
 
+/**
+ * A TypeScript reference Worker (e.g. lib/bare-inventory-worker.ts, which imports the real Durable
+ * Object class) bundled into one ES module under dist/bench/reference/, as wrangler would.
+ */
+export async function bundleScript(entry: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = path.join(BUILD_DIR, 'reference', `${path.basename(entry).replace(/\.ts$/, '')}.js`);
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    external: ['cloudflare:*', 'node:*'],
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
 export async function serveScript(
   scriptPath: string,
   like: Pick<Served, 'compatibilityDate' | 'compatibilityFlags'>,
   onLog: ServeOptions['onLog'],
   via: Via,
   extraModules: readonly string[] = [],
+  /** Durable Object bindings of the reference Worker: binding name → exported class (SQLite storage). */
+  durableObjects: Record<string, string> = {},
 ): Promise<{ miniflare: Miniflare; url: URL }> {
+  if (scriptPath.endsWith('.ts')) scriptPath = await bundleScript(scriptPath);
   const name = path.basename(scriptPath).replace(/\W/g, '-');
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
@@ -120,6 +149,7 @@ export async function serveScript(
       rootPath: ROOT,
       modulesRoot: ROOT,
       modules: moduleList([scriptPath, ...extraModules]),
+      durableObjects: Object.fromEntries(Object.entries(durableObjects).map(([binding, className]) => [binding, { className, useSQLite: true }])),
       compatibilityDate: like.compatibilityDate,
       compatibilityFlags: like.compatibilityFlags,
       host: '127.0.0.1',
@@ -181,6 +211,7 @@ export async function serveWorker(opts: ServeOptions): Promise<Served> {
     log: new Log(LogLevel.WARN),
     handleStructuredLogs: opts.onLog,
     unsafeDirectSockets: opts.via === 'direct' ? DIRECT : undefined,
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
   };
   const miniflare = new Miniflare(convertV4MiniflareOptions(v4 as Parameters<typeof convertV4MiniflareOptions>[0]));
   let url: URL;

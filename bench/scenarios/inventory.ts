@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_DEV_PASSWORD } from '../../scripts/dev-accounts.ts';
 import { defineScenario, saturation, target, type SetupContext } from '../lib/scenario.ts';
 
@@ -56,5 +57,32 @@ for (const shards of [1, 4]) {
     warmup: 0,
     runs: [saturation({ connections: 256, amount: ATTEMPTS })],
     targets: [target.statusCountIs(201, UNITS, 'units sold'), target.rpsAtLeast(2000)],
+  });
+}
+
+/**
+ * References: the same flash sale against the bare object (lib/bare-inventory-worker.ts: a minimal
+ * Worker calling the SKU object's `reserve` RPC through the stub helpers, no gateway, auth,
+ * validation, logging or Postgres). Where one object (or n shards) saturates on this machine; the
+ * gateway scenarios above are read against these.
+ */
+for (const shards of [1, 4]) {
+  defineScenario<{ sku: string; shards: number }>({
+    name: shards === 1 ? 'inventory.flash-sale.bare-do' : `inventory.flash-sale.bare-do.sharded-${shards}`,
+    title: shards === 1 ? 'flash sale, bare object (reference)' : `flash sale, bare object over ${shards} shards (reference)`,
+    tags: ['inventory', 'flash-sale', 'reserve', 'reference'],
+    script: fileURLToPath(new URL('../lib/bare-inventory-worker.ts', import.meta.url)),
+    scriptDurableObjects: { INVENTORY: 'BareInventoryDurableObject' },
+    setup: async (ctx) => {
+      const sku = `BARE-${Date.now().toString(36)}${shards}`;
+      await ctx.json(`/stock?sku=${sku}&units=${UNITS}&shards=${shards}`, { method: 'POST' });
+      ctx.log(`SKU ${sku}: ${UNITS} units${shards > 1 ? ` over ${shards} shards` : ''} in the bare object`);
+      return { sku, shards };
+    },
+    request: (seq, { sku, shards: n }) => ({ method: 'POST', path: `/reserve?sku=${sku}&shards=${n}&seq=${seq}` }),
+    expectStatus: [201, 409],
+    warmup: 0,
+    runs: [saturation({ connections: 256, amount: ATTEMPTS })],
+    targets: [target.statusCountIs(201, UNITS, 'units sold')],
   });
 }

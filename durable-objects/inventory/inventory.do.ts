@@ -126,6 +126,9 @@ type TransferRow = {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A parsed reservation request without its delivery option (what the op id's payload stores). */
+type ReserveTerms = Omit<z.output<typeof ReserveInput>, 'rememberRefusal'>;
+
 /**
  * One SKU (or one shard of a hot SKU): on hand, reserved and available per warehouse, the
  * reservations holding units, and everything needed to make each operation happen exactly once.
@@ -154,6 +157,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   /** The outbox relay in progress, if any (one at a time per object). */
   private relaying: Promise<void> | null = null;
+  /** Reservations waiting for the next group commit (`drainReservations`). */
+  private reserveQueue: Array<{ terms: ReserveTerms; resolve: (r: ReserveResult) => void; reject: (e: unknown) => void }> = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -248,31 +253,110 @@ export class InventoryDurableObject extends DurableObject<Env> {
   // ---------------------------------------------------------------------------------------------
 
   /** Holds units for an order or a checkout until committed, released or expired (TTL, default 900 s). */
-  reserve(input: ReserveInput): ReserveResult {
-    return this.once('reserve', ReserveInput, input, (i, now) => {
-      if (this.reservationRow(i.reservationId)) return fail('RESERVATION_EXISTS', `reservation ${i.reservationId} already exists`);
-      const plan = planHold(i.quantity, this.allLevels().map(fromRow), { allocation: i.allocation, distances: i.distances });
-      if (!plan.ok) {
-        return fail('OUT_OF_STOCK', `only ${plan.available} available`, plan.shortfall ? { available: plan.available, shortfall: plan.shortfall } : { available: plan.available });
-      }
-      const expires = expiresAt(now, i.ttlSeconds);
-      this.sql.exec(
-        "INSERT INTO reservations (id, ref_kind, ref_id, quantity, status, created_at, expires_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?)",
-        i.reservationId,
-        i.ref.kind,
-        i.ref.id,
-        i.quantity,
-        now,
-        expires,
-      );
-      for (const line of plan.lines) {
-        this.sql.exec('INSERT INTO reservation_lines (reservation_id, warehouse_id, quantity) VALUES (?, ?, ?)', i.reservationId, line.warehouseId, line.quantity);
-        this.sql.exec('UPDATE levels SET reserved = reserved + ?, updated_at = ? WHERE warehouse_id = ?', line.quantity, now, line.warehouseId);
-        this.movement(now, 'reserve', line.warehouseId, 0, line.quantity, i.reservationId, i.opId);
-      }
-      this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('expire', ?, ?)", i.reservationId, expires);
-      return { ok: true as const, reservation: this.reservationView(this.reservationRow(i.reservationId)!) };
+  reserve(input: ReserveInput): ReserveResult | Promise<ReserveResult> {
+    const parsed = ReserveInput.safeParse(input);
+    if (!parsed.success) return invalid(parsed.error);
+    const refused = this.soldOut(parsed.data, this.now());
+    if (refused) return refused;
+    // `rememberRefusal` says how a refusal is kept, not what is held: not part of the stored payload.
+    const { rememberRefusal: _how, ...terms } = parsed.data;
+    return new Promise<ReserveResult>((resolve, reject) => {
+      this.reserveQueue.push({ terms, resolve, reject });
+      if (this.reserveQueue.length === 1) setTimeout(() => this.drainReservations(), 0);
     });
+  }
+
+  /**
+   * Group commit: the reservations that arrived meanwhile, in arrival order, in ONE storage
+   * transaction (one commit for the batch, so one output-gate wait instead of one per call, and
+   * one `inventory.updated` event for the batch). Each runs in its own savepoint with its own op
+   * id, so one that throws is rolled back alone and only its caller gets the error. Under load the
+   * batches grow by themselves (whatever queued while the previous commit was in flight).
+   */
+  private drainReservations(): void {
+    const batch = this.reserveQueue.splice(0);
+    if (batch.length === 0) return;
+    const now = this.now();
+    let outcomes: Array<{ ok: true; value: ReserveResult } | { ok: false; error: unknown }>;
+    try {
+      outcomes = this.write(
+        () =>
+          batch.map(({ terms }) => {
+            try {
+              return { ok: true as const, value: this.ctx.storage.transactionSync(() => this.onceBody('reserve', terms, (i) => this.reserveNow(i, now), now)) };
+            } catch (error) {
+              return { ok: false as const, error };
+            }
+          }),
+        now,
+        batch.length === 1 ? batch[0]!.terms.opId : `${batch[0]!.terms.opId} (+${batch.length - 1})`,
+      );
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+      return;
+    }
+    outcomes.forEach((o, k) => (o.ok ? batch[k]!.resolve(o.value) : batch[k]!.reject(o.error)));
+  }
+
+  /** One reservation, inside the caller's transaction. */
+  private reserveNow(i: ReserveTerms, now: number): ReserveResult {
+    const existing = this.reservationRow(i.reservationId);
+    if (existing) {
+      // The same open hold asked for again under another op id (a sharded retry whose first
+      // visits were answered "sold out" without being stored): the same terms get it back.
+      const same = existing.status === 'reserved' && existing.ref_kind === i.ref.kind && existing.ref_id === i.ref.id && existing.quantity === i.quantity;
+      return same ? { ok: true as const, reservation: this.reservationView(existing) } : fail('RESERVATION_EXISTS', `reservation ${i.reservationId} already exists`);
+    }
+    const plan = planHold(i.quantity, this.allLevels().map(fromRow), { allocation: i.allocation, distances: i.distances });
+    if (!plan.ok) {
+      return fail('OUT_OF_STOCK', `only ${plan.available} available`, plan.shortfall ? { available: plan.available, shortfall: plan.shortfall } : { available: plan.available });
+    }
+    const expires = expiresAt(now, i.ttlSeconds);
+    this.sql.exec(
+      "INSERT INTO reservations (id, ref_kind, ref_id, quantity, status, created_at, expires_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?)",
+      i.reservationId,
+      i.ref.kind,
+      i.ref.id,
+      i.quantity,
+      now,
+      expires,
+    );
+    for (const line of plan.lines) {
+      this.sql.exec('INSERT INTO reservation_lines (reservation_id, warehouse_id, quantity) VALUES (?, ?, ?)', i.reservationId, line.warehouseId, line.quantity);
+      this.sql.exec('UPDATE levels SET reserved = reserved + ?, updated_at = ? WHERE warehouse_id = ?', line.quantity, now, line.warehouseId);
+      this.movement(now, 'reserve', line.warehouseId, 0, line.quantity, i.reservationId, i.opId);
+    }
+    this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('expire', ?, ?)", i.reservationId, expires);
+    return {
+      ok: true as const,
+      reservation: {
+        reservationId: i.reservationId,
+        ref: { kind: i.ref.kind, id: i.ref.id },
+        status: 'reserved',
+        quantity: i.quantity,
+        lines: plan.lines.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })).sort((a, b) => (a.warehouseId < b.warehouseId ? -1 : 1)),
+        createdAt: iso(now),
+        expiresAt: iso(expires),
+        closedAt: null,
+        closeReason: null,
+      },
+    };
+  }
+
+  /**
+   * The refusal of a sold-out object, answered with reads only (no transaction, no write, no
+   * outbox): only when the caller allows it (`rememberRefusal: false`), the op id is new, no
+   * reservation is due to expire (which would free units) and no warehouse has a unit left.
+   * Anything else takes the full path. Not stored: a retry of the same op id is a fresh attempt.
+   */
+  private soldOut(i: z.output<typeof ReserveInput>, now: number): Failure<'OUT_OF_STOCK'> | null {
+    if (i.rememberRefusal || i.allocation) return null;
+    if (this.sql.exec('SELECT 1 FROM operations WHERE op_id = ?', i.opId).toArray().length > 0) return null;
+    if (this.sql.exec("SELECT 1 FROM due WHERE kind = 'expire' AND due_at <= ? LIMIT 1", now).toArray().length > 0) return null;
+    const reservable = this.sql.exec<{ n: number | null }>('SELECT SUM(MAX(on_hand - reserved, 0)) AS n FROM levels').one().n ?? 0;
+    if (reservable > 0) return null;
+    if (this.reservationRow(i.reservationId)) return null;
+    return fail('OUT_OF_STOCK', 'only 0 available', { available: 0 });
   }
 
   /** Stock leaves (payment captured). Refused once the reservation has expired, even before the alarm ran. */
@@ -589,26 +673,29 @@ export class InventoryDurableObject extends DurableObject<Env> {
   ): R | Failure<'INVALID_INPUT' | 'OP_ID_REUSED'> {
     const parsed = schema.safeParse(input);
     if (!parsed.success) return invalid(parsed.error);
-    const { opId, ...rest } = parsed.data;
+    return this.onceParsed(method, parsed.data, body, this.now());
+  }
+
+  /** `once` for an input its method has validated already. */
+  private onceParsed<I extends { opId: string }, R>(method: string, input: I, body: (input: I, now: number) => R, now: number): R | Failure<'OP_ID_REUSED'> {
+    return this.write(() => this.onceBody(method, input, body, now), now, input.opId);
+  }
+
+  /** The op-id frame itself, inside the caller's transaction: replay, refuse a reuse, or run and store. */
+  private onceBody<I extends { opId: string }, R>(method: string, input: I, body: (input: I, now: number) => R, now: number): R | Failure<'OP_ID_REUSED'> {
+    const { opId, ...rest } = input;
     const payload = stableJson(rest);
-    const now = this.now();
-    return this.write(
-      () => {
-        const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
-        if (prior) {
-          if (prior.method !== method || prior.payload !== payload) {
-            return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
-          }
-          return JSON.parse(prior.result) as R;
-        }
-        const result = body(parsed.data, now);
-        this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
-        this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
-        return result;
-      },
-      now,
-      opId,
-    );
+    const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
+    if (prior) {
+      if (prior.method !== method || prior.payload !== payload) {
+        return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
+      }
+      return JSON.parse(prior.result) as R;
+    }
+    const result = body(input, now);
+    this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
+    this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
+    return result;
   }
 
   /** Sets the one alarm to the earliest due time (or clears it). No await: storage writes are gated. */
@@ -624,6 +711,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
   }
 
   private expireDue(now: number): void {
+    // An index range over (kind, due_at): only what is due, never every open reservation's row.
     const due = this.sql.exec<{ ref: string }>("SELECT ref FROM due WHERE kind = 'expire' AND due_at <= ? ORDER BY due_at", now).toArray();
     for (const { ref } of due) {
       const row = this.reservationRow(ref);

@@ -85,6 +85,13 @@ export const ReserveInput = z
     allocation: z.array(AllocationLine).min(1).max(32).optional(),
     /** Without `allocation`: the object picks warehouses, nearest first by these distances. */
     distances: WarehouseDistances.optional(),
+    /**
+     * false: when the object has no reservable unit at all, the refusal is answered without a
+     * write and not stored (a retry of this op id is a fresh attempt). For callers whose retries
+     * need no replay of a refusal (one reservation over HTTP). Compositions that undo on refusal
+     * (`reserveAll`) keep the default: a retry must replay the same refusal.
+     */
+    rememberRefusal: z.boolean().default(true),
   })
   .refine((r) => !r.allocation || r.allocation.reduce((s, l) => s + l.quantity, 0) === r.quantity, {
     message: 'allocation must add up to quantity',

@@ -156,6 +156,11 @@ export interface ShardedReserveInput {
   distances?: WarehouseDistances;
   /** Pull units from sibling shards when no single shard has enough (default true). */
   pull?: boolean;
+  /**
+   * false: a shard with no unit at all refuses without a write and without storing the refusal
+   * (`ReserveInput.rememberRefusal`); a retry is then a fresh attempt. Default true.
+   */
+  rememberRefusal?: boolean;
 }
 
 /** Reserves one SKU through its shards (see the protocol at the top). `opId`: 1..100 chars. */
@@ -169,8 +174,16 @@ export async function reserveSharded(env: InventoryEnv, input: ShardedReserveInp
 }
 
 async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult> {
-  const { skuId, shards, opId, pull = true, ...rest } = input;
-  const hold = { reservationId: rest.reservationId, ref: rest.ref, quantity: rest.quantity, ttlSeconds: rest.ttlSeconds, allocation: rest.allocation, distances: rest.distances };
+  const { skuId, shards, opId, pull = true, rememberRefusal = true, ...rest } = input;
+  const hold = {
+    reservationId: rest.reservationId,
+    ref: rest.ref,
+    quantity: rest.quantity,
+    ttlSeconds: rest.ttlSeconds,
+    allocation: rest.allocation,
+    distances: rest.distances,
+    rememberRefusal,
+  };
   const order = shardOrder(opId, shards);
   let reported = 0;
   let first: { available?: number; shortfall?: AllocationLine[] } | undefined;

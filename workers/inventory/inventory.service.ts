@@ -114,6 +114,8 @@ export function makeInventoryService(deps: InventoryDeps) {
         ref: input.ref,
         quantity: input.quantity,
         ...(input.ttlSeconds ? { ttlSeconds: input.ttlSeconds } : {}),
+        // One SKU, nothing to undo: a sold-out refusal need not be stored (a retry tries again).
+        rememberRefusal: false,
       });
       if (!result.ok) {
         switch (result.code) {

@@ -1,0 +1,162 @@
+/**
+ * CPU profile of one bench scenario inside workerd (DevTools protocol through Miniflare's
+ * `inspectorPort`): where the Worker's and its Durable Objects' CPU time goes under load.
+ *
+ *   npx tsx bench/lib/profile.ts inventory.flash-sale [--connections=256] [--amount=10000] [--top=40]
+ *
+ * Builds the Worker, starts the local stack (PGlite), runs the scenario's setup, starts the
+ * sampling profiler, drives the saturation load, stops it and prints the functions with the most
+ * self time and the most inclusive time (a function counted once per sample however deep it
+ * recurses). Writes the raw profile to $TMPDIR/<scenario>.cpuprofile (opens in Chrome DevTools).
+ * Not part of `npm run bench`; the numbers it prints are slower than unprofiled runs.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { startLocalStack } from '../../tools/local/stack.ts';
+import { migrateAndSeed } from './database.ts';
+import { loadScenarios } from './discover.ts';
+import { saturate } from './generators.ts';
+import { scenarioByName, type RequestSpec, type SetupContext } from './scenario.ts';
+import { buildWorker, prepareBenchSecrets, serveWorker } from './worker.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { connections: { type: 'string', default: '256' }, amount: { type: 'string', default: '10000' }, top: { type: 'string', default: '40' } },
+});
+const name = positionals[0] ?? 'inventory.flash-sale';
+const log = (m: string) => process.stderr.write(`[profile] ${m}\n`);
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+class Inspector {
+  private seq = 0;
+  private pending = new Map<number, (v: unknown) => void>();
+  private constructor(private ws: WebSocket) {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+      if (msg.id !== undefined) this.pending.get(msg.id)?.(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
+    });
+  }
+  static async connect(url: string): Promise<Inspector> {
+    const ws = new WebSocket(url);
+    await new Promise((res, rej) => ws.once('open', res).once('error', rej));
+    return new Inspector(ws);
+  }
+  send<T = unknown>(method: string, params: object = {}): Promise<T> {
+    const id = ++this.seq;
+    this.ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((res) => this.pending.set(id, res as (v: unknown) => void));
+  }
+  close() {
+    this.ws.close();
+  }
+}
+
+function summarise(profile: CpuProfile, top: number) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (f: CallFrame) => `${f.functionName || '(anonymous)'} ${f.url ? `${path.basename(f.url)}:${f.lineNumber + 1}` : ''}`.trim();
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    const node = byId.get(id);
+    if (!node) return;
+    self.set(key(node.callFrame), (self.get(key(node.callFrame)) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const k = key(byId.get(at)!.callFrame);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + dt);
+    }
+  });
+  const print = (title: string, m: Map<string, number>) => {
+    console.log(`\n${title} (of ${(total / 1000).toFixed(0)} ms sampled)`);
+    for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`${((us / total) * 100).toFixed(1).padStart(6)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+    }
+  };
+  print('Self time', self);
+  print('Inclusive time', inclusive);
+}
+
+await loadScenarios();
+const scenario = scenarioByName(name);
+const built = await buildWorker(log);
+const stack = await startLocalStack({ redisUrl: false, log });
+try {
+  await migrateAndSeed(stack.databaseUrl, log);
+  await prepareBenchSecrets();
+  const inspectorPort = 9229 + Math.floor(Math.random() * 500);
+  const served = await serveWorker({
+    scriptPath: built.scriptPath,
+    bindings: { DATABASE_URL: stack.databaseUrl, NEON_WS_PROXY: stack.wsProxy, NEON_SQL_ENDPOINT: stack.sqlEndpoint },
+    onLog: () => {},
+    via: 'direct',
+    inspectorPort,
+  });
+  try {
+    const ctx: SetupContext = {
+      baseUrl: served.url,
+      databaseUrl: stack.databaseUrl,
+      log,
+      async json<T>(p: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<T> {
+        const res = await fetch(new URL(p, served.url), init);
+        const text = await res.text();
+        if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${p} answered ${res.status}: ${text.slice(0, 300)}`);
+        return JSON.parse(text) as T;
+      },
+    };
+    const data = scenario.setup ? await scenario.setup(ctx) : undefined;
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as { title: string; webSocketDebuggerUrl: string }[];
+    const target = targets.find((t) => /agora/.test(t.title)) ?? targets.find((t) => !/^core:/.test(t.title)) ?? targets[0];
+    if (!target) throw new Error('no inspector target');
+    log(`profiling ${target.title}`);
+    const inspector = await Inspector.connect(target.webSocketDebuggerUrl);
+    await inspector.send('Profiler.enable');
+    await inspector.send('Profiler.setSamplingInterval', { interval: 200 });
+    await inspector.send('Profiler.start');
+    let seq = 0;
+    const generator = scenario.request;
+    const next = (): RequestSpec => (typeof generator === 'function' ? generator(seq++, data) : generator);
+    const result = await saturate(
+      { baseUrl: served.url.href, next, constant: typeof generator !== 'function', expectStatus: scenario.expectStatus, signal: new AbortController().signal },
+      { kind: 'saturation', connections: Number(values.connections), amount: Number(values.amount) },
+      10,
+    );
+    const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop');
+    inspector.close();
+    log(`${Math.round(result.rps)} req/s (profiled), p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(result.statusCodes)}, errors ${result.errors}`);
+    const file = path.join(os.tmpdir(), `${name}.cpuprofile`);
+    await writeFile(file, JSON.stringify(profile));
+    log(`raw profile: ${file}`);
+    summarise(profile, Number(values.top));
+  } finally {
+    await served.miniflare.dispose();
+  }
+} finally {
+  await stack.stop();
+}
+process.exit(0);
