@@ -47,6 +47,8 @@ export default defineConfig({
                 RAZORPAY_KEY_SECRET: inject('razorpayKeySecret'),
                 RAZORPAY_WEBHOOK_SECRET: inject('razorpayWebhookSecret'),
                 CARRIER_WEBHOOK_SECRET: 'test-carrier-webhook-secret-0123456789',
+                // The order saga's breaker test waits out one cooldown.
+                PAYMENT_BREAKER_COOLDOWN_MS: '1500',
                 PAYMENT_TIMEOUT_MS: '1000',
                 PAYMENT_RETRY_BASE_MS: '10',
               },

@@ -129,6 +129,21 @@ export class OrderDurableObject extends DurableObject<Env> {
     return { ok: true, order: s, replayed: existing !== null };
   }
 
+  /**
+   * The answer to a repeated place request, without re-running it: the order when this object
+   * already placed one for the same request, a refusal for another request, null when nothing
+   * was placed yet (the caller then places).
+   */
+  replay(requestHash: string): OrderResult | null {
+    const s = this.load();
+    if (!s) return null;
+    const op = this.op('place');
+    if (op && op.request_hash !== requestHash) return fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order request');
+    if (s.phase === 'rejected') return fail(s.rejection?.code ?? 'OUT_OF_STOCK', s.rejection?.message ?? 'refused', s.rejection?.sku ?? null);
+    if (s.phase === 'placed') return { ok: true, order: s, replayed: true };
+    return null;
+  }
+
   /** A provider's word on a payment (webhook, till, reconciliation). Applied once per event id. */
   async applyPaymentEvent(raw: PaymentEventInput): Promise<OrderResult> {
     const ev = PaymentEventInput.parse(raw);

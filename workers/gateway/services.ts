@@ -183,7 +183,10 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
       },
     },
     stock: { shardCount: (sku) => shardCount(env, sku) },
-    carts: null,
+    carts: {
+      checkoutSnapshot: (cartId, actor) => cart.checkoutSnapshot(cartId, actor),
+      markCheckedOut: (cartId, orderId, expectedVersion) => cart.markCheckedOut(cartId, orderId, expectedVersion),
+    },
     carrierWebhookSecret: config.CARRIER_WEBHOOK_SECRET ?? null,
     clock: systemClock,
     log,

@@ -8,88 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
 import { call, json, problem } from '../../test/support/http';
+import { admin, available, deliverWebhooks, emulator, eventually, paymentIntentOf, staffSession, stockedProduct } from '../../test/support/orders';
 
 const config = readConfig(env);
-const STRIPE = config.STRIPE_API_BASE!;
-
-let adminToken: string | undefined;
-async function admin() {
-  adminToken ??= (await login('admin@agora.dev')).accessToken;
-  return bearer(adminToken);
-}
-let staff: { token: string; warehouseId: string } | undefined;
-async function staffSession() {
-  if (!staff) {
-    const s = await login('staff@agora.dev');
-    staff = { token: s.accessToken, warehouseId: s.user.warehouseIds[0]! };
-  }
-  return staff;
-}
-
-/** A fresh product (one variant, its own SKU) with `units` in the staff member's warehouse only. */
-async function stockedProduct(units: number, price = 2500) {
-  const h = await admin();
-  const { body: list } = await json('/v1/products?limit=1');
-  const tag = crypto.randomUUID().slice(0, 8);
-  const created = await json(
-    '/v1/admin/products',
-    jsonInit('POST', {
-      slug: `order-test-${tag}`,
-      name: `Order Test ${tag}`,
-      description: 'made by the orders route tests',
-      brandSlug: list.items[0].brand.slug,
-      categorySlug: list.items[0].category.slug,
-      variants: [{ sku: `ORD-${tag}`, name: 'Default', price, attributes: {} }],
-    }, h),
-  );
-  expect(created.res.status, JSON.stringify(created.body)).toBe(201);
-  const { warehouseId, token } = await staffSession();
-  const sku = `ORD-${tag}`;
-  const made = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, jsonInit('POST', { sku, delta: units, reason: 'receipt' }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }));
-  expect(made.res.status, JSON.stringify(made.body)).toBe(201);
-  return { productId: created.body.id as string, variantId: created.body.variants[0].id as string, sku, warehouseId, price };
-}
-
-async function available(sku: string): Promise<number> {
-  return (await json(`/v1/inventory/${sku}`)).body.available as number;
-}
 
 const place = (body: unknown, token: string, key: string = crypto.randomUUID()) => json('/v1/orders', jsonInit('POST', body, { ...bearer(token), 'idempotency-key': key }));
-
-async function emulator(path: string, init: RequestInit = {}) {
-  const res = await fetch(`${STRIPE}${path}`, init);
-  if (!res.ok) throw new Error(`${path} → ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
-
-/** Posts the emulator's signed webhooks about `paymentIntent` to our route, as Stripe would. */
-async function deliverWebhooks(paymentIntent: string, times = 1): Promise<string[]> {
-  const { deliveries } = (await emulator('/_emulator/webhooks')) as { deliveries: Array<{ type: string; headers: Record<string, string>; body: string }> };
-  const mine = deliveries.filter((d) => d.body.includes(paymentIntent));
-  for (let i = 0; i < times; i++) {
-    for (const d of mine) {
-      const res = await call('/v1/payments/webhooks/stripe', { method: 'POST', headers: d.headers, body: d.body });
-      expect(res.status, await res.clone().text()).toBe(200);
-    }
-  }
-  return mine.map((d) => d.type);
-}
-
-function paymentIntentOf(order: { payment: { clientAction: { type: string; clientSecret?: string } | null } }): string {
-  const secret = order.payment.clientAction?.clientSecret;
-  expect(secret, JSON.stringify(order.payment)).toBeTruthy();
-  return secret!.split('_secret_')[0]!;
-}
-
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last = await read();
-  while (!ok(last) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 describe('orders: placing', () => {
   it("takes the original design's body, reserves stock and answers PENDING with Stripe's client secret", async () => {
@@ -288,5 +211,45 @@ describe('orders: cancel, refund, fulfil, track', () => {
     expect((await json('/v1/orders', { headers: bearer(stranger.accessToken) })).body.items).toEqual([]);
     await problem('/v1/orders/not-an-order', 400, 'VALIDATION_FAILED', { headers: bearer(c.accessToken) });
     await problem('/v1/admin/orders', 403, 'FORBIDDEN', { headers: bearer(c.accessToken) });
+  });
+});
+
+describe('orders: from a cart, and at the till', () => {
+  it("orders a cart's content at catalog prices, closes the cart, and a retry answers the same order", async () => {
+    const p = await stockedProduct(5, 1234);
+    const c = await newCustomer();
+    const cart = await json('/v1/carts', jsonInit('POST', {}, bearer(c.accessToken)));
+    expect(cart.res.status, JSON.stringify(cart.body)).toBeLessThan(300);
+    const cartId = cart.body.id as string;
+    const added = await json(`/v1/carts/${cartId}/items`, jsonInit('POST', { productId: p.productId, variantId: p.variantId, quantity: 2 }, bearer(c.accessToken)));
+    expect(added.res.status, JSON.stringify(added.body)).toBe(201);
+    const key = crypto.randomUUID();
+    const placed = await place({ cartId, paymentMethod: 'CARD' }, c.accessToken, key);
+    expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.body).toMatchObject({ status: 'PENDING', total: { amount: 2468 }, items: [{ sku: p.sku, quantity: 2 }] });
+    expect(await available(p.sku)).toBe(3);
+    const closed = await json(`/v1/carts/${cartId}`, { headers: bearer(c.accessToken) });
+    expect(closed.body.status ?? closed.body.code).toMatch(/checked_out|CART_CHECKED_OUT/);
+    await problem(`/v1/carts/${cartId}/items`, 409, 'CART_CHECKED_OUT', jsonInit('POST', { productId: p.productId, variantId: p.variantId, quantity: 1 }, bearer(c.accessToken)));
+    const again = await place({ cartId, paymentMethod: 'CARD' }, c.accessToken, key);
+    expect(again.res.status).toBe(200);
+    expect(again.body.orderId).toBe(placed.body.orderId);
+    // Another customer cannot order this cart.
+    const thief = await newCustomer();
+    const stolen = await json('/v1/orders', jsonInit('POST', { cartId, paymentMethod: 'CARD' }, bearer(thief.accessToken)));
+    expect([403, 404, 409]).toContain(stolen.res.status);
+    expect(await available(p.sku)).toBe(3);
+  });
+
+  it('a POS agent sells for a customer, paid at the till: PAID at once, stock committed', async () => {
+    const p = await stockedProduct(2);
+    const c = await newCustomer();
+    const pos = await login('pos@agora.dev');
+    const placed = await place({ userId: c.user.id, items: [{ productId: p.productId, qty: 1 }], paymentMethod: 'POS_CASH' }, pos.accessToken);
+    expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.body).toMatchObject({ status: 'PAID', channel: 'pos', payment: { status: 'captured', amountCaptured: { amount: p.price } } });
+    expect(await available(p.sku)).toBe(1);
+    const mine = await json(`/v1/orders/${placed.body.orderId}`, { headers: bearer(c.accessToken) });
+    expect(mine.body.status).toBe('PAID');
   });
 });

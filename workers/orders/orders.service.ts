@@ -31,12 +31,12 @@ export interface StockPort {
 
 /** What orders needs from the cart context (checkout from a cart). */
 export interface CartPort {
-  checkoutSnapshot(cartId: string, actor: Actor): Promise<{
+  checkoutSnapshot(cartId: string, actor: Pick<Actor, 'kind' | 'id'>): Promise<{
     cartId: string;
     version: number;
     lines: Array<{ productId: string; variantId: string; quantity: number }>;
   }>;
-  markCheckedOut(cartId: string, orderId: string, expectedVersion: number, actor: Actor): Promise<void>;
+  markCheckedOut(cartId: string, orderId: string, expectedVersion: number): Promise<unknown>;
 }
 
 export interface OrdersDeps {
@@ -191,9 +191,15 @@ export function makeOrdersService(deps: OrdersDeps) {
       if ((body.paymentMethod === 'POS_CASH' || body.paymentMethod === 'POS_CARD_PRESENT') && !pos) {
         throw new AppError('PAYMENT_METHOD_NOT_ALLOWED', 'Paying at the till is only for POS agents', { errors: [{ path: 'body.paymentMethod', message: 'POS only' }] });
       }
-      const { lines, currency, cart } = await resolveLines(body, actor);
       const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
       const requestHash = await hashHex({ body, userId });
+      if (idempotencyKey) {
+        // A retry answers from the object before anything is re-read (the cart may be closed by now).
+        const earlier = await stub(orderId).replay(requestHash);
+        if (earlier && !earlier.ok) throw orderError(earlier);
+        if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
+      }
+      const { lines, currency, cart } = await resolveLines(body, actor);
       const shards: Record<string, number> = {};
       await Promise.all(lines.map(async (l) => (shards[l.sku] = await deps.stock.shardCount(l.sku))));
       const r = await stub(orderId).place({
@@ -213,7 +219,18 @@ export function makeOrdersService(deps: OrdersDeps) {
       });
       if (!r.ok) throw orderError(r);
       if (deps.log) Object.assign(deps.log, { orderId, replayed: r.replayed });
-      if (cart && deps.carts) await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version, actor);
+      if (cart && deps.carts && !r.replayed) {
+        try {
+          await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version);
+        } catch (e) {
+          // The cart changed between its snapshot and now: this order does not match it. Undo the
+          // order (its stock comes back) and let the shopper check out again.
+          if (e instanceof AppError && e.code === 'CART_VERSION_MISMATCH') {
+            await stub(orderId).cancel({ opId: 'cart-changed', by: 'system', reason: 'cart_changed_during_checkout' });
+          }
+          throw e;
+        }
+      }
       return { order: toOrderDto(r.order, true), replayed: r.replayed };
     },
 

@@ -138,7 +138,7 @@ export interface EmulatorServer {
   port: number;
   faults: Faults;
   outbox: WebhookOutbox;
-  requests: Array<{ method: string; path: string; status: number }>;
+  requests: Array<{ method: string; path: string; status: number; key?: string }>;
   stop(): Promise<void>;
 }
 
@@ -188,17 +188,19 @@ export async function serveEmulator(opts: {
       if (answer) return sendJson(res, answer.status, answer.body);
       return sendJson(res, 404, { error: `no emulator control ${r.method} ${path}` });
     }
-    const target = `${r.method} ${path}`;
+    // A fault's `match` may name a path or an Idempotency-Key (one attempt's calls only).
+    const key = r.headers['idempotency-key'];
+    const target = `${r.method} ${path}${typeof key === 'string' ? ` key=${key}` : ''}`;
     const injected = faults.takeError(target);
     if (injected) {
-      requests.push({ method: r.method, path, status: injected.status });
+      requests.push({ method: r.method, path, status: injected.status, ...(typeof key === 'string' ? { key } : {}) });
       const headers: Record<string, string> = injected.status === 429 ? { 'retry-after': '0' } : {};
       const payload = JSON.stringify(opts.errorBody(injected.status));
       res.writeHead(injected.status, { 'content-type': 'application/json', ...headers });
       return res.end(payload);
     }
     const answer = await opts.api(r);
-    requests.push({ method: r.method, path, status: answer.status });
+    requests.push({ method: r.method, path, status: answer.status, ...(typeof key === 'string' ? { key } : {}) });
     const delay = faults.takeDelay(target);
     if (delay) await new Promise((resolve) => setTimeout(resolve, delay.ms));
     if (res.destroyed) return;

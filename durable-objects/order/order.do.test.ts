@@ -1,0 +1,164 @@
+/**
+ * The order saga object itself: crash and resume, early and duplicate provider events, the unpaid
+ * deadline, a payment that lands after a cancellation, and a provider that is down (retries,
+ * breaker, no double charge). The ports are the real ones (inventory objects, the payments
+ * strategies against the Stripe emulator); a test wraps one of them only to inject a failure.
+ */
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { newId } from '../../shared/kernel/ids';
+import { newCustomer } from '../../test/support/auth';
+import { available, emulator, eventually, stockedProduct } from '../../test/support/orders';
+import type { OrderDurableObject } from './order.do';
+import type { PlaceInput } from './order.schemas';
+import { orderFor } from './order.stub';
+
+async function setup(units: number, quantity: number, over: Partial<PlaceInput> = {}) {
+  const p = await stockedProduct(units);
+  const c = await newCustomer();
+  const orderId = newId('order');
+  const input: PlaceInput = {
+    orderId,
+    requestHash: 'h1',
+    userId: c.user.id,
+    placedBy: { kind: 'user', id: c.user.id, role: 'customer' },
+    channel: 'web',
+    storeId: null,
+    cartId: null,
+    currency: 'USD',
+    lines: [{ itemId: 'itm_1', productId: p.productId, variantId: p.variantId, sku: p.sku, name: 'x', quantity, unitPrice: p.price, lineTotal: p.price * quantity }],
+    shippingAddress: null,
+    paymentMethod: 'CARD',
+    shards: { [p.sku]: 1 },
+    correlationId: 'test',
+    ...over,
+  };
+  return { p, input, stub: orderFor(env, orderId) };
+}
+
+type Instance = OrderDurableObject;
+const paymentIntents = async (attemptId: string) =>
+  ((await emulator('/_emulator/requests')).requests as Array<{ method: string; path: string; status: number; key?: string }>).filter(
+    (r) => r.key === attemptId && r.method === 'POST' && r.path === '/v1/payment_intents',
+  );
+
+describe('order saga object', () => {
+  it('resumes after dying mid-checkout: the alarm finishes placing with the same ids, stock held once', async () => {
+    const { p, input, stub } = await setup(5, 2);
+    const first = await runInDurableObject(stub, async (o: Instance) => {
+      const real = o.ports;
+      o.ports = { ...real, inventory: { ...real.inventory, reserve: async () => Promise.reject(new Error('connection reset by peer')) } };
+      const r = await o.place(input);
+      o.ports = real;
+      return { r, steps: o.pendingSteps() };
+    });
+    expect(first.r).toMatchObject({ ok: false, code: 'DEPENDENCY_UNAVAILABLE' });
+    expect(first.steps.map((s) => s.kind)).toEqual(['reserve']);
+    expect(await stub.view()).toBeNull();
+    expect(await available(p.sku)).toBe(5);
+
+    // Nobody retries: the step persisted before the call falls due (time passes) and the object's alarm picks the saga up.
+    await runInDurableObject(stub, (o: Instance) => o.ctx.storage.sql.exec('UPDATE steps SET next_at = 0'));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const order = await stub.view();
+    expect(order).toMatchObject({ status: 'PENDING', phase: 'placed', version: 2, payment: { status: 'requires_action' } });
+    expect(await available(p.sku)).toBe(3);
+    // The client's retry (same request) answers the same order and holds nothing more.
+    const again = await stub.place(input);
+    expect(again).toMatchObject({ ok: true, replayed: true, order: { orderId: input.orderId } });
+    expect(await available(p.sku)).toBe(3);
+    expect(await stub.place({ ...input, requestHash: 'other' })).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+  });
+
+  it('applies an early webhook (before the payment call returned) and duplicates once', async () => {
+    const { p, input, stub } = await setup(4, 1);
+    const placed = await runInDurableObject(stub, async (o: Instance) => {
+      const real = o.ports;
+      o.ports = { ...real, payments: { ...real.payments, begin: async () => Promise.reject(new Error('socket hang up')) } };
+      const r = await o.place(input);
+      o.ports = real;
+      return r;
+    });
+    expect(placed).toMatchObject({ ok: true, order: { status: 'PENDING', payment: { status: 'not_started' } } });
+    const event = { eventId: 'stripe:evt_early', provider: 'stripe' as const, type: 'succeeded' as const, attemptId: `${input.orderId}-pay1`, providerRef: 'pi_early', amount: p.price, occurredAt: new Date().toISOString() };
+    const paid = await stub.applyPaymentEvent(event);
+    expect(paid).toMatchObject({ ok: true, replayed: false, order: { status: 'PAID', payment: { status: 'captured', amountCaptured: p.price } } });
+    const version = paid.ok ? paid.order.version : -1;
+    expect(await stub.applyPaymentEvent(event)).toMatchObject({ ok: true, replayed: true, order: { version } });
+    // Another event of the same outcome, and a late failure, change nothing.
+    expect(await stub.applyPaymentEvent({ ...event, eventId: 'stripe:evt_dup2' })).toMatchObject({ ok: true, order: { status: 'PAID', version } });
+    expect(await stub.applyPaymentEvent({ ...event, eventId: 'stripe:evt_fail', type: 'failed', failure: { code: 'card_declined', message: 'no' } })).toMatchObject({ ok: true, order: { status: 'PAID' } });
+    // The postponed payment step then finds the order paid and does not charge.
+    await runInDurableObject(stub, (o: Instance) => o.nudge());
+    const steps = await runInDurableObject(stub, (o: Instance) => o.pendingSteps());
+    await stub.nudge();
+    expect(steps.filter((s) => s.kind === 'commit_stock')).toEqual([]);
+    expect(await paymentIntents(`${input.orderId}-pay1`)).toEqual([]);
+    const inv = await available(p.sku);
+    expect(inv).toBe(3);
+  });
+
+  it('cancels itself at the payment deadline and releases its stock (after asking the provider)', async () => {
+    const { p, input, stub } = await setup(3, 3);
+    await runInDurableObject(stub, async (o: Instance) => {
+      o.ports = { ...o.ports, config: { paymentTimeoutMs: 1000 } };
+      await o.place(input);
+    });
+    expect(await available(p.sku)).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    // The alarm fires by itself at the deadline; running it again (if still set) changes nothing.
+    await runDurableObjectAlarm(stub);
+    const order = await eventually(() => stub.view(), (o) => o?.status === 'CANCELLED' && o.payment.status === 'cancelled', 10_000);
+    expect(order).toMatchObject({ status: 'CANCELLED', cancelReason: 'payment_timeout', payment: { status: 'cancelled' } });
+    expect(await available(p.sku)).toBe(3);
+  });
+
+  it('refunds a payment that was captured while the order was being cancelled', async () => {
+    const { p, input, stub } = await setup(2, 2);
+    const placed = await stub.place(input);
+    if (!placed.ok) throw new Error(JSON.stringify(placed));
+    const pi = placed.order.payment.providerRef!;
+    // The shopper pays; the webhook has not arrived yet when they cancel.
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    const cancelled = await stub.cancel({ opId: 'c1', by: 'user:x', reason: 'changed my mind' });
+    expect(cancelled).toMatchObject({ ok: true, order: { status: 'CANCELLED' } });
+    const order = await stub.view();
+    expect(order?.payment).toMatchObject({ status: 'captured', amountCaptured: 2 * p.price });
+    expect(order?.refunds).toHaveLength(1);
+    expect(order?.refunds[0]).toMatchObject({ amount: 2 * p.price });
+    expect(['pending', 'succeeded']).toContain(order?.refunds[0]?.status);
+    expect(await available(p.sku)).toBe(2);
+  });
+
+  it('waits out a provider that is down: retries, the breaker opens, one PaymentIntent in the end', async () => {
+    const { input, stub } = await setup(2, 1);
+    const attemptId = `${input.orderId}-pay1`;
+    // The next 5 Stripe calls carrying this attempt's idempotency key fail with 503.
+    await emulator('/_emulator/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: [{ status: 503, times: 5, match: `key=${attemptId}` }] }) });
+    const placed = await stub.place(input);
+    expect(placed).toMatchObject({ ok: true, order: { status: 'PENDING', payment: { status: 'not_started' } } });
+    expect(placed.ok && placed.order.payment.retryAt).toBeTruthy();
+    const afterFirst = (await paymentIntents(attemptId)).length;
+    expect(afterFirst).toBe(4); // the first try and 3 retries
+
+    const due = (o: Instance) => o.ctx.storage.sql.exec('UPDATE steps SET next_at = 0');
+    // Second round: the 5th consecutive failure opens the breaker; the rest fail fast.
+    await runInDurableObject(stub, (o: Instance) => due(o));
+    await stub.nudge();
+    expect((await paymentIntents(attemptId)).length).toBe(5);
+    await runInDurableObject(stub, (o: Instance) => due(o));
+    await stub.nudge();
+    expect((await paymentIntents(attemptId)).length).toBe(5); // open: nothing sent
+    expect(await stub.view()).toMatchObject({ status: 'PENDING', payment: { status: 'not_started' } });
+
+    // After the cooldown one probe goes through, succeeds, and the saga carries on: one attempt, one intent.
+    await new Promise((r) => setTimeout(r, 1600));
+    await runInDurableObject(stub, (o: Instance) => due(o));
+    await stub.nudge();
+    const order = await stub.view();
+    expect(order).toMatchObject({ status: 'PENDING', payment: { status: 'requires_action', attemptId } });
+    const calls = await paymentIntents(attemptId);
+    expect(calls.filter((c) => c.status === 200)).toHaveLength(1);
+  });
+});
