@@ -290,6 +290,27 @@ export class OrderDurableObject extends DurableObject<Env> {
     return { ok: true, order: this.load()!, replayed: r.replayed };
   }
 
+  /**
+   * Reconciliation (the scheduled job): asks the provider how an unpaid order's payment stands
+   * and applies the answer, as a webhook would have. Throws when the provider cannot answer.
+   */
+  async reconcilePayment(): Promise<OrderResult> {
+    const s = this.view();
+    if (!s) return fail('NOT_FOUND', 'no such order');
+    if (s.status === 'PENDING' && s.payment.provider !== 'none' && s.payment.providerRef) {
+      const r = await this.ports.payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
+      this.write((st, now) => {
+        if (st.status !== 'PENDING') return null;
+        if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid by reconciliation');
+        else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
+        else if (r.status === 'cancelled') this.cancelUnpaid(st, 'payment_cancelled_at_provider', now);
+        return null;
+      });
+    }
+    await this.drive();
+    return { ok: true, order: this.load()!, replayed: false };
+  }
+
   /** Runs due steps and relays the outbox now (operators, tests; the alarm does the same). */
   async nudge(): Promise<void> {
     await this.drive();

@@ -130,3 +130,14 @@ export async function projectedVersions(db: Db, ids: string[]) {
   if (ids.length === 0) return [];
   return (db as AnyDb).select({ id: orders.id, version: orders.version, status: orders.status }).from(orders).where(inArray(orders.id, ids));
 }
+
+/** Unpaid orders (card, UPI) not changed since `before`: candidates for payment reconciliation. */
+export async function staleUnpaid(db: Db, before: Date, limit: number): Promise<string[]> {
+  const rows = await (db as AnyDb)
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(eq(orders.status, 'PENDING'), inArray(orders.paymentStatus, ['requires_action', 'not_started']), lt(orders.updatedAt, before)))
+    .orderBy(orders.updatedAt)
+    .limit(limit);
+  return rows.map((r) => r.id);
+}

@@ -6,7 +6,7 @@ import { AppError, type ErrorCode, ERROR_STATUS } from '../../shared/kernel/app-
 import type { Clock } from '../../shared/kernel/clock';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { newId } from '../../shared/kernel/ids';
-import { listOrders, ordersByTracking, type ListPosition } from './orders.repo';
+import { listOrders, ordersByTracking, staleUnpaid, type ListPosition } from './orders.repo';
 import type {
   AdminOrderListQuery,
   CarrierUpdate,
@@ -315,6 +315,26 @@ export function makeOrdersService(deps: OrdersDeps) {
     async applyPaymentEvent(orderId: string, event: PaymentEventInput): Promise<void> {
       const r = await stub(orderId).applyPaymentEvent(event);
       if (!r.ok && r.code !== 'NOT_FOUND') throw orderError(r);
+    },
+
+    /**
+     * The scheduled reconciliation: unpaid orders untouched for `olderThanMs` ask their provider
+     * how the payment stands (a lost webhook, a timeout after send). Each order on its own: one
+     * provider being down does not stop the others.
+     */
+    async reconcileUnpaid(olderThanMs: number, limit = 100): Promise<{ checked: number; settled: number; failed: number }> {
+      const ids = await staleUnpaid(deps.readDb(), new Date(deps.clock.now().getTime() - olderThanMs), limit);
+      let settled = 0;
+      let failed = 0;
+      for (const id of ids) {
+        try {
+          const r = await stub(id).reconcilePayment();
+          if (r.ok && r.order.status !== 'PENDING') settled++;
+        } catch {
+          failed++;
+        }
+      }
+      return { checked: ids.length, settled, failed };
     },
 
     /** Runs an order's due steps now (operators; the object's alarm does it on its own). */
