@@ -18,10 +18,11 @@ import {
 } from './order.logic';
 import { ORDER_MIGRATIONS } from './order.migrations';
 import { sagaPortsFor, type SagaPorts } from './order.ports';
+import type {
+  OrderState} from './order.schemas';
 import {
   CancelInput,
   FulfilInput,
-  OrderState,
   PaymentEventInput,
   PlaceInput,
   RefundInput,

@@ -6,8 +6,8 @@ import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
 import { ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapshot } from '../../shared/events';
 import { newId } from '../../shared/kernel/ids';
-import worker from '../gateway/index';
-import { ORDER_EVENTS_QUEUE } from '../gateway/queues';
+import worker from './index';
+import { ORDER_EVENTS_QUEUE } from './queues';
 
 /** The order projection through the Worker's queue handler: any order, duplicates, audit once. */
 async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {

@@ -11,7 +11,7 @@ import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { json } from '../../test/support/http';
 import { available, emulator, eventually, paymentIntentOf, stockedProduct } from '../../test/support/orders';
-import worker from '../gateway/index';
+import worker from './index';
 
 const db = () => new DbProvider(readConfig(env)).http();
 
