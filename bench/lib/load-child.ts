@@ -10,6 +10,7 @@
  */
 import { loadScenarios } from './discover.ts';
 import { pace, pacedAgent, saturate, type LoadTarget } from './generators.ts';
+import { formatStages, runJourneys } from './journey.ts';
 import { scenarioByName, type RequestSpec, type RunResult, type RunSpec } from './scenario.ts';
 
 export interface RunMessage {
@@ -77,7 +78,9 @@ async function run(msg: RunMessage) {
     // A fixed-rate run keeps the warm-up's connections (autocannon opens its own each time).
     const agent = msg.spec.kind === 'fixed-rate' ? pacedAgent(msg.spec) : undefined;
     const go = (spec: RunSpec, duration: number) =>
-      spec.kind === 'saturation' ? saturate(target, spec, duration) : pace(target, spec, duration, agent);
+      spec.kind === 'saturation' && scenario.journey
+        ? runJourney(scenario, msg, spec, duration, controller.signal)
+        : spec.kind === 'saturation' ? saturate(target, spec, duration) : pace(target, spec, duration, agent);
     try {
       if (msg.warmup > 0 && !controller.signal.aborted) {
         const { amount: _ignored, ...shape } = msg.spec;
@@ -94,6 +97,18 @@ async function run(msg: RunMessage) {
   } finally {
     if (current === controller) current = undefined;
   }
+}
+
+/** A journey scenario's saturation run (lib/journey.ts); prints where the journey's time went. */
+async function runJourney(scenario: ReturnType<typeof scenarioByName>, msg: RunMessage, spec: Extract<RunSpec, { kind: 'saturation' }>, duration: number, signal: AbortSignal): Promise<RunResult> {
+  const nextSeq = () => {
+    const seq = sequences.get(scenario.name) ?? 0;
+    sequences.set(scenario.name, seq + 1);
+    return seq;
+  };
+  const result = await runJourneys({ baseUrl: msg.baseUrl, journey: scenario.journey!, data: msg.data, nextSeq, signal }, spec, duration);
+  process.stderr.write(formatStages(result.stages, result.completed, result.duration));
+  return result;
 }
 
 send({ type: 'ready' });
