@@ -10,8 +10,6 @@
 
 import type { Journey } from './journey.ts';
 
-import type { Journey } from './journey.ts';
-
 /** One HTTP request as the load generator sends it. */
 export interface RequestSpec {
   method?: string;
@@ -154,11 +152,6 @@ export interface Scenario<D = unknown> {
   /** Runs once in the orchestrator before any run; its value (structured-clonable) reaches `request`. */
   setup?: (ctx: SetupContext) => Promise<D>;
   request: RequestGenerator<D>;
-  /**
-   * Instead of `request`, on saturation runs: each of `connections` users repeats this multi-request
-   * journey (lib/journey.ts); rps is journeys/s, latency end to end, and the result has per-step `stages`.
-   */
-  journey?: Journey<D>;
   /**
    * Instead of `request`, on saturation runs: each of `connections` users repeats this multi-request
    * journey (lib/journey.ts); rps is journeys/s, latency end to end, and the result has per-step `stages`.
