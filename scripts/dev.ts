@@ -93,6 +93,9 @@ async function main() {
     NEON_WS_PROXY: stack.wsProxy,
     NEON_SQL_ENDPOINT: stack.sqlEndpoint,
   };
+  // Carrier tracking webhook (POST /v1/shipping/webhooks/{carrier}): a fixed local secret, so
+  // `npm run journey` can sign updates (scripts/journey.ts uses the same default).
+  vars.CARRIER_WEBHOOK_SECRET = process.env.CARRIER_WEBHOOK_SECRET || 'agora-dev-carrier-webhook-secret';
   if (stack.upstash) {
     vars.UPSTASH_REDIS_REST_URL = stack.upstash.url;
     vars.UPSTASH_REDIS_REST_TOKEN = stack.upstash.token;
