@@ -65,8 +65,8 @@ describe('levels', () => {
     const view = await stub.levels();
     expect(LevelsView.parse(view)).toEqual({
       levels: [
-        { warehouseId: 'wh_a', onHand: 10, reserved: 0, available: 10 },
-        { warehouseId: 'wh_b', onHand: 5, reserved: 0, available: 5 },
+        { warehouseId: 'wh_a', onHand: 10, reserved: 0, available: 10, inTransitOut: 0 },
+        { warehouseId: 'wh_b', onHand: 5, reserved: 0, available: 5, inTransitOut: 0 },
       ],
       totals: { onHand: 15, reserved: 0, available: 15 },
       needsReconciliation: null,
@@ -158,8 +158,8 @@ describe('reservations', () => {
       shortfall: [{ warehouseId: 'wh_dub', quantity: 3 }],
     });
     expect((await stub.levels()).levels).toEqual([
-      { warehouseId: 'wh_bom', onHand: 5, reserved: 1, available: 4 },
-      { warehouseId: 'wh_dub', onHand: 5, reserved: 3, available: 2 },
+      { warehouseId: 'wh_bom', onHand: 5, reserved: 1, available: 4, inTransitOut: 0 },
+      { warehouseId: 'wh_dub', onHand: 5, reserved: 3, available: 2, inTransitOut: 0 },
     ]);
   });
 });
@@ -604,5 +604,123 @@ describe('events (outbox)', () => {
     await runInDurableObject(stub, (instance: InventoryDurableObject) => instance.flushOutbox());
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ subject: skuId, aggregateVersion: 1, data: { sku: skuId, shard: 2, levels: [{ shard: 2, onHand: 20 }] } });
+  });
+});
+
+describe('warehouse transfers', () => {
+  const trf = () => `trf_${crypto.randomUUID().replaceAll('-', '')}`;
+  const level = async (stub: InventoryStub, warehouseId: string) => (await stub.levels()).levels.find((l) => l.warehouseId === warehouseId);
+
+  it('moves available units out of the source (in transit, available nowhere), into the destination on receipt, once', async () => {
+    const { stub } = await stocked({ wh_a: 10, wh_b: 2 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 4, allocation: [{ warehouseId: 'wh_a', quantity: 4 }] });
+    const id = trf();
+    // Only available units travel: 10 on hand, 4 reserved.
+    expect(await stub.dispatchTransfer({ opId: 't0', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 7 })).toMatchObject({
+      ok: false,
+      code: 'INSUFFICIENT_STOCK',
+      available: 6,
+    });
+    const sent = await stub.dispatchTransfer({ opId: 't1', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 6, note: 'rebalance' });
+    expect(sent).toMatchObject({ ok: true, transfer: { status: 'in_transit', quantity: 6 }, from: { onHand: 4, reserved: 4, available: 0, inTransitOut: 6 } });
+    expect(await level(stub, 'wh_b')).toMatchObject({ onHand: 2, available: 2, inTransitOut: 0 });
+    expect(await totals(stub)).toEqual({ onHand: 6, reserved: 4, available: 2 });
+    // Nothing can be reserved from units in transit.
+    expect(await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 3 })).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 2 });
+    // The same op id replays; another op id on the same transfer id conflicts.
+    expect(await stub.dispatchTransfer({ opId: 't1', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 6, note: 'rebalance' })).toEqual(sent);
+    expect(await stub.dispatchTransfer({ opId: 't2', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 1 })).toMatchObject({ ok: false, code: 'TRANSFER_CONFLICT' });
+
+    const received = await stub.receiveTransfer({ opId: `${id}|received`, transferId: id });
+    expect(received).toMatchObject({ ok: true, changed: true, transfer: { status: 'received' } });
+    expect(await level(stub, 'wh_a')).toMatchObject({ onHand: 4, inTransitOut: 0 });
+    expect(await level(stub, 'wh_b')).toMatchObject({ onHand: 8, available: 8 });
+    expect(await stub.receiveTransfer({ opId: `${id}|received`, transferId: id })).toEqual(received);
+    expect(await stub.receiveTransfer({ opId: 'again', transferId: id })).toMatchObject({ ok: true, changed: false });
+    expect(await stub.cancelTransfer({ opId: 'late-cancel', transferId: id })).toMatchObject({ ok: false, code: 'TRANSFER_CLOSED' });
+    expect(await totals(stub)).toEqual({ onHand: 12, reserved: 4, available: 8 });
+  });
+
+  it('a cancel returns the units to the source; a receipt after it is refused; unknown ids are NOT_FOUND', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    const id = trf();
+    expect(await stub.dispatchTransfer({ opId: 'd', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_new', quantity: 5 })).toMatchObject({ ok: true });
+    expect(await totals(stub)).toEqual({ onHand: 0, reserved: 0, available: 0 });
+    expect(await stub.cancelTransfer({ opId: 'c', transferId: id })).toMatchObject({ ok: true, changed: true, transfer: { status: 'cancelled' } });
+    expect(await level(stub, 'wh_a')).toMatchObject({ onHand: 5, available: 5, inTransitOut: 0 });
+    expect(await stub.receiveTransfer({ opId: 'r', transferId: id })).toMatchObject({ ok: false, code: 'TRANSFER_CLOSED' });
+    expect(await stub.receiveTransfer({ opId: 'x', transferId: trf() })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await stub.dispatchTransfer({ opId: 'self', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_a', quantity: 1 })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(await stub.warehouseTransfer(id)).toMatchObject({ ok: true, transfer: { status: 'cancelled', fromWarehouseId: 'wh_a', toWarehouseId: 'wh_new' } });
+  });
+
+  it('publishes the in-transit units with the levels it changed', async () => {
+    const { stub } = await stocked({ wh_a: 5, wh_b: 0 });
+    const id = trf();
+    const sent: EventEnvelope[] = [];
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => {
+      instance.eventsQueue = { sendBatch: async (messages) => void sent.push(...[...messages].map((m) => m.body as EventEnvelope)) };
+    });
+    await stub.dispatchTransfer({ opId: 'd', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 3 });
+    await stub.receiveTransfer({ opId: 'r', transferId: id });
+    await runInDurableObject(stub, (instance: InventoryDurableObject) => instance.flushOutbox());
+    const levels = sent.filter((e) => e.type === 'inventory.updated').flatMap((e) => (e.data as { levels: { warehouseId: string; onHand: number; inTransitOut?: number }[] }).levels);
+    expect(levels).toContainEqual(expect.objectContaining({ warehouseId: 'wh_a', onHand: 2, inTransitOut: 3 }));
+    expect(levels).toContainEqual(expect.objectContaining({ warehouseId: 'wh_b', onHand: 3 }));
+    expect(levels).toContainEqual(expect.objectContaining({ warehouseId: 'wh_a', onHand: 2, inTransitOut: 0 }));
+  });
+});
+
+describe('flash-sale paths', () => {
+  it('a sold-out refusal the caller allows to forget is not stored: after a restock the same op id reserves', async () => {
+    const { stub } = await stocked({ wh_a: 1 });
+    expect(await stub.reserve({ opId: 'first', reservationId: 'rsv_first', ref: order(), quantity: 1 })).toMatchObject({ ok: true });
+    const hold = { opId: 'late', reservationId: 'rsv_late', ref: order('ord_2'), quantity: 1, rememberRefusal: false };
+    expect(await stub.reserve(hold)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 0 });
+    await runInDurableObject(stub, (_i: InventoryDurableObject, state) => {
+      expect(state.storage.sql.exec("SELECT 1 FROM operations WHERE op_id = 'late'").toArray()).toHaveLength(0);
+    });
+    await stub.adjust({ opId: 'restock', warehouseId: 'wh_a', delta: 1, reason: 'receipt' });
+    expect(await stub.reserve(hold)).toMatchObject({ ok: true, reservation: { reservationId: 'rsv_late' } });
+    // The default remembers a refusal: a retry of it is refused the same way after a restock.
+    const remembered = { opId: 'kept', reservationId: 'rsv_kept', ref: order('ord_3'), quantity: 1 };
+    expect(await stub.reserve(remembered)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    await stub.adjust({ opId: 'restock-2', warehouseId: 'wh_a', delta: 1, reason: 'receipt' });
+    expect(await stub.reserve(remembered)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+  });
+
+  it('a retry of a stored success is answered from its op id even when sold out; an open hold asked again by its id is returned', async () => {
+    const { stub } = await stocked({ wh_a: 1 });
+    const hold = { opId: 'buy', reservationId: 'rsv_buy', ref: order(), quantity: 1, rememberRefusal: false };
+    const first = await stub.reserve(hold);
+    expect(first).toMatchObject({ ok: true });
+    expect(await stub.reserve(hold)).toEqual(first);
+    expect(await stub.reserve({ ...hold, opId: 'buy-again' })).toMatchObject({ ok: true, reservation: { reservationId: 'rsv_buy', status: 'reserved' } });
+    expect(await stub.reserve({ ...hold, opId: 'buy-more', quantity: 2 })).toMatchObject({ ok: false, code: 'RESERVATION_EXISTS' });
+    expect(await totals(stub)).toEqual({ onHand: 1, reserved: 1, available: 0 });
+  });
+
+  it('concurrent reservations are committed in groups without overselling, each with its own answer', async () => {
+    const { stub } = await stocked({ wh_a: 30 });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => stub.reserve({ opId: `g-${i}`, reservationId: `rsv_g${i}`, ref: order(`ord_${i}`), quantity: 1, rememberRefusal: false })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(30);
+    expect(results.filter((r) => !r.ok && r.code === 'OUT_OF_STOCK')).toHaveLength(70);
+    expect(new Set(results.flatMap((r) => (r.ok ? [r.reservation.reservationId] : []))).size).toBe(30);
+    expect(await totals(stub)).toEqual({ onHand: 30, reserved: 30, available: 0 });
+    const version = await runInDurableObject(stub, (_i: InventoryDurableObject, state) => state.storage.sql.exec<{ version: number }>('SELECT version FROM aggregate').one().version);
+    // One load + fewer versions than reservations: batches share a transaction and an event.
+    expect(version).toBeLessThan(31);
+  });
+
+  it('an expiry due makes a sold-out object take the full path (the expired units are sold again)', async () => {
+    const { stub } = await stocked({ wh_a: 1 });
+    await stub.reserve({ opId: 'a', reservationId: 'rsv_a', ref: order(), quantity: 1, ttlSeconds: 30 });
+    const late = { opId: 'b', reservationId: 'rsv_b', ref: order('ord_b'), quantity: 1, rememberRefusal: false };
+    expect(await stub.reserve(late)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    await travel(stub, 31_000);
+    expect(await stub.reserve(late)).toMatchObject({ ok: true });
+    expect((await stub.reservation('rsv_a')) as { reservation: { status: string } }).toMatchObject({ reservation: { status: 'expired' } });
   });
 });

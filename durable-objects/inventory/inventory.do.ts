@@ -24,6 +24,9 @@ import { INVENTORY_MIGRATIONS } from './inventory.migrations';
 import {
   AckTransferInput,
   AdjustInput,
+  CloseTransferInput,
+  DispatchTransferInput,
+  WarehouseTransferId,
   CommitInput,
   ConfigureLowStockInput,
   ConfigureShardsInput,
@@ -36,6 +39,10 @@ import {
   TransferOutInput,
   type AckTransferResult,
   type AdjustResult,
+  type CloseTransferResult,
+  type DispatchTransferResult,
+  type WarehouseTransferStatus,
+  type WarehouseTransferView,
   type AllocationLine,
   type CommitResult,
   type ConfigureLowStockResult,
@@ -102,7 +109,17 @@ function invalid(error: z.ZodError): Failure<'INVALID_INPUT'> {
   });
 }
 
-type LevelRow = { warehouse_id: string; on_hand: number; reserved: number };
+type LevelRow = { warehouse_id: string; on_hand: number; reserved: number; in_transit_out: number };
+type WarehouseTransferRow = {
+  id: string;
+  from_warehouse_id: string;
+  to_warehouse_id: string;
+  quantity: number;
+  status: WarehouseTransferStatus;
+  note: string | null;
+  created_at: number;
+  closed_at: number | null;
+};
 type ReservationRow = {
   id: string;
   ref_kind: 'order' | 'checkout';
@@ -157,6 +174,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   /** The outbox relay in progress, if any (one at a time per object). */
   private relaying: Promise<void> | null = null;
+  /** Reservable units and the next expiry, as of the last write (null: read them again). */
+  private stock: { reservable: number | null; nextExpiry: number | null } | null = null;
   /** Reservations waiting for the next group commit (`drainReservations`). */
   private reserveQueue: Array<{ terms: ReserveTerms; resolve: (r: ReserveResult) => void; reject: (e: unknown) => void }> = [];
 
@@ -351,11 +370,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
    */
   private soldOut(i: z.output<typeof ReserveInput>, now: number): Failure<'OUT_OF_STOCK'> | null {
     if (i.rememberRefusal || i.allocation) return null;
-    if (this.sql.exec('SELECT 1 FROM operations WHERE op_id = ?', i.opId).toArray().length > 0) return null;
-    if (this.sql.exec("SELECT 1 FROM due WHERE kind = 'expire' AND due_at <= ? LIMIT 1", now).toArray().length > 0) return null;
-    const reservable = this.sql.exec<{ n: number | null }>('SELECT SUM(MAX(on_hand - reserved, 0)) AS n FROM levels').one().n ?? 0;
-    if (reservable > 0) return null;
-    if (this.reservationRow(i.reservationId)) return null;
+    this.stock ??= this.sql
+      .exec<{ reservable: number | null; nextExpiry: number | null }>(
+        "SELECT (SELECT SUM(MAX(on_hand - reserved, 0)) FROM levels) AS reservable, (SELECT MIN(due_at) FROM due WHERE kind = 'expire') AS nextExpiry",
+      )
+      .one();
+    if ((this.stock.reservable ?? 0) > 0 || (this.stock.nextExpiry !== null && this.stock.nextExpiry <= now)) return null;
+    // A stored op id (replay) or an existing reservation with this id takes the full path.
+    const known = this.sql.exec('SELECT 1 FROM operations WHERE op_id = ? UNION ALL SELECT 1 FROM reservations WHERE id = ? LIMIT 1', i.opId, i.reservationId);
+    if (known.toArray().length > 0) return null;
     return fail('OUT_OF_STOCK', 'only 0 available', { available: 0 });
   }
 
@@ -386,6 +409,62 @@ export class InventoryDurableObject extends DurableObject<Env> {
       this.close(row, 'released', i.reason, now, i.opId);
       return { ok: true as const, reservation: this.reservationView(this.reservationRow(row.id)!), changed: true };
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Warehouse-to-warehouse transfers (staff)
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Units leave `fromWarehouseId` for `toWarehouseId`: only available units (never reserved ones)
+   * move; they leave the source's on hand now and are counted in its `inTransitOut` until the
+   * destination receives them or the source cancels. In transit, they are available nowhere.
+   */
+  dispatchTransfer(input: DispatchTransferInput): DispatchTransferResult {
+    return this.once('dispatchTransfer', DispatchTransferInput, input, (i, now) => {
+      if (this.warehouseTransferRow(i.transferId)) return fail('TRANSFER_CONFLICT', `transfer ${i.transferId} exists already`);
+      const from = this.level(i.fromWarehouseId);
+      if (available(from) < i.quantity) {
+        return fail('INSUFFICIENT_STOCK', `only ${Math.max(0, available(from))} available in ${i.fromWarehouseId}`, { available: Math.max(0, available(from)) });
+      }
+      this.sql.exec(
+        'UPDATE levels SET on_hand = on_hand - ?, in_transit_out = in_transit_out + ?, updated_at = ? WHERE warehouse_id = ?',
+        i.quantity,
+        i.quantity,
+        now,
+        i.fromWarehouseId,
+      );
+      this.movement(now, 'transfer_dispatch', i.fromWarehouseId, -i.quantity, 0, `${i.transferId}->${i.toWarehouseId}`, i.opId);
+      this.sql.exec(
+        "INSERT INTO warehouse_transfers (id, from_warehouse_id, to_warehouse_id, quantity, status, note, created_at) VALUES (?, ?, ?, ?, 'in_transit', ?, ?)",
+        i.transferId,
+        i.fromWarehouseId,
+        i.toWarehouseId,
+        i.quantity,
+        i.note ?? null,
+        now,
+      );
+      const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved, in_transit_out FROM levels WHERE warehouse_id = ?', i.fromWarehouseId).one();
+      return { ok: true as const, transfer: transferView(this.warehouseTransferRow(i.transferId)!), from: toLevel(row) };
+    });
+  }
+
+  /** The destination has the units: they join its on hand (available there). Receiving twice is a no-op. */
+  receiveTransfer(input: CloseTransferInput): CloseTransferResult {
+    return this.once('receiveTransfer', CloseTransferInput, input, (i, now) => this.closeTransfer(i.transferId, 'received', now, i.opId));
+  }
+
+  /** The source takes the units back while they are in transit. Cancelling twice is a no-op. */
+  cancelTransfer(input: CloseTransferInput): CloseTransferResult {
+    return this.once('cancelTransfer', CloseTransferInput, input, (i, now) => this.closeTransfer(i.transferId, 'cancelled', now, i.opId));
+  }
+
+  /** One warehouse transfer, or NOT_FOUND. */
+  warehouseTransfer(transferId: string): { ok: true; transfer: WarehouseTransferView } | Failure<'NOT_FOUND' | 'INVALID_INPUT'> {
+    const id = WarehouseTransferId.safeParse(transferId);
+    if (!id.success) return invalid(id.error);
+    const row = this.warehouseTransferRow(id.data);
+    return row ? { ok: true as const, transfer: transferView(row) } : fail('NOT_FOUND', `no transfer ${id.data}`);
   }
 
   /** Sets the available-units threshold of `inventory.low_stock` for this object (default 5). */
@@ -483,6 +562,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    this.stock = null;
     const now = this.now();
     const deliveries = this.ctx.storage.transactionSync(() =>
       this.tracked(now, `alarm:${this.ctx.id.name ?? this.ctx.id.toString()}`, () => {
@@ -567,6 +647,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
    * the stock it changed, all in one transaction; then re-arm the alarm and relay the outbox.
    */
   private write<R>(body: () => R, now: number = this.now(), correlationId?: string): R {
+    this.stock = null;
     const result = this.ctx.storage.transactionSync(() =>
       this.tracked(now, correlationId, () => {
         this.expireDue(now);
@@ -590,7 +671,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
     const after = this.allLevels();
     const changed = after.filter((l) => {
       const b = before.get(l.warehouse_id);
-      return !b || b.on_hand !== l.on_hand || b.reserved !== l.reserved;
+      return !b || b.on_hand !== l.on_hand || b.reserved !== l.reserved || b.in_transit_out !== l.in_transit_out;
     });
     if (changed.length === 0) return result;
     const { sku, shard, name } = this.identity();
@@ -604,7 +685,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
       aggregateVersion: agg.version,
       occurredAt: new Date(now),
     };
-    const levels = changed.map((l) => ({ sku, shard, warehouseId: l.warehouse_id, onHand: l.on_hand, reserved: l.reserved, available: l.on_hand - l.reserved }));
+    const levels = changed.map((l) => ({
+      sku,
+      shard,
+      warehouseId: l.warehouse_id,
+      onHand: l.on_hand,
+      reserved: l.reserved,
+      available: l.on_hand - l.reserved,
+      inTransitOut: l.in_transit_out,
+    }));
     this.enqueue(InventoryUpdated.create({ sku, shard, levels }, meta), now);
     const threshold = agg.low_stock_threshold ?? LOW_STOCK_DEFAULT_THRESHOLD;
     const total = (rows: Iterable<LevelRow>) => [...rows].reduce((s, l) => s + l.on_hand - l.reserved, 0);
@@ -766,11 +855,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
   }
 
   private allLevels(): LevelRow[] {
-    return this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved FROM levels ORDER BY warehouse_id').toArray();
+    return this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved, in_transit_out FROM levels ORDER BY warehouse_id').toArray();
   }
 
   private level(warehouseId: string): StockLevel {
-    const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved FROM levels WHERE warehouse_id = ?', warehouseId).toArray()[0];
+    const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved, in_transit_out FROM levels WHERE warehouse_id = ?', warehouseId).toArray()[0];
     return row ? fromRow(row) : emptyLevel(warehouseId);
   }
 
@@ -809,6 +898,25 @@ export class InventoryDurableObject extends DurableObject<Env> {
     };
   }
 
+  private warehouseTransferRow(id: string): WarehouseTransferRow | undefined {
+    return this.sql.exec<WarehouseTransferRow>('SELECT * FROM warehouse_transfers WHERE id = ?', id).toArray()[0];
+  }
+
+  /** in_transit → received (destination on hand +q) or cancelled (source on hand +q); the source's in transit −q either way. */
+  private closeTransfer(transferId: string, to: 'received' | 'cancelled', now: number, opId: string): CloseTransferResult {
+    const row = this.warehouseTransferRow(transferId);
+    if (!row) return fail('NOT_FOUND', `no transfer ${transferId}`);
+    if (row.status === to) return { ok: true as const, transfer: transferView(row), changed: false };
+    if (row.status !== 'in_transit') return fail('TRANSFER_CLOSED', `transfer ${transferId} is ${row.status}`);
+    const into = to === 'received' ? row.to_warehouse_id : row.from_warehouse_id;
+    this.sql.exec('UPDATE levels SET in_transit_out = in_transit_out - ?, updated_at = ? WHERE warehouse_id = ?', row.quantity, now, row.from_warehouse_id);
+    const level = this.level(into);
+    this.saveLevel({ ...level, onHand: level.onHand + row.quantity }, now);
+    this.movement(now, to === 'received' ? 'transfer_receive' : 'transfer_cancel', into, row.quantity, 0, transferId, opId);
+    this.sql.exec('UPDATE warehouse_transfers SET status = ?, closed_at = ? WHERE id = ?', to, now, transferId);
+    return { ok: true as const, transfer: transferView(this.warehouseTransferRow(transferId)!), changed: true };
+  }
+
   private transferRow(id: string, direction: 'out' | 'in'): TransferRow | undefined {
     return this.sql.exec<TransferRow>('SELECT * FROM transfers WHERE id = ? AND direction = ?', id, direction).toArray()[0];
   }
@@ -824,7 +932,21 @@ function fromRow(row: LevelRow): StockLevel {
 
 function toLevel(level: StockLevel | LevelRow): Level {
   const l = 'warehouse_id' in level ? fromRow(level) : level;
-  return { warehouseId: l.warehouseId, onHand: l.onHand, reserved: l.reserved, available: available(l) };
+  const view: Level = { warehouseId: l.warehouseId, onHand: l.onHand, reserved: l.reserved, available: available(l) };
+  return 'in_transit_out' in level ? { ...view, inTransitOut: level.in_transit_out } : view;
+}
+
+function transferView(row: WarehouseTransferRow): WarehouseTransferView {
+  return {
+    transferId: row.id,
+    fromWarehouseId: row.from_warehouse_id,
+    toWarehouseId: row.to_warehouse_id,
+    quantity: row.quantity,
+    status: row.status,
+    note: row.note,
+    createdAt: iso(row.created_at),
+    closedAt: row.closed_at === null ? null : iso(row.closed_at),
+  };
 }
 
 function linesOf(t: Pick<TransferRow, 'lines'>): AllocationLine[] {

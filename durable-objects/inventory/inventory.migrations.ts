@@ -151,4 +151,25 @@ export const INVENTORY_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX due_kind_due_at ON due (kind, due_at);
     `,
   },
+  {
+    name: '0004_warehouse_transfers',
+    sql: `
+      -- Units that left a warehouse for another warehouse of this SKU and have not been received
+      -- (or cancelled) yet: counted in no warehouse's on hand, never available, never lost.
+      ALTER TABLE levels ADD COLUMN in_transit_out INTEGER NOT NULL DEFAULT 0;
+
+      -- Warehouse-to-warehouse transfers (staff): in_transit until received by the destination or
+      -- cancelled by the source. Not the shard-to-shard 'transfers' above.
+      CREATE TABLE warehouse_transfers (
+        id TEXT PRIMARY KEY,
+        from_warehouse_id TEXT NOT NULL,
+        to_warehouse_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0),
+        status TEXT NOT NULL CHECK (status IN ('in_transit', 'received', 'cancelled')),
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        closed_at INTEGER
+      );
+    `,
+  },
 ];

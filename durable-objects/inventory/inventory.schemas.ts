@@ -151,6 +151,27 @@ export const AckTransferInput = z.object({ opId: OpKey, transferId: TransferId }
 
 export const ConfigureShardsInput = z.object({ opId: OpKey, shards: ShardCount });
 
+export const WarehouseTransferId = z.string().regex(/^trf_[0-9a-f]{32}$/, 'a transfer id (trf_…)');
+export const WarehouseTransferStatus = z.enum(['in_transit', 'received', 'cancelled']);
+export type WarehouseTransferStatus = z.infer<typeof WarehouseTransferStatus>;
+
+/** Staff move units between two warehouses: available units leave the source now, in transit. */
+export const DispatchTransferInput = z
+  .object({
+    opId: OpKey,
+    transferId: WarehouseTransferId,
+    fromWarehouseId: WarehouseId,
+    toWarehouseId: WarehouseId,
+    quantity: Quantity,
+    note: z.string().max(200).optional(),
+  })
+  .refine((t) => t.fromWarehouseId !== t.toWarehouseId, { message: 'a warehouse cannot transfer to itself', path: ['toWarehouseId'] });
+/** The destination received the units (they join its on hand), or the source takes them back. */
+export const CloseTransferInput = z.object({ opId: OpKey, transferId: WarehouseTransferId });
+
+export type DispatchTransferInput = z.input<typeof DispatchTransferInput>;
+export type CloseTransferInput = z.input<typeof CloseTransferInput>;
+
 /** Available units at or below which the object emits `inventory.low_stock` (once per downward crossing). */
 export const LowStockThreshold = z.number().int().min(0).max(1_000_000);
 export const ConfigureLowStockInput = z.object({ opId: OpKey, threshold: LowStockThreshold });
@@ -182,6 +203,7 @@ export const INVENTORY_ERROR_CODES = [
   'INSUFFICIENT_STOCK',
   'INVALID_ADJUSTMENT',
   'TRANSFER_CONFLICT',
+  'TRANSFER_CLOSED',
 ] as const;
 export const InventoryErrorCode = z.enum(INVENTORY_ERROR_CODES);
 export type InventoryErrorCode = z.infer<typeof InventoryErrorCode>;
@@ -214,8 +236,22 @@ export const Level = z.object({
   reserved: z.number().int().min(0),
   /** onHand − reserved; negative only after an offline sale or a loss that was reported, never by a reservation. */
   available: z.number().int(),
+  /** Units sent to another warehouse and not yet received (not in onHand, not available). Absent in results stored before transfers. */
+  inTransitOut: z.number().int().min(0).optional(),
 });
 export type Level = z.infer<typeof Level>;
+
+export const WarehouseTransferView = z.object({
+  transferId: WarehouseTransferId,
+  fromWarehouseId: WarehouseId,
+  toWarehouseId: WarehouseId,
+  quantity: Quantity,
+  status: WarehouseTransferStatus,
+  note: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  closedAt: z.iso.datetime().nullable(),
+});
+export type WarehouseTransferView = z.infer<typeof WarehouseTransferView>;
 
 export const ReconciliationFlag = z.object({ raisedAt: z.iso.datetime(), reason: z.string() });
 
@@ -274,6 +310,17 @@ export const TransferOutResult = z.union([
 export const TransferInResult = z.union([ok({ transferId: TransferId, lines: z.array(AllocationLine) }), failureSchema([...BASE, 'TRANSFER_CONFLICT'])]);
 export const AckTransferResult = z.union([ok({ transferId: TransferId }), failureSchema([...BASE, 'NOT_FOUND'])]);
 export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE])]);
+export const DispatchTransferResult = z.union([
+  ok({ transfer: WarehouseTransferView, from: Level }),
+  failureSchema([...BASE, 'INSUFFICIENT_STOCK', 'TRANSFER_CONFLICT']),
+]);
+export const CloseTransferResult = z.union([
+  /** `changed` is false when the transfer was already in that state (a replay by another op id). */
+  ok({ transfer: WarehouseTransferView, changed: z.boolean() }),
+  failureSchema([...BASE, 'NOT_FOUND', 'TRANSFER_CLOSED']),
+]);
+export type DispatchTransferResult = z.infer<typeof DispatchTransferResult>;
+export type CloseTransferResult = z.infer<typeof CloseTransferResult>;
 export const ConfigureLowStockResult = z.union([ok({ threshold: LowStockThreshold }), failureSchema([...BASE])]);
 
 export type SetStockResult = z.infer<typeof SetStockResult>;

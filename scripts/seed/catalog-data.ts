@@ -22,7 +22,7 @@ export type ProductRow = Required<typeof products.$inferInsert>;
 export type VariantRow = Required<typeof productVariants.$inferInsert>;
 export type WarehouseRow = Required<typeof warehouses.$inferInsert>;
 /** A seeded level: version 0 (loaded, not from an event; the column default). */
-export type StockLevelRow = Required<Omit<typeof stockLevels.$inferInsert, 'version'>>;
+export type StockLevelRow = Required<Omit<typeof stockLevels.$inferInsert, 'version' | 'inTransitOut'>>;
 export type SearchTermRow = Required<typeof catalogSearchTerms.$inferInsert>;
 
 /** Rows for every seeded table, in an order that satisfies the foreign keys. */

@@ -20,6 +20,8 @@ export const InventoryLevelData = z.object({
   available: z.number().int(),
   /** 0 for a SKU's home object; n for the object `sku:<id>#n` of a sharded SKU. */
   shard: z.number().int().nonnegative(),
+  /** Units sent from this warehouse to another and not yet received (warehouse transfers); absent before transfers existed. */
+  inTransitOut: z.number().int().nonnegative().optional(),
 });
 
 /**

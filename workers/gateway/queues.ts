@@ -4,10 +4,11 @@ import { InventoryUpdated, ORDER_EVENTS, parseEnvelope, UserErased, type EventDe
 import type { LogFields } from '../../shared/http/context';
 import { createLogger, type LogLevel } from '../../shared/http/logging';
 import { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
+import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from '../catalog';
 import { CART_ERASURE_CONSUMER } from '../cart';
 import { ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
 import { WISHLIST_ERASURE_CONSUMER } from '../wishlist';
-import { buildServices, type Services } from './services';
+import { buildServices, generations, type Services } from './services';
 
 /**
  * The Worker's queue consumers (docs/events.md): dispatch by queue name; per message, parse
@@ -195,6 +196,13 @@ export const EVENT_HANDLERS: readonly EventHandler[] = [
     const outcome = await projectInventoryUpdated(ctx.db.pool(), event);
     Object.assign(ctx.log, { sku: event.data.sku, shard: event.data.shard, aggregateVersion: event.aggregateVersion, duplicate: !outcome.processed, applied: outcome.applied.length });
     if (outcome.unknownWarehouses.length > 0) ctx.log.unknownWarehouses = outcome.unknownWarehouses;
+  }) as EventHandler,
+  // The catalog's in-stock filter follows stock: after the projection above (same message, in
+  // order), the SKU's projected availability goes into product_variants.available_qty.
+  on(InventoryUpdated, VARIANT_AVAILABILITY_CONSUMER, async (event, ctx) => {
+    const available = await ctx.services.inventory.projectedAvailable(event.data.sku);
+    const r = await syncVariantAvailability(ctx.db.pool(), generations(ctx.env, readConfig(ctx.env)), event, available);
+    Object.assign(ctx.log, { available, availabilityChanged: r.changed, stockFlipped: r.stockFlipped });
   }) as EventHandler,
   // GDPR erasure: the wishlist rows (once per event id) and the user's active cart object.
   on(UserErased, WISHLIST_ERASURE_CONSUMER, async (event, ctx) => {

@@ -49,7 +49,8 @@ export interface Services {
 const memoryCache = new MemoryCache(1000, 8 * 1024 * 1024);
 let generationStore: { key: string; store: GenerationStore } | undefined;
 
-function generations(env: Env, config: Config): GenerationStore {
+/** The catalog cache generations (also bumped by the catalog's stock follower in queues.ts). */
+export function generations(env: Env, config: Config): GenerationStore {
   const key = `${config.UPSTASH_REDIS_REST_URL ?? 'kv'}|${config.CATALOG_GENERATION_TTL_MS}`;
   if (generationStore?.key !== key) {
     const inner =

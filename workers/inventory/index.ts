@@ -2,10 +2,22 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
-import { adjustStockRoute, availabilityRoute, releaseRoute, reserveRoute, shardsRoute, warehouseStockRoute } from './inventory.routes';
+import {
+  adjustStockRoute,
+  availabilityRoute,
+  cancelTransferRoute,
+  getTransferRoute,
+  listTransfersRoute,
+  receiveTransferRoute,
+  releaseRoute,
+  reserveRoute,
+  shardsRoute,
+  transferRoute,
+  warehouseStockRoute,
+} from './inventory.routes';
 import type { InventoryService } from './inventory.service';
 
-/** Inventory's public surface: availability, warehouse stock and adjustments (routes and service). */
+/** Inventory's public surface: availability, reservations, warehouse stock, adjustments and transfers (routes and service). */
 export { makeInventoryService, type InventoryDeps, type InventoryService } from './inventory.service';
 
 export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryService) {
@@ -31,6 +43,24 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
     return c.json(await service(c).release(sku, reservationId, c.req.valid('query').shard, requestMeta(c)), 200);
   });
   app.openapi(shardsRoute, async (c) => c.json(await service(c).setShards(c.req.valid('param').sku, c.req.valid('json').shards, requestMeta(c)), 200));
+  app.openapi(transferRoute, async (c) =>
+    c.json(await service(c).transfer(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)), 201),
+  );
+  app.openapi(listTransfersRoute, async (c) =>
+    c.json(await service(c).listTransfers(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200, { 'Cache-Control': 'no-store' }),
+  );
+  app.openapi(getTransferRoute, async (c) => {
+    const { id, transferId } = c.req.valid('param');
+    return c.json(await service(c).getTransfer(id, transferId, requestMeta(c)), 200, { 'Cache-Control': 'no-store' });
+  });
+  app.openapi(receiveTransferRoute, async (c) => {
+    const { id, transferId } = c.req.valid('param');
+    return c.json(await service(c).receiveTransfer(id, transferId, requestMeta(c)), 200);
+  });
+  app.openapi(cancelTransferRoute, async (c) => {
+    const { id, transferId } = c.req.valid('param');
+    return c.json(await service(c).cancelTransfer(id, transferId, requestMeta(c)), 200);
+  });
   return app;
 }
 

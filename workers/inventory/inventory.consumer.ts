@@ -1,7 +1,6 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import type { AnyDb } from '../../shared/db/client';
-import { productVariants } from '../../shared/db/schema/catalog';
-import { stockLevels, stockLevelShards, warehouses } from '../../shared/db/schema/inventory';
+import { stockLevelShards, warehouses } from '../../shared/db/schema/inventory';
 import type { EventEnvelope, InventoryUpdated } from '../../shared/events';
 import { consumeOnce } from '../../shared/events/consume-once';
 
@@ -28,8 +27,9 @@ export interface ProjectionOutcome {
  * 2. `stock_levels` (sku, warehouse): the sum over the shards, with `version` = the sum of the
  *    shard versions (grows whenever any shard moves forward), upserted only where
  *    `stock_levels.version < excluded.version`.
- * 3. `product_variants.available_qty` (the catalog's in-stock filter): recomputed for the SKU
- *    from `stock_levels` (sum of max(available, 0) per warehouse).
+ * 3. The catalog's `product_variants.available_qty` is not written here: the catalog's own
+ *    consumer of the same event (workers/catalog/catalog.consumer.ts, registered after this one)
+ *    reads the SKU's availability from this projection through the inventory service.
  *
  * A level for a warehouse Postgres does not know is skipped (reported on the log line): it
  * cannot be projected (foreign key) and retrying would not help. Nothing is lost for good:
@@ -52,10 +52,16 @@ export async function projectInventoryUpdated(db: AnyDb, event: InventoryUpdated
       if (!known.has(level.warehouseId)) continue;
       const moved = await tx
         .insert(stockLevelShards)
-        .values({ sku, warehouseId: level.warehouseId, shard, onHand: level.onHand, reserved: level.reserved, version, updatedAt: at })
+        .values({ sku, warehouseId: level.warehouseId, shard, onHand: level.onHand, reserved: level.reserved, inTransitOut: level.inTransitOut ?? 0, version, updatedAt: at })
         .onConflictDoUpdate({
           target: [stockLevelShards.sku, stockLevelShards.warehouseId, stockLevelShards.shard],
-          set: { onHand: sql`excluded.on_hand`, reserved: sql`excluded.reserved`, version: sql`excluded.version`, updatedAt: sql`excluded.updated_at` },
+          set: {
+            onHand: sql`excluded.on_hand`,
+            reserved: sql`excluded.reserved`,
+            inTransitOut: sql`excluded.in_transit_out`,
+            version: sql`excluded.version`,
+            updatedAt: sql`excluded.updated_at`,
+          },
           setWhere: sql`${stockLevelShards.version} < excluded.version`,
         })
         .returning({ warehouseId: stockLevelShards.warehouseId });
@@ -63,22 +69,15 @@ export async function projectInventoryUpdated(db: AnyDb, event: InventoryUpdated
     }
     for (const warehouseId of applied) {
       await tx.execute(sql`
-        insert into stock_levels (sku, warehouse_id, on_hand, reserved, version, updated_at)
-        select sku, warehouse_id, sum(on_hand)::int, sum(reserved)::int, sum(version)::bigint, max(updated_at)
+        insert into stock_levels (sku, warehouse_id, on_hand, reserved, in_transit_out, version, updated_at)
+        select sku, warehouse_id, sum(on_hand)::int, sum(reserved)::int, sum(in_transit_out)::int, sum(version)::bigint, max(updated_at)
           from stock_level_shards
          where sku = ${sku} and warehouse_id = ${warehouseId}
          group by sku, warehouse_id
         on conflict (sku, warehouse_id) do update
-           set on_hand = excluded.on_hand, reserved = excluded.reserved, version = excluded.version, updated_at = excluded.updated_at
+           set on_hand = excluded.on_hand, reserved = excluded.reserved, in_transit_out = excluded.in_transit_out,
+               version = excluded.version, updated_at = excluded.updated_at
          where stock_levels.version < excluded.version`);
-    }
-    if (applied.length > 0) {
-      await tx
-        .update(productVariants)
-        .set({
-          availableQty: sql`coalesce((select sum(greatest(${stockLevels.onHand} - ${stockLevels.reserved}, 0)) from ${stockLevels} where ${eq(stockLevels.sku, sku)}), 0)::int`,
-        })
-        .where(eq(productVariants.sku, sku));
     }
     return { applied, unknownWarehouses };
   });

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { productVariants } from '../../shared/db/schema/catalog';
 import { stockLevels, warehouses } from '../../shared/db/schema/inventory';
@@ -28,4 +28,13 @@ export async function skusIn(db: Db, warehouseId: string, limit: number, after?:
   const where = after ? and(eq(stockLevels.warehouseId, warehouseId), gt(stockLevels.sku, after)) : eq(stockLevels.warehouseId, warehouseId);
   const rows = await (db as AnyDb).select({ sku: stockLevels.sku }).from(stockLevels).where(where).orderBy(asc(stockLevels.sku)).limit(limit + 1);
   return rows.map((r) => r.sku);
+}
+
+/** Units of a SKU that can be sold, over every warehouse, as the projection has them (negatives count as 0). */
+export async function projectedAvailable(db: Db, sku: string): Promise<number> {
+  const [row] = await (db as AnyDb)
+    .select({ n: sql<number>`coalesce(sum(greatest(${stockLevels.onHand} - ${stockLevels.reserved}, 0)), 0)::int` })
+    .from(stockLevels)
+    .where(eq(stockLevels.sku, sku));
+  return Number(row?.n ?? 0);
 }

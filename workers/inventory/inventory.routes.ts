@@ -13,6 +13,11 @@ import {
   ShardsBodySchema,
   ShardsResultSchema,
   SkuParamSchema,
+  TransferBodySchema,
+  TransferListQuerySchema,
+  TransferListSchema,
+  TransferParamSchema,
+  TransferSchema,
   WarehouseParamSchema,
   WarehouseStockQuerySchema,
   WarehouseStockSchema,
@@ -138,5 +143,93 @@ export const shardsRoute = createRoute({
     403: problem('Admins only'),
     404: problem('No such SKU'),
     409: problem('The shard count cannot change that way'),
+  },
+});
+
+export const transferRoute = createRoute({
+  method: 'post',
+  path: '/v1/warehouses/{id}/stock/transfers',
+  operationId: 'inventory.transferStock',
+  tags: ['Inventory'],
+  summary: 'Send units to another warehouse (they are in transit until received)',
+  description:
+    'Staff bound to the source warehouse, or admins. Available units leave this warehouse now and are available nowhere until the destination receives them (or this warehouse cancels). Idempotent per Idempotency-Key.',
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:write')] as const,
+  request: {
+    params: WarehouseParamSchema,
+    headers: IdempotencyHeaderSchema,
+    body: { content: { 'application/json': { schema: TransferBodySchema } }, required: true },
+  },
+  responses: {
+    201: { description: 'The transfer, in transit', content: { 'application/json': { schema: TransferSchema } } },
+    400: problem('Invalid request (Idempotency-Key is required)'),
+    401: problem('No valid access token'),
+    403: problem('Not bound to the source warehouse'),
+    404: problem('No such warehouse or SKU'),
+    409: problem('Not enough available units in the source warehouse'),
+    422: problem('Idempotency-Key reused with another body, or the destination is the source'),
+  },
+});
+
+const closeTransferRoute = (verb: 'receive' | 'cancel') =>
+  createRoute({
+    method: 'post',
+    path: `/v1/warehouses/{id}/stock/transfers/{transferId}/${verb}`,
+    operationId: verb === 'receive' ? 'inventory.receiveTransfer' : 'inventory.cancelTransfer',
+    tags: ['Inventory'],
+    summary: verb === 'receive' ? 'Receive a transfer into this (destination) warehouse' : 'Cancel a transfer still in transit (source warehouse)',
+    description:
+      verb === 'receive'
+        ? 'Staff bound to the destination warehouse, or admins. The units join its on hand. Receiving again answers the same transfer.'
+        : 'Staff bound to the source warehouse, or admins. The units return to its on hand. Cancelling again answers the same transfer.',
+    security: [{ bearerAuth: [] }],
+    middleware: [requires('inventory:write')] as const,
+    request: { params: TransferParamSchema },
+    responses: {
+      200: { description: 'The transfer', content: { 'application/json': { schema: TransferSchema } } },
+      400: problem('Invalid request'),
+      401: problem('No valid access token'),
+      403: problem(verb === 'receive' ? 'Not bound to this warehouse, or it is not the destination' : 'Not bound to this warehouse, or it is not the source'),
+      404: problem('No such transfer for this warehouse'),
+      409: problem(verb === 'receive' ? 'The transfer was cancelled' : 'The transfer was received'),
+    },
+  });
+export const receiveTransferRoute = closeTransferRoute('receive');
+export const cancelTransferRoute = closeTransferRoute('cancel');
+
+export const listTransfersRoute = createRoute({
+  method: 'get',
+  path: '/v1/warehouses/{id}/stock/transfers',
+  operationId: 'inventory.listTransfers',
+  tags: ['Inventory'],
+  summary: "A warehouse's transfers, newest first (staff bound to it, admins)",
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:read')] as const,
+  request: { params: WarehouseParamSchema, query: TransferListQuerySchema },
+  responses: {
+    200: { description: 'A page of transfers', content: { 'application/json': { schema: TransferListSchema } } },
+    400: problem('Invalid request'),
+    401: problem('No valid access token'),
+    403: problem('Not bound to this warehouse'),
+    404: problem('No such warehouse'),
+  },
+});
+
+export const getTransferRoute = createRoute({
+  method: 'get',
+  path: '/v1/warehouses/{id}/stock/transfers/{transferId}',
+  operationId: 'inventory.getTransfer',
+  tags: ['Inventory'],
+  summary: 'One transfer out of or into this warehouse',
+  security: [{ bearerAuth: [] }],
+  middleware: [requires('inventory:read')] as const,
+  request: { params: TransferParamSchema },
+  responses: {
+    200: { description: 'The transfer', content: { 'application/json': { schema: TransferSchema } } },
+    400: problem('Invalid request'),
+    401: problem('No valid access token'),
+    403: problem('Not bound to this warehouse'),
+    404: problem('No such transfer for this warehouse'),
   },
 });

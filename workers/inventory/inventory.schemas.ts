@@ -23,6 +23,8 @@ export const StockLineSchema = z
     onHand: z.number().int(),
     reserved: z.number().int(),
     available: z.number().int(),
+    /** Units sent from this warehouse to another and not yet received: in no on hand, available nowhere. */
+    inTransitOut: z.number().int(),
     /** Recorded stock went below what exists (offline sale, damage): count it. */
     needsReconciliation: z.boolean(),
   })
@@ -109,3 +111,54 @@ export const ShardsBodySchema = z.object({ shards: z.number().int().min(1).max(6
 export const ShardsResultSchema = z
   .object({ sku: z.string(), shards: z.number().int(), moves: z.array(z.object({ from: z.number().int(), to: z.number().int(), moved: z.number().int() })) })
   .openapi('SkuShards');
+
+export const TransferBodySchema = z
+  .object({
+    sku: Sku,
+    /** The receiving warehouse (not this one). */
+    toWarehouseId: WarehouseIdParam,
+    quantity: z.number().int().min(1).max(1_000_000),
+    note: z.string().trim().max(200).optional(),
+  })
+  .strict()
+  .openapi('StockTransferRequest');
+export type TransferInput = z.infer<typeof TransferBodySchema>;
+
+export const TransferSchema = z
+  .object({
+    transferId: z.string(),
+    sku: z.string(),
+    fromWarehouseId: z.string(),
+    toWarehouseId: z.string(),
+    quantity: z.number().int(),
+    /** in_transit: out of the source, not yet in the destination (available nowhere); then received or cancelled. */
+    status: z.enum(['in_transit', 'received', 'cancelled']),
+    note: z.string().nullable(),
+    createdAt: z.string(),
+    receivedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+  })
+  .openapi('StockTransfer');
+export type Transfer = z.infer<typeof TransferSchema>;
+
+export const TransferParamSchema = z.object({
+  id: WarehouseIdParam.openapi({ param: { name: 'id', in: 'path' } }),
+  transferId: z
+    .string()
+    .regex(/^trf_[0-9a-f]{32}$/, 'must be a transfer id (trf_…)')
+    .openapi({ param: { name: 'transferId', in: 'path' } }),
+});
+
+export const TransferListQuerySchema = z.object({
+  /** out: leaving this warehouse; in: coming to it; both (default). */
+  direction: z.enum(['out', 'in', 'both']).default('both'),
+  status: z.enum(['in_transit', 'received', 'cancelled']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(2048).optional(),
+});
+export type TransferListQuery = z.infer<typeof TransferListQuerySchema>;
+
+export const TransferListSchema = z
+  .object({ warehouseId: z.string(), items: z.array(TransferSchema), nextCursor: z.string().nullable() })
+  .openapi('StockTransferList');
+export type TransferList = z.infer<typeof TransferListSchema>;

@@ -7,13 +7,15 @@ import {
   reserveSharded,
   type InventoryEnv,
 } from '../../durable-objects/inventory/inventory.stub';
-import type { LevelsView } from '../../durable-objects/inventory/inventory.schemas';
+import type { CloseTransferResult, LevelsView, WarehouseTransferView } from '../../durable-objects/inventory/inventory.schemas';
 import { recordAudit } from '../../shared/audit/audit';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { assertWarehouseAccess, mustActor } from '../../shared/http/authorize';
 import type { RequestMeta } from '../../shared/http/context';
 import { AppError, notFound } from '../../shared/kernel/app-error';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { stockAdjustments, stockTransfers } from '../../shared/db/schema/inventory';
 import * as repo from './inventory.repo';
 import type {
   AdjustmentInput,
@@ -22,6 +24,10 @@ import type {
   Reservation,
   ReserveInput,
   StockLine,
+  Transfer,
+  TransferInput,
+  TransferList,
+  TransferListQuery,
   WarehouseStock,
   WarehouseStockQuery,
 } from './inventory.schemas';
@@ -74,8 +80,102 @@ export function makeInventoryService(deps: InventoryDeps) {
 
   const line = (sku: string, v: LevelsView, warehouseId: string): StockLine => {
     const l = v.levels.find((x) => x.warehouseId === warehouseId);
-    return { sku, onHand: l?.onHand ?? 0, reserved: l?.reserved ?? 0, available: l?.available ?? 0, needsReconciliation: v.needsReconciliation !== null };
+    return {
+      sku,
+      onHand: l?.onHand ?? 0,
+      reserved: l?.reserved ?? 0,
+      available: l?.available ?? 0,
+      inTransitOut: l?.inTransitOut ?? 0,
+      needsReconciliation: v.needsReconciliation !== null,
+    };
   };
+
+  /**
+   * A SKU's live levels over all its objects: shard 0's view, plus every other shard's of a
+   * sharded SKU, added up per warehouse (flagged when any shard is).
+   */
+  async function skuLevels(sku: string): Promise<LevelsView> {
+    const first = await liveLevels(sku);
+    if (first.shards <= 1) return first;
+    const others = await Promise.all(Array.from({ length: first.shards - 1 }, (_, i) => inventoryFor(deps.objects, sku, i + 1).levels()));
+    const sum = new Map<string, { onHand: number; reserved: number; available: number; inTransitOut: number }>();
+    for (const view of [first, ...others]) {
+      for (const l of view.levels) {
+        const t = sum.get(l.warehouseId) ?? { onHand: 0, reserved: 0, available: 0, inTransitOut: 0 };
+        sum.set(l.warehouseId, { onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available, inTransitOut: t.inTransitOut + (l.inTransitOut ?? 0) });
+      }
+    }
+    const levels = [...sum].map(([warehouseId, l]) => ({ warehouseId, ...l })).sort((a, b) => (a.warehouseId < b.warehouseId ? -1 : 1));
+    return {
+      levels,
+      totals: levels.reduce((t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available }), { onHand: 0, reserved: 0, available: 0 }),
+      needsReconciliation: [first, ...others].find((v) => v.needsReconciliation)?.needsReconciliation ?? null,
+      inFlightOut: [first, ...others].reduce((n, v) => n + v.inFlightOut, 0),
+      shards: first.shards,
+    };
+  }
+
+  /** The transfer as Postgres records it, for a warehouse it leaves from or goes to. */
+  async function transferOf(warehouseId: string, transferId: string) {
+    const [row] = await deps.writeDb().select().from(stockTransfers).where(eq(stockTransfers.id, transferId)).limit(1);
+    if (!row || (row.fromWarehouseId !== warehouseId && row.toWarehouseId !== warehouseId)) throw notFound('Transfer', transferId);
+    return row;
+  }
+
+  const transferDto = (row: typeof stockTransfers.$inferSelect): Transfer => ({
+    transferId: row.id,
+    sku: row.sku,
+    fromWarehouseId: row.fromWarehouseId,
+    toWarehouseId: row.toWarehouseId,
+    quantity: row.quantity,
+    status: row.status as Transfer['status'],
+    note: row.note,
+    createdAt: row.createdAt.toISOString(),
+    receivedAt: row.receivedAt?.toISOString() ?? null,
+    cancelledAt: row.cancelledAt?.toISOString() ?? null,
+  });
+
+  /** Receive or cancel: the object decides; Postgres and the audit row follow in one transaction, once. */
+  async function closeTransfer(warehouseId: string, transferId: string, to: 'received' | 'cancelled', meta: RequestMeta): Promise<Transfer> {
+    const actor = mustActor(meta);
+    assertWarehouseAccess(actor, warehouseId);
+    const row = await transferOf(warehouseId, transferId);
+    const side = to === 'received' ? row.toWarehouseId : row.fromWarehouseId;
+    if (side !== warehouseId) {
+      throw new AppError('FORBIDDEN', to === 'received' ? 'Only the destination warehouse receives a transfer' : 'Only the source warehouse cancels a transfer');
+    }
+    const stub = inventoryFor(deps.objects, row.sku, row.shard);
+    const op = { opId: `${transferId}|${to}`, transferId };
+    const result: CloseTransferResult = to === 'received' ? await stub.receiveTransfer(op) : await stub.cancelTransfer(op);
+    if (!result.ok) {
+      if (result.code === 'TRANSFER_CLOSED') throw new AppError('CONFLICT', `Transfer ${transferId} is already ${to === 'received' ? 'cancelled' : 'received'}`);
+      if (result.code === 'NOT_FOUND') throw notFound('Transfer', transferId);
+      throw new AppError('VALIDATION_FAILED', result.message);
+    }
+    const at = new Date(result.transfer.closedAt ?? Date.now());
+    const updated = await deps.writeDb().transaction(async (tx) => {
+      const [moved] = await tx
+        .update(stockTransfers)
+        .set(to === 'received' ? { status: to, receivedAt: at } : { status: to, cancelledAt: at })
+        .where(and(eq(stockTransfers.id, transferId), eq(stockTransfers.status, 'in_transit')))
+        .returning();
+      // Only the call that moved the record writes the audit row: a replay changes nothing.
+      if (moved) {
+        await recordAudit(
+          tx,
+          {
+            action: to === 'received' ? 'inventory.transfer.received' : 'inventory.transfer.cancelled',
+            outcome: 'success',
+            target: { kind: 'sku', id: row.sku },
+            data: { transferId, fromWarehouseId: row.fromWarehouseId, toWarehouseId: row.toWarehouseId, quantity: row.quantity },
+          },
+          meta,
+        );
+      }
+      return moved;
+    });
+    return transferDto(updated ?? (await transferOf(warehouseId, transferId)));
+  }
 
   /** The SKU's object holds its stock; the database is asked only when the object is empty. */
   async function ensureLoaded(sku: string): Promise<void> {
@@ -191,7 +291,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       const after = q.cursor ? decodeCursor<{ sku: string }>(q.cursor, fp).sku : undefined;
       const skus = await repo.skusIn(deps.readDb(), warehouseId, q.limit, after);
       const page = skus.slice(0, q.limit);
-      const items = await Promise.all(page.map(async (sku) => line(sku, await liveLevels(sku), warehouseId)));
+      const items = await Promise.all(page.map(async (sku) => line(sku, await skuLevels(sku), warehouseId)));
       const last = page[page.length - 1];
       return { warehouseId, items, nextCursor: skus.length > q.limit && last ? encodeCursor({ sku: last }, fp) : null };
     },
@@ -207,8 +307,9 @@ export function makeInventoryService(deps: InventoryDeps) {
       await knownWarehouse(warehouseId);
       if (!(await repo.skuExists(deps.readDb(), input.sku))) throw notFound('SKU', input.sku);
       await liveLevels(input.sku);
+      const opId = `adjust:${actor.id}:${idempotencyKey}`;
       const result = await inventoryFor(deps.objects, input.sku).adjust({
-        opId: `adjust:${actor.id}:${idempotencyKey}`,
+        opId,
         warehouseId,
         delta: input.delta,
         reason: input.reason,
@@ -227,17 +328,146 @@ export function makeInventoryService(deps: InventoryDeps) {
         }
       }
       const view = await inventoryFor(deps.objects, input.sku).levels();
-      await recordAudit(
-        deps.writeDb(),
-        {
-          action: 'inventory.stock.adjusted',
-          outcome: 'success',
-          target: { kind: 'sku', id: input.sku },
-          data: { warehouseId, delta: input.delta, reason: input.reason, idempotencyKey, onHand: result.level.onHand },
-        },
-        meta,
-      );
+      // The ledger row and its audit row, once per op id: a replayed Idempotency-Key finds the row
+      // (the object replayed its stored result) and writes no second audit row. If the first call
+      // failed before this transaction, its retry writes both.
+      await deps.writeDb().transaction(async (tx) => {
+        const [fresh] = await tx
+          .insert(stockAdjustments)
+          .values({ id: opId, sku: input.sku, warehouseId, delta: input.delta, reason: input.reason, note: input.note ?? null, actorId: actor.id, createdAt: new Date() })
+          .onConflictDoNothing({ target: stockAdjustments.id })
+          .returning({ id: stockAdjustments.id });
+        if (!fresh) return;
+        await recordAudit(
+          tx,
+          {
+            action: 'inventory.stock.adjusted',
+            outcome: 'success',
+            target: { kind: 'sku', id: input.sku },
+            data: { warehouseId, delta: input.delta, reason: input.reason, idempotencyKey, onHand: result.level.onHand },
+          },
+          meta,
+        );
+      });
       return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level: line(input.sku, view, warehouseId) };
+    },
+
+    /** Units of a SKU that can be sold, as the Postgres projection has them (the catalog's stock follower reads this). */
+    projectedAvailable(sku: string): Promise<number> {
+      return repo.projectedAvailable(deps.readDb(), sku);
+    },
+
+    /**
+     * Sends units from one warehouse (staff bound to it, or admin) to another: available units
+     * leave the source's on hand now and are in transit (available nowhere) until the destination
+     * receives them or the source cancels. The SKU's object decides (one per shard of a sharded SKU:
+     * the first shard, from 0, holding enough available units in the source); the Postgres record
+     * and its audit row follow in one transaction, once per Idempotency-Key.
+     */
+    async transfer(warehouseId: string, input: TransferInput, idempotencyKey: string, meta: RequestMeta): Promise<Transfer> {
+      const actor = mustActor(meta);
+      assertWarehouseAccess(actor, warehouseId);
+      if (input.toWarehouseId === warehouseId) throw new AppError('UNPROCESSABLE', 'A warehouse cannot transfer to itself', { errors: [{ path: 'body.toWarehouseId', message: 'must differ from the source warehouse' }] });
+      const { all } = await knownWarehouse(warehouseId);
+      if (!all.some((w) => w.id === input.toWarehouseId)) throw notFound('Warehouse', input.toWarehouseId);
+      if (!(await repo.skuExists(deps.readDb(), input.sku))) throw notFound('SKU', input.sku);
+      await liveLevels(input.sku);
+      const key = digest(actor.id, idempotencyKey);
+      const transferId = `trf_${key}`;
+      const order = { transferId, fromWarehouseId: warehouseId, toWarehouseId: input.toWarehouseId, quantity: input.quantity, ...(input.note ? { note: input.note } : {}) };
+      const shards = await shardsOf(input.sku);
+      let sent: { transfer: WarehouseTransferView; shard: number } | undefined;
+      let available = 0;
+      for (let shard = 0; shard < shards && !sent; shard++) {
+        const r = await inventoryFor(deps.objects, input.sku, shard).dispatchTransfer({ ...order, opId: `transfer:${key}|s${shard}` });
+        if (r.ok) sent = { transfer: r.transfer, shard };
+        else if (r.code === 'OP_ID_REUSED') throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different transfer');
+        else if (r.code === 'INSUFFICIENT_STOCK') available += r.available ?? 0;
+        else throw new AppError(r.code === 'TRANSFER_CONFLICT' ? 'CONFLICT' : 'VALIDATION_FAILED', r.message);
+      }
+      if (!sent) throw new AppError('INSUFFICIENT_STOCK', `Only ${available} of ${input.sku} are available in warehouse ${warehouseId}`);
+      const t = sent.transfer;
+      await deps.writeDb().transaction(async (tx) => {
+        const [fresh] = await tx
+          .insert(stockTransfers)
+          .values({
+            id: transferId,
+            sku: input.sku,
+            fromWarehouseId: warehouseId,
+            toWarehouseId: input.toWarehouseId,
+            quantity: input.quantity,
+            status: 'in_transit',
+            shard: sent.shard,
+            note: input.note ?? null,
+            createdBy: actor.id,
+            createdAt: new Date(t.createdAt),
+          })
+          .onConflictDoNothing({ target: stockTransfers.id })
+          .returning({ id: stockTransfers.id });
+        if (!fresh) return; // a replay: recorded and audited by the first call
+        await recordAudit(
+          tx,
+          {
+            action: 'inventory.transfer.dispatched',
+            outcome: 'success',
+            target: { kind: 'sku', id: input.sku },
+            data: { transferId, fromWarehouseId: warehouseId, toWarehouseId: input.toWarehouseId, quantity: input.quantity, idempotencyKey, shard: sent.shard },
+          },
+          meta,
+        );
+      });
+      return transferDto((await transferOf(warehouseId, transferId)));
+    },
+
+    /** The destination (staff bound to it, or admin) has the units: they join its on hand. Idempotent. */
+    receiveTransfer(warehouseId: string, transferId: string, meta: RequestMeta): Promise<Transfer> {
+      return closeTransfer(warehouseId, transferId, 'received', meta);
+    },
+
+    /** The source (staff bound to it, or admin) takes back units still in transit. Idempotent. */
+    cancelTransfer(warehouseId: string, transferId: string, meta: RequestMeta): Promise<Transfer> {
+      return closeTransfer(warehouseId, transferId, 'cancelled', meta);
+    },
+
+    /** A warehouse's transfers (out of it, into it, or both), newest first. */
+    async listTransfers(warehouseId: string, q: TransferListQuery, meta: RequestMeta): Promise<TransferList> {
+      assertWarehouseAccess(mustActor(meta), warehouseId);
+      await knownWarehouse(warehouseId);
+      const fp = fingerprint({ warehouseId, direction: q.direction, status: q.status ?? null });
+      const after = q.cursor ? decodeCursor<{ at: string; id: string }>(q.cursor, fp) : undefined;
+      const side =
+        q.direction === 'out'
+          ? eq(stockTransfers.fromWarehouseId, warehouseId)
+          : q.direction === 'in'
+            ? eq(stockTransfers.toWarehouseId, warehouseId)
+            : or(eq(stockTransfers.fromWarehouseId, warehouseId), eq(stockTransfers.toWarehouseId, warehouseId));
+      const at = after ? new Date(after.at) : undefined;
+      const rows = await deps
+        .writeDb()
+        .select()
+        .from(stockTransfers)
+        .where(
+          and(
+            side,
+            q.status ? eq(stockTransfers.status, q.status) : undefined,
+            at && after ? or(lt(stockTransfers.createdAt, at), and(eq(stockTransfers.createdAt, at), lt(stockTransfers.id, after.id))) : undefined,
+          ),
+        )
+        .orderBy(desc(stockTransfers.createdAt), desc(stockTransfers.id))
+        .limit(q.limit + 1);
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return {
+        warehouseId,
+        items: page.map(transferDto),
+        nextCursor: rows.length > q.limit && last ? encodeCursor({ at: last.createdAt.toISOString(), id: last.id }, fp) : null,
+      };
+    },
+
+    /** One transfer out of or into the warehouse. */
+    async getTransfer(warehouseId: string, transferId: string, meta: RequestMeta): Promise<Transfer> {
+      assertWarehouseAccess(mustActor(meta), warehouseId);
+      return transferDto(await transferOf(warehouseId, transferId));
     },
   };
 }

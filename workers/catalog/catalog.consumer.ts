@@ -1,0 +1,48 @@
+import { eq } from 'drizzle-orm';
+import type { AnyDb } from '../../shared/db/client';
+import { productVariants } from '../../shared/db/schema/catalog';
+import { consumeOnce } from '../../shared/events/consume-once';
+import type { GenerationStore } from '../../shared/ports/cache';
+import { CATALOG_NAMESPACE } from './service/deps';
+
+/** The consumer name of the catalog's stock follower (processed_events.consumer): never rename it. */
+export const VARIANT_AVAILABILITY_CONSUMER = 'catalog.variant_availability';
+
+export interface VariantAvailabilityOutcome {
+  /** false: a duplicate delivery of an event already applied (nothing done). */
+  processed: boolean;
+  /** The variant's available_qty moved. */
+  changed: boolean;
+  /** It crossed 0 (in stock ↔ out of stock): the catalog cache generation was bumped. */
+  stockFlipped: boolean;
+}
+
+/**
+ * The catalog's follower of `inventory.updated` (docs/events.md): keeps
+ * `product_variants.available_qty`, which the storefront's `inStock` filter and facets read, equal
+ * to `available` (the SKU's units that can be sold, over every warehouse and shard, as the
+ * inventory projection has them; the gateway reads it through the inventory service after the
+ * inventory projection has applied the same event). When the variant goes in or out of stock the
+ * catalog cache generation is bumped, inside the transaction (a failed bump rolls back and the
+ * event is retried; a bump whose commit then fails only costs an extra cache miss), so cached
+ * listings follow. Other quantity changes do not bust the cache: pages show them after the cache TTL.
+ *
+ * Once per event id (`consumeOnce`); an unknown SKU changes nothing.
+ */
+export async function syncVariantAvailability(
+  db: AnyDb,
+  generations: GenerationStore,
+  event: { id: string; data: { sku: string } },
+  available: number,
+): Promise<VariantAvailabilityOutcome> {
+  const units = Math.max(0, Math.trunc(available));
+  const result = await consumeOnce(db, VARIANT_AVAILABILITY_CONSUMER, event.id, async (tx) => {
+    const [before] = await tx.select({ qty: productVariants.availableQty }).from(productVariants).where(eq(productVariants.sku, event.data.sku)).limit(1);
+    if (!before || before.qty === units) return { changed: false, stockFlipped: false };
+    await tx.update(productVariants).set({ availableQty: units }).where(eq(productVariants.sku, event.data.sku));
+    const stockFlipped = before.qty > 0 !== units > 0;
+    if (stockFlipped) await generations.bump(CATALOG_NAMESPACE);
+    return { changed: true, stockFlipped };
+  });
+  return result.processed ? { processed: true, ...result.value } : { processed: false, changed: false, stockFlipped: false };
+}
