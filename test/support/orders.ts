@@ -66,8 +66,8 @@ export async function emulator(path: string, init: RequestInit = {}) {
 
 /** Posts the emulator's signed webhooks about `needle` (a PaymentIntent id) to our route, as Stripe would. */
 export async function deliverWebhooks(needle: string, times = 1): Promise<string[]> {
-  const { deliveries } = (await emulator('/_emulator/webhooks')) as { deliveries: Array<{ type: string; headers: Record<string, string>; body: string }> };
-  const mine = deliveries.filter((d) => d.body.includes(needle));
+  // Only this payment's webhooks: other test files share the emulator.
+  const { deliveries: mine } = (await emulator(`/_emulator/webhooks?match=${encodeURIComponent(needle)}`)) as { deliveries: Array<{ type: string; headers: Record<string, string>; body: string }> };
   for (let i = 0; i < times; i++) {
     for (const d of mine) {
       const res = await call('/v1/payments/webhooks/stripe', { method: 'POST', headers: d.headers, body: d.body });

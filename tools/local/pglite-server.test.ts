@@ -3,7 +3,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect as netConnect } from 'node:net';
 import { startPglite, type PgliteServer } from './pglite-server.ts';
+
+// A minimal Postgres wire client, to send an extended-protocol exchange in separate pieces.
+const int16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
+const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+const msg = (type: string, ...parts: Buffer[]) => { const body = Buffer.concat(parts); return Buffer.concat([Buffer.from(type), int32(body.length + 4), body]); };
+
+async function rawConnect(port: number) {
+  const socket = netConnect(port, '127.0.0.1');
+  let buf = Buffer.alloc(0);
+  let waiter: (() => void) | null = null;
+  socket.on('data', (d) => { buf = Buffer.concat([buf, d]); waiter?.(); });
+  const untilReady = async (): Promise<string> => {
+    for (;;) {
+      // ReadyForQuery: 'Z', length 5, status byte.
+      const at = buf.indexOf(Buffer.from([0x5a, 0, 0, 0, 5]));
+      if (at >= 0) { const text = buf.subarray(0, at + 6).toString('latin1'); buf = buf.subarray(at + 6); return text; }
+      await new Promise<void>((r) => (waiter = r));
+    }
+  };
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  const params = Buffer.concat([cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]);
+  socket.write(Buffer.concat([int32(params.length + 8), int32(196608), params]));
+  await untilReady();
+  return { send: (...parts: Buffer[]) => socket.write(Buffer.concat(parts)), untilReady, end: () => socket.end(msg('X')) };
+}
 
 describe('startPglite (in memory)', () => {
   let server: PgliteServer;
@@ -36,6 +63,23 @@ describe('startPglite (in memory)', () => {
     const [ra, rb] = await Promise.all([a.query('SELECT 1 AS n'), b.query('SELECT 2 AS n')]);
     expect(ra.rows).toEqual([{ n: 1 }]);
     expect(rb.rows).toEqual([{ n: 2 }]);
+  });
+
+  it("keeps one connection's Parse/Bind/Execute apart from another's, even sent in pieces (pglite#1046)", async () => {
+    const a = await rawConnect(server.port);
+    const b = await rawConnect(server.port);
+    // A parses the unnamed statement; B parses its own before A binds and executes.
+    a.send(msg('P', cstr(''), cstr("SELECT 'from a' AS who"), int16(0)));
+    await new Promise((r) => setTimeout(r, 50));
+    b.send(msg('P', cstr(''), cstr("SELECT 'from b' AS who"), int16(0)), msg('B', cstr(''), cstr(''), int16(0), int16(0), int16(0)), msg('E', cstr(''), int32(0)), msg('S'));
+    await new Promise((r) => setTimeout(r, 50));
+    a.send(msg('B', cstr(''), cstr(''), int16(0), int16(0), int16(0)), msg('E', cstr(''), int32(0)), msg('S'));
+    const [ra, rb] = await Promise.all([a.untilReady(), b.untilReady()]);
+    expect(ra).toContain('from a');
+    expect(ra).not.toContain('from b');
+    expect(rb).toContain('from b');
+    a.end();
+    b.end();
   });
 
   it('has pg_trgm, fuzzystrmatch, unaccent, full-text search and jsonb', async () => {

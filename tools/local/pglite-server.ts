@@ -15,6 +15,7 @@ import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { hostPort } from './http-util.ts';
+import { startSessionLockProxy } from './pg-session-lock.ts';
 
 export interface PgliteOptions {
   /** Directory the database persists in; in-memory when omitted. */
@@ -42,7 +43,7 @@ export async function startPglite(opts: PgliteOptions = {}): Promise<PgliteServe
   const server = new PGLiteSocketServer({
     db,
     host,
-    port: opts.port ?? 0,
+    port: 0,
     maxConnections: opts.maxConnections ?? 100,
   });
   try {
@@ -52,13 +53,18 @@ export async function startPglite(opts: PgliteOptions = {}): Promise<PgliteServe
     throw err;
   }
   // getServerConn() reports the bound port once listening, also for port 0.
-  const port = Number(server.getServerConn().split(':').pop());
+  const socketPort = Number(server.getServerConn().split(':').pop());
+  // Clients connect through the session lock (pg-session-lock.ts): whole protocol exchanges, one
+  // connection at a time, so concurrent connections never interleave in the one PGlite session.
+  const proxy = await startSessionLockProxy(host, socketPort, host, opts.port ?? 0);
+  const port = proxy.port;
   let stopped: Promise<void> | undefined;
   return {
     url: `postgres://postgres@${hostPort(host, port)}/postgres`,
     port,
     stop: () =>
       (stopped ??= (async () => {
+        await proxy.close();
         await server.stop(); // resolves once every client socket is closed
         await db.close(); // waits for the running query, then checkpoints
       })()),

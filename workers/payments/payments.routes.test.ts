@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DbProvider } from '../../shared/db/client';
 import { paymentWebhookEvents } from '../../shared/db/schema';
 import { readConfig } from '../../shared/env';
@@ -34,8 +34,9 @@ async function control(base: string, path: string, init: RequestInit = {}) {
 
 /** The emulator's pending webhooks that concern `needle` (our attempt or provider ref). */
 async function deliveries(base: string, needle: string): Promise<Delivery[]> {
-  const { deliveries } = (await control(base, '/_emulator/webhooks')) as { deliveries: Delivery[] };
-  return deliveries.filter((d) => d.body.includes(needle));
+  // Only this payment's webhooks: other test files share the emulator.
+  const { deliveries } = (await control(base, `/_emulator/webhooks?match=${encodeURIComponent(needle)}`)) as { deliveries: Delivery[] };
+  return deliveries;
 }
 
 const post = (d: Delivery) => json(d.path, { method: 'POST', headers: d.headers, body: d.body });
@@ -47,11 +48,6 @@ const rows = (attemptOrRef: { attemptId?: string; providerRef?: string }) =>
     .where(
       attemptOrRef.attemptId ? eq(paymentWebhookEvents.attemptId, attemptOrRef.attemptId) : eq(paymentWebhookEvents.providerRef, attemptOrRef.providerRef!),
     );
-
-beforeEach(async () => {
-  await control(STRIPE, '/_emulator/faults', { method: 'DELETE' });
-  await control(RAZORPAY, '/_emulator/faults', { method: 'DELETE' });
-});
 
 async function cardPayment(opts: { token?: string; capture?: 'manual' | 'automatic' } = {}) {
   const attemptId = newId('paymentAttempt');
@@ -107,8 +103,9 @@ describe('POST /v1/payments/webhooks/stripe', () => {
   });
 
   it('duplicate deliveries are recorded and delivered once', async () => {
-    await control(STRIPE, '/_emulator/faults', { method: 'POST', body: JSON.stringify({ duplicateWebhooks: true }) });
+    // Faults are scoped to this payment: other test files share the emulator.
     const p = await cardPayment();
+    await control(STRIPE, '/_emulator/faults', { method: 'POST', body: JSON.stringify({ duplicateWebhooks: p.providerRef }) });
     await control(STRIPE, `/_emulator/payment_intents/${p.providerRef}/succeed`, { method: 'POST' });
     const succeeded = (await deliveries(STRIPE, p.attemptId)).filter((d) => d.type === 'payment_intent.succeeded');
     expect(succeeded).toHaveLength(2);
@@ -124,11 +121,11 @@ describe('POST /v1/payments/webhooks/stripe', () => {
   });
 
   it('out-of-order deliveries (succeeded before authorized) are both recorded and delivered', async () => {
-    await control(STRIPE, '/_emulator/faults', { method: 'POST', body: JSON.stringify({ outOfOrderWebhooks: true }) });
     const p = await cardPayment({ capture: 'manual' });
+    await control(STRIPE, '/_emulator/faults', { method: 'POST', body: JSON.stringify({ outOfOrderWebhooks: p.providerRef }) });
     await control(STRIPE, `/_emulator/payment_intents/${p.providerRef}/succeed`, { method: 'POST' });
     await strategyFor('CARD', paymentsConfig(config)).capture({ attemptId: p.attemptId, method: 'CARD', providerRef: p.providerRef, amount: { amount: 2599, currency: 'USD' } });
-    await control(STRIPE, '/_emulator/webhooks/flush', { method: 'POST' });
+    await control(STRIPE, `/_emulator/webhooks/flush?match=${p.providerRef}`, { method: 'POST' });
     const ds = (await deliveries(STRIPE, p.attemptId)).filter((d) => d.type !== 'payment_intent.created');
     expect(ds.map((d) => d.type)).toEqual(['payment_intent.succeeded', 'payment_intent.amount_capturable_updated']);
     for (const d of ds) expect((await post(d)).body).toMatchObject({ duplicate: false, ignored: false, delivered: true });

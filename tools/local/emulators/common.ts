@@ -14,10 +14,10 @@ export interface FaultSpec {
   delays?: Array<{ ms: number; times?: number; match?: string }>;
   /** Decline every payment attempt (Stripe confirm, Razorpay pay) whatever the method. */
   declineAll?: boolean;
-  /** Deliver every webhook twice. */
-  duplicateWebhooks?: boolean;
-  /** Hold webhooks and release them newest first at `POST /_emulator/webhooks/flush`. */
-  outOfOrderWebhooks?: boolean;
+  /** Deliver every webhook twice (a string: only webhooks whose body contains it). */
+  duplicateWebhooks?: boolean | string;
+  /** Hold webhooks and release them newest first at `POST /_emulator/webhooks/flush` (a string: only those whose body contains it). */
+  outOfOrderWebhooks?: boolean | string;
 }
 
 interface Counted<T> {
@@ -29,8 +29,9 @@ export class Faults {
   errors: Counted<{ status: number; match?: string }>[] = [];
   delays: Counted<{ ms: number; match?: string }>[] = [];
   declineAll = false;
-  duplicateWebhooks = false;
-  outOfOrderWebhooks = false;
+  /** true: every webhook; a string: only webhooks whose body contains it (one test's payment). */
+  duplicateWebhooks: boolean | string = false;
+  outOfOrderWebhooks: boolean | string = false;
 
   set(spec: FaultSpec): void {
     for (const e of spec.errors ?? []) this.errors.push({ spec: { status: e.status, match: e.match }, left: e.times ?? 1 });
@@ -38,6 +39,18 @@ export class Faults {
     if (spec.declineAll !== undefined) this.declineAll = spec.declineAll;
     if (spec.duplicateWebhooks !== undefined) this.duplicateWebhooks = spec.duplicateWebhooks;
     if (spec.outOfOrderWebhooks !== undefined) this.outOfOrderWebhooks = spec.outOfOrderWebhooks;
+  }
+
+  /** Drops the faults scoped to `match` (what one test set), leaving everyone else's. */
+  resetMatching(match: string): void {
+    this.errors = this.errors.filter((e) => e.spec.match !== match);
+    this.delays = this.delays.filter((d) => d.spec.match !== match);
+    if (this.duplicateWebhooks === match) this.duplicateWebhooks = false;
+    if (this.outOfOrderWebhooks === match) this.outOfOrderWebhooks = false;
+  }
+
+  appliesTo(flag: boolean | string, body: string): boolean {
+    return flag === true || (typeof flag === 'string' && body.includes(flag));
   }
 
   reset(): void {
@@ -83,20 +96,24 @@ export class WebhookOutbox {
   ) {}
 
   emit(d: Delivery): void {
-    const copies = this.faults.duplicateWebhooks ? [d, { ...d }] : [d];
-    if (this.faults.outOfOrderWebhooks) this.#held.push(...copies);
+    const copies = this.faults.appliesTo(this.faults.duplicateWebhooks, d.body) ? [d, { ...d }] : [d];
+    if (this.faults.appliesTo(this.faults.outOfOrderWebhooks, d.body)) this.#held.push(...copies);
     else for (const c of copies) this.#release(c);
   }
 
-  /** Releases held webhooks, newest first. */
-  flush(): number {
-    const held = this.#held.splice(0).reverse();
+  /** Releases held webhooks (those whose body contains `match`, when given), newest first. */
+  flush(match?: string): number {
+    const held = take(this.#held, match).reverse();
     for (const d of held) this.#release(d);
     return held.length;
   }
 
-  drain(): Delivery[] {
-    return this.#ready.splice(0);
+  /**
+   * Hands out (and forgets) the ready webhooks; with `match`, only those whose body contains it,
+   * so test files running side by side never take each other's.
+   */
+  drain(match?: string): Delivery[] {
+    return take(this.#ready, match);
   }
 
   #release(d: Delivery): void {
@@ -112,6 +129,16 @@ export class WebhookOutbox {
       });
     this.pushes.push(push);
   }
+}
+
+function take(list: Delivery[], match: string | undefined): Delivery[] {
+  if (!match) return list.splice(0);
+  const out: Delivery[] = [];
+  for (let i = 0; i < list.length; ) {
+    if (list[i]!.body.includes(match)) out.push(...list.splice(i, 1));
+    else i++;
+  }
+  return out;
 }
 
 export const randomId = (prefix: string, n = 14) => {
@@ -170,11 +197,13 @@ export async function serveEmulator(opts: {
         return sendJson(res, 200, { ok: true });
       }
       if (path === '/_emulator/faults' && r.method === 'DELETE') {
-        faults.reset();
+        const match = query.get('match');
+        if (match) faults.resetMatching(match);
+        else faults.reset();
         return sendJson(res, 200, { ok: true });
       }
-      if (path === '/_emulator/webhooks' && r.method === 'GET') return sendJson(res, 200, { deliveries: outbox.drain() });
-      if (path === '/_emulator/webhooks/flush' && r.method === 'POST') return sendJson(res, 200, { released: outbox.flush() });
+      if (path === '/_emulator/webhooks' && r.method === 'GET') return sendJson(res, 200, { deliveries: outbox.drain(query.get('match') ?? undefined) });
+      if (path === '/_emulator/webhooks/flush' && r.method === 'POST') return sendJson(res, 200, { released: outbox.flush(query.get('match') ?? undefined) });
       if (path === '/_emulator/requests' && r.method === 'GET') return sendJson(res, 200, { requests });
       if (path === '/_emulator/reset' && r.method === 'POST') {
         faults.reset();
