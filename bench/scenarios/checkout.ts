@@ -85,6 +85,17 @@ async function openShop(ctx: SetupContext): Promise<Shop> {
     await ctx.json(`/v1/warehouses/${warehouseId}/stock/adjustments`, json({ sku, delta: UNITS, reason: 'receipt' }, { ...bearer(staff.accessToken), 'idempotency-key': `stock-${sku}` }));
     return { productId: created.id, variantId: created.variants[0]!.id, sku };
   });
+  // Read each product once, as a shopper would before buying: the catalog cache holds it during the
+  // runs. (On PGlite, concurrent first reads under load came back without the product or its
+  // variants, and that answer was cached: 422 PRODUCT_NOT_FOUND / VARIANT_NOT_FOUND for a minute.)
+  for (const p of products) {
+    for (let attempt = 1; ; attempt++) {
+      const got = await ctx.json<{ variants: { id: string }[] }>(`/v1/products/${p.productId}`).catch(() => null);
+      if (got?.variants.some((v) => v.id === p.variantId)) break;
+      if (attempt >= 40) throw new Error(`product ${p.productId} is not readable with its variant ${p.variantId}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   const tokens = await inBatches(BUYERS, 2, async (i) => {
     const s = await ctx.json<{ accessToken: string }>(
       '/v1/auth/register',
