@@ -253,3 +253,27 @@ describe('orders: from a cart, and at the till', () => {
     expect(mine.body.status).toBe('PAID');
   });
 });
+
+describe('orders: UPI through Razorpay', () => {
+  it('answers the Razorpay order for Checkout; the signed webhooks make it PAID once', async () => {
+    const RAZORPAY = readConfig(env).RAZORPAY_API_BASE!;
+    const p = await stockedProduct(2);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'UPI' }, c.accessToken);
+    expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.body.payment.clientAction).toMatchObject({ type: 'razorpay_order', keyId: expect.any(String) });
+    const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
+    const pay = await fetch(`${RAZORPAY}/_emulator/orders/${rzpOrder}/pay`, { method: 'POST', body: JSON.stringify({ method: 'upi', outcome: 'captured' }) });
+    expect(pay.status).toBe(200);
+    const { deliveries } = (await (await fetch(`${RAZORPAY}/_emulator/webhooks?match=${rzpOrder}`)).json()) as { deliveries: Array<{ type: string; headers: Record<string, string>; body: string }> };
+    expect(deliveries.map((d) => d.type)).toEqual(['payment.authorized', 'payment.captured', 'order.paid']);
+    for (const d of [...deliveries, ...deliveries]) {
+      const res = await call('/v1/payments/webhooks/razorpay', { method: 'POST', headers: d.headers, body: d.body });
+      expect(res.status).toBe(200);
+    }
+    const order = await json(`/v1/orders/${placed.body.orderId}`, { headers: bearer(c.accessToken) });
+    expect(order.body).toMatchObject({ status: 'PAID', payment: { method: 'UPI', status: 'captured', amountCaptured: { amount: p.price } } });
+    expect(order.body.version).toBe(3); // placed (1), payment started (2), paid (3): the duplicates changed nothing
+    expect(await available(p.sku)).toBe(1);
+  });
+});
