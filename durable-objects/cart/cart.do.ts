@@ -102,6 +102,10 @@ export class CartDurableObject extends DurableObject<Env> {
   eventsQueue: AbandonedQueue | null = null;
   private alarmAt: number | null = null;
   private schemaReady = false;
+  /** Mirror of the cart (undefined: not loaded; null: no cart). */
+  private mem: { row: CartRow; lines: LineRow[] } | null | undefined = undefined;
+  /** Mirror of the `due` table. */
+  private dues = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -123,7 +127,7 @@ export class CartDurableObject extends DurableObject<Env> {
     this.ensureSchema();
     const now = this.now();
     return this.write(() => {
-      const row = this.row();
+      const row = this.load()?.row;
       if (row) return row.cart_id === i.data.cartId ? { ok: true as const, cart: this.state(row, now) } : fail('INVALID_INPUT', 'this object holds another cart');
       this.sql.exec(
         "INSERT INTO cart (id, cart_id, owner_id, status, version, created_at, updated_at, last_activity_at, idle_ttl_ms) VALUES (1, ?, ?, 'active', 1, ?, ?, ?, ?)",
@@ -135,7 +139,7 @@ export class CartDurableObject extends DurableObject<Env> {
         i.data.idleTtlMs,
       );
       this.setDue('expire', now + i.data.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.row()!, now) };
+      return { ok: true as const, cart: this.state(this.reload()!, now) };
     });
   }
 
@@ -182,7 +186,7 @@ export class CartDurableObject extends DurableObject<Env> {
         this.insertLine(itemId, i.line, check.quantity, now);
       }
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.row()!, now), itemId, created: !existing };
+      return { ok: true as const, cart: this.state(this.reload()!, now), itemId, created: !existing };
     });
   }
 
@@ -199,7 +203,7 @@ export class CartDurableObject extends DurableObject<Env> {
       if (check.quantity === line.quantity) return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
       this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.row()!, now), itemId: line.item_id };
+      return { ok: true as const, cart: this.state(this.reload()!, now), itemId: line.item_id };
     });
   }
 
@@ -211,7 +215,7 @@ export class CartDurableObject extends DurableObject<Env> {
       if (!this.lineById(i.itemId)) return fail('ITEM_NOT_FOUND', `no item ${i.itemId} in this cart`);
       this.sql.exec('DELETE FROM lines WHERE item_id = ?', i.itemId);
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.row()!, now), itemId: i.itemId };
+      return { ok: true as const, cart: this.state(this.reload()!, now), itemId: i.itemId };
     });
   }
 
@@ -234,6 +238,7 @@ export class CartDurableObject extends DurableObject<Env> {
       const refused = this.statusFailure(status);
       if (refused) return refused;
       this.close('closed', reason, now);
+      this.reload();
       return { ok: true as const, lines: this.lines(), alreadyClosed: false };
     });
   }
@@ -260,7 +265,7 @@ export class CartDurableObject extends DurableObject<Env> {
         }
       }
       if (changed) this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.row()!, now), report: plan.report };
+      return { ok: true as const, cart: this.state(this.reload()!, now), report: plan.report };
     });
   }
 
@@ -293,7 +298,7 @@ export class CartDurableObject extends DurableObject<Env> {
         return fail('VERSION_MISMATCH', `the cart is at version ${row!.version}, not ${i.expectedVersion}`, { version: row!.version });
       }
       this.close('checked_out', null, now, i.orderId);
-      return { ok: true as const, cart: this.state(this.row()!, now), changed: true };
+      return { ok: true as const, cart: this.state(this.reload()!, now), changed: true };
     });
   }
 
@@ -344,7 +349,7 @@ export class CartDurableObject extends DurableObject<Env> {
     this.alarmAt = null;
     if (!this.schemaReady) return;
     const now = this.now();
-    const row = this.row();
+    const row = this.load()?.row;
     if (!row) {
       this.rearm();
       return;
@@ -357,11 +362,14 @@ export class CartDurableObject extends DurableObject<Env> {
     if (row.status === 'active' && this.effectiveStatus(row, now) === 'expired') {
       this.ctx.storage.transactionSync(() => this.expire(row, now));
     }
-    if (this.row()?.status === 'expired') {
+    const after = this.reload();
+    if (after?.status === 'expired') {
       await this.relayAbandoned(now);
       return;
     }
-    this.rearm();
+    // Fired early (the cart was used since): the next check is at last activity + TTL.
+    if (after?.status === 'active') this.ctx.storage.transactionSync(() => this.setDue('expire', after.last_activity_at + after.idle_ttl_ms));
+    this.rearm(true);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -388,6 +396,7 @@ export class CartDurableObject extends DurableObject<Env> {
   private migrate(): void {
     applyMigrations(this.ctx.storage, CART_MIGRATIONS);
     this.schemaReady = true;
+    this.resync();
   }
 
   private ensureSchema(): void {
@@ -400,7 +409,25 @@ export class CartDurableObject extends DurableObject<Env> {
 
   /** The cart row, or undefined without touching storage when the object has no schema. */
   private readRow(): CartRow | undefined {
-    return this.schemaReady && this.kind() === 'cart' ? this.row() : undefined;
+    return this.load()?.row;
+  }
+
+  /**
+   * The in-memory mirror of the cart row and its lines (the object is single-threaded and every
+   * change goes through it, so the mirror is exact): reads cost no SQL. Rebuilt after each change
+   * (`reload`) and dropped when a transaction throws.
+   */
+  private load(): { row: CartRow; lines: LineRow[] } | null {
+    if (this.mem !== undefined) return this.mem;
+    if (!this.schemaReady || this.kind() !== 'cart') return null;
+    this.reload();
+    return this.mem ?? null;
+  }
+
+  private reload(): CartRow | undefined {
+    const row = this.row();
+    this.mem = row ? { row, lines: this.sql.exec<LineRow>('SELECT * FROM lines ORDER BY added_at, item_id').toArray() } : null;
+    return row;
   }
 
   /** NOT_FOUND for no cart, and for a user's cart asked by anyone else (the same answer: ids are not confirmed). */
@@ -463,15 +490,31 @@ export class CartDurableObject extends DurableObject<Env> {
 
   /** One synchronous transaction, then the alarm follows the due table. */
   private write<R>(body: () => R): R {
-    const result = this.ctx.storage.transactionSync(body);
+    let result: R;
+    try {
+      result = this.ctx.storage.transactionSync(body);
+    } catch (error) {
+      this.resync();
+      throw error;
+    }
     this.rearm();
     return result;
   }
 
-  /** A change: version + 1, activity now, expiry moved. */
+  /** After a rolled-back transaction: mirrors are rebuilt from storage. */
+  private resync(): void {
+    this.mem = undefined;
+    this.dues = this.schemaReady ? new Map(this.sql.exec<{ kind: string; due_at: number }>('SELECT kind, due_at FROM due').toArray().map((d) => [d.kind, d.due_at])) : new Map();
+  }
+
+  /**
+   * A change: version + 1, activity now. The `expire` due time is left where it is (a lower
+   * bound: activity only pushes expiry later); when it fires, the alarm finds the cart still in
+   * use and moves it to last activity + TTL. One statement per change instead of two.
+   */
   private touch(now: number, idleTtlMs: number): void {
     this.sql.exec('UPDATE cart SET version = version + 1, updated_at = ?, last_activity_at = ?, idle_ttl_ms = ? WHERE id = 1', now, now, idleTtlMs);
-    this.setDue('expire', now + idleTtlMs);
+    if (!this.dues.has('expire')) this.setDue('expire', now + idleTtlMs);
   }
 
   private close(to: 'checked_out' | 'closed', reason: string | null, now: number, orderId: string | null = null): void {
@@ -483,7 +526,7 @@ export class CartDurableObject extends DurableObject<Env> {
       orderId,
       now,
     );
-    this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+    this.deleteDue('expire');
     this.setDue('purge', now + CLOSED_RETENTION_MS);
   }
 
@@ -493,7 +536,7 @@ export class CartDurableObject extends DurableObject<Env> {
     const lines = this.lines();
     // An empty cart is deleted without an event: nothing was abandoned.
     if (lines.length === 0) {
-      this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+      this.deleteDue('expire');
       return;
     }
     const event = CartAbandoned.create(
@@ -507,7 +550,7 @@ export class CartDurableObject extends DurableObject<Env> {
       { correlationId: `cart:${row.cart_id}`, source: 'cart', subject: row.cart_id, aggregateVersion: row.version + 1, occurredAt: new Date(now) },
     );
     this.sql.exec('INSERT INTO outbox (event_id, body, created_at) VALUES (?, ?, ?)', event.id, JSON.stringify(event), now);
-    this.sql.exec("DELETE FROM due WHERE kind = 'expire'");
+    this.deleteDue('expire');
   }
 
   /** Sends the outbox; once the queue has it, deletes the storage. Refused: retry later with backoff. */
@@ -534,14 +577,22 @@ export class CartDurableObject extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
     this.schemaReady = false;
+    this.mem = undefined;
+    this.dues = new Map();
   }
 
   private setDue(kind: 'expire' | 'purge', at: number): void {
     this.sql.exec('INSERT INTO due (kind, due_at) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET due_at = excluded.due_at', kind, at);
+    this.dues.set(kind, at);
+  }
+
+  private deleteDue(kind: 'expire' | 'purge'): void {
+    this.sql.exec('DELETE FROM due WHERE kind = ?', kind);
+    this.dues.delete(kind);
   }
 
   private dueAt(kind: 'expire' | 'purge'): number | null {
-    return this.sql.exec<{ due_at: number }>('SELECT due_at FROM due WHERE kind = ?', kind).toArray()[0]?.due_at ?? null;
+    return this.dues.get(kind) ?? null;
   }
 
   /**
@@ -550,7 +601,7 @@ export class CartDurableObject extends DurableObject<Env> {
    * `exact` sets it to the due time whatever it was (after the alarm ran).
    */
   private rearm(exact = false): void {
-    const next = this.sql.exec<{ t: number | null }>('SELECT MIN(due_at) AS t FROM due').one().t;
+    const next = this.dues.size === 0 ? null : Math.min(...this.dues.values());
     if (next === null) {
       if (this.alarmAt !== null) void this.ctx.storage.deleteAlarm();
       this.alarmAt = null;
@@ -578,26 +629,21 @@ export class CartDurableObject extends DurableObject<Env> {
   }
 
   private lineByVariant(variantId: string): LineRow | undefined {
-    return this.sql.exec<LineRow>('SELECT * FROM lines WHERE variant_id = ?', variantId).toArray()[0];
+    return this.load()?.lines.find((l) => l.variant_id === variantId);
   }
 
   private lineById(itemId: string): LineRow | undefined {
-    return this.sql.exec<LineRow>('SELECT * FROM lines WHERE item_id = ?', itemId).toArray()[0];
+    return this.load()?.lines.find((l) => l.item_id === itemId);
   }
 
   /** Units and lines of the cart, leaving out `exceptItem`. */
   private totals(exceptItem?: string): { units: number; lines: number } {
-    const r = this.sql
-      .exec<{ units: number | null; lines: number }>('SELECT SUM(quantity) AS units, COUNT(*) AS lines FROM lines WHERE item_id <> ?', exceptItem ?? '')
-      .one();
-    return { units: r.units ?? 0, lines: r.lines };
+    const others = (this.load()?.lines ?? []).filter((l) => l.item_id !== exceptItem);
+    return { units: others.reduce((n, l) => n + l.quantity, 0), lines: others.length };
   }
 
   private lines(): LineView[] {
-    return this.sql
-      .exec<LineRow>('SELECT * FROM lines ORDER BY added_at, item_id')
-      .toArray()
-      .map((l) => ({
+    return (this.load()?.lines ?? []).map((l) => ({
         itemId: l.item_id,
         productId: l.product_id,
         variantId: l.variant_id,
