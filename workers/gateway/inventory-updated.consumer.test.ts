@@ -8,7 +8,7 @@ import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
 import worker from './index';
 import { EVENTS_QUEUE } from './queues';
 
-/** The stock projection's consumer (inventory.updated → stock_levels, product_variants.available_qty), through the Worker's queue handler. */
+/** The stock projection's consumer (inventory.updated → stock_levels) and the catalog's follower (product_variants.available_qty), through the Worker's queue handler. */
 async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
   const db = new DbProvider(readConfig(env)).http();
   return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
@@ -71,7 +71,11 @@ describe('inventory.updated → stock projection', () => {
       { warehouse_id: wh2, on_hand: 1, reserved: 3, version: '1' },
     ].sort((a, b) => a.warehouse_id.localeCompare(b.warehouse_id)));
     expect(await availableQty(sku)).toBe(8);
-    expect(await rows(sql`select consumer from processed_events where event_id = ${e.id}`)).toEqual([{ consumer: 'inventory.stock_levels' }]);
+    // The projection, then the catalog's follower (available_qty), each once.
+    expect(await rows(sql`select consumer from processed_events where event_id = ${e.id} order by consumer`)).toEqual([
+      { consumer: 'catalog.variant_availability' },
+      { consumer: 'inventory.stock_levels' },
+    ]);
   });
 
   it('changes nothing for a duplicate event id, nor for an older version after a newer one', async () => {

@@ -73,6 +73,26 @@ describe('inventory', () => {
     await problem('/v1/inventory/bad%20sku', 400, 'VALIDATION_FAILED');
   });
 
+  it("shows a sharded SKU's stock summed over its shards", async () => {
+    const { token, warehouseId } = await staffSession();
+    const admin = (await login('admin@agora.dev')).accessToken;
+    // A seeded SKU far down the list (other tests use the first few).
+    const page = (await json(`/v1/warehouses/${warehouseId}/stock?limit=60`, { headers: bearer(token) })).body.items as { sku: string; onHand: number }[];
+    const pick = page.filter((l) => l.onHand >= 8).at(-1)!;
+    expect(pick).toBeDefined();
+    const line = async () =>
+      ((await json(`/v1/warehouses/${warehouseId}/stock?limit=60`, { headers: bearer(token) })).body.items as { sku: string; onHand: number; available: number }[]).find(
+        (l) => l.sku === pick.sku,
+      )!;
+    const before = await line();
+    const sharded = await json(`/v1/admin/inventory/${pick.sku}/shards`, jsonInit('PUT', { shards: 4 }, bearer(admin)));
+    expect(sharded.res.status, JSON.stringify(sharded.body)).toBe(200);
+    expect(sharded.body.moves.some((m: { moved: number }) => m.moved > 0)).toBe(true);
+    const after = await line();
+    expect(after.onHand).toBe(before.onHand);
+    expect(after.available).toBe(before.available);
+  });
+
   it('keeps staff to their own warehouses and customers out', async () => {
     const { token, warehouseId } = await staffSession();
     const other = await otherWarehouse(warehouseId);

@@ -1,0 +1,98 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { sql } from 'drizzle-orm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KvGenerationStore } from '../../shared/adapters/cache/kv-generation';
+import { DbProvider } from '../../shared/db/client';
+import { readConfig } from '../../shared/env';
+import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
+import worker from '../gateway/index';
+import { EVENTS_QUEUE } from '../gateway/queues';
+import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from './catalog.consumer';
+import { CATALOG_NAMESPACE } from './service/deps';
+
+/**
+ * The catalog's follower of inventory.updated: product_variants.available_qty follows the
+ * inventory projection (same message, after it), and the catalog cache generation moves when a
+ * variant goes in or out of stock.
+ */
+const db = () => new DbProvider(readConfig(env));
+async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
+  return ((await db().http().execute(query)) as unknown as { rows: T[] }).rows;
+}
+
+let wh: string;
+beforeAll(async () => {
+  wh = (await rows<{ id: string }>(sql`select id from warehouses order by id limit 1`))[0]!.id;
+});
+
+async function newVariant(): Promise<string> {
+  const tag = crypto.randomUUID().slice(0, 8);
+  const sku = `TEST-CAT-${tag}`;
+  await rows(sql`insert into products (id, slug, name, brand_id, category_id, status, currency, price_min, price_max)
+                 select ${`prd_cat${tag}`}, ${`test-catalog-stock-${tag}`}, 'Catalog stock test', brand_id, category_id, 'draft', currency, 100, 100
+                   from products limit 1`);
+  await rows(sql`insert into product_variants (id, product_id, sku, name, price, currency, available_qty)
+                 values (${`var_cat${tag}`}, ${`prd_cat${tag}`}, ${sku}, 'Default', 100, 'USD', 0)`);
+  return sku;
+}
+
+const updated = (sku: string, aggregateVersion: number, onHand: number, reserved: number) =>
+  InventoryUpdated.create(
+    { sku, shard: 0, levels: [{ sku, shard: 0, warehouseId: wh, onHand, reserved, available: onHand - reserved }] },
+    { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
+  );
+
+async function deliver(...events: EventEnvelope[]) {
+  const batch = createMessageBatch(
+    EVENTS_QUEUE,
+    events.map((body) => ({ id: `msg-cat-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
+
+describe('catalog follows stock (inventory.updated)', () => {
+  it('keeps available_qty equal to the projected availability, through the queue handler, after the projection', async () => {
+    const sku = await newVariant();
+    const result = await deliver(updated(sku, 1, 9, 2));
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await availableQty(sku)).toBe(7);
+    await deliver(updated(sku, 2, 9, 9));
+    expect(await availableQty(sku)).toBe(0);
+    // An older event after a newer one: the projection keeps the newer level, so does the catalog.
+    await deliver(updated(sku, 1, 50, 0));
+    expect(await availableQty(sku)).toBe(0);
+    const consumed = await rows<{ n: number }>(sql`select count(*)::int as n from processed_events where consumer = ${VARIANT_AVAILABILITY_CONSUMER}`);
+    expect(consumed[0]!.n).toBeGreaterThanOrEqual(3);
+  });
+
+  it('bumps the catalog cache generation only when the variant goes in or out of stock, once per event', async () => {
+    const sku = await newVariant();
+    const generations = new KvGenerationStore(env.CACHE_KV, `gen-test-${crypto.randomUUID()}:`);
+    const pool = db();
+    try {
+      const gen0 = await generations.current(CATALOG_NAMESPACE);
+      const inStock = updated(sku, 1, 5, 0);
+      expect(await syncVariantAvailability(pool.pool(), generations, inStock, 5)).toEqual({ processed: true, changed: true, stockFlipped: true });
+      const gen1 = await generations.current(CATALOG_NAMESPACE);
+      expect(gen1).toBeGreaterThan(gen0);
+      // The same event again: nothing happens.
+      expect(await syncVariantAvailability(pool.pool(), generations, inStock, 5)).toEqual({ processed: false, changed: false, stockFlipped: false });
+      // Fewer units, still in stock: no cache bust.
+      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 2, 5, 2), 3)).toEqual({ processed: true, changed: true, stockFlipped: false });
+      expect(await generations.current(CATALOG_NAMESPACE)).toBe(gen1);
+      expect(await availableQty(sku)).toBe(3);
+      // Sold out: the in-stock filter must drop it.
+      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 3, 5, 5), 0)).toMatchObject({ stockFlipped: true });
+      expect(await generations.current(CATALOG_NAMESPACE)).toBeGreaterThan(gen1);
+      // An unknown SKU changes nothing.
+      expect(await syncVariantAvailability(pool.pool(), generations, updated('NO-SUCH-SKU', 1, 1, 0), 1)).toEqual({ processed: true, changed: false, stockFlipped: false });
+    } finally {
+      await pool.close();
+    }
+  });
+});
