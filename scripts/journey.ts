@@ -165,8 +165,8 @@ async function main() {
   let chosen: { productId: string; variantId: string; sku: string; name: string; fallback: boolean } | undefined;
   let fallback: typeof chosen;
   let cursor: string | null = null;
-  for (let pageNo = 0; pageNo < 5 && !chosen; pageNo++) {
-    const list: Answer<{ items: Listed[]; nextCursor: string | null }> = await call('GET', `/v1/products?inStock=true&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { quiet: true });
+  for (let pageNo = 0; pageNo < 2 && !chosen; pageNo++) {
+    const list: Answer<{ items: Listed[]; nextCursor: string | null }> = await call('GET', `/v1/products?inStock=true&limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { quiet: true });
     for (const p of list.body.items) {
       const detail = p.variants ? p : (await call<Listed>('GET', `/v1/products/${p.id}`, { quiet: true })).body;
       for (const v of detail.variants ?? []) {
