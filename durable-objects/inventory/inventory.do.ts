@@ -567,6 +567,12 @@ export class InventoryDurableObject extends DurableObject<Env> {
     const deliveries = this.ctx.storage.transactionSync(() =>
       this.tracked(now, `alarm:${this.ctx.id.name ?? this.ctx.id.toString()}`, () => {
         this.expireDue(now);
+        // A due `flush`: nothing left to relay → drop it; else the relay below runs now, and
+        // the safety net moves one grace period on (a failing relay backs off from there).
+        if (this.sql.exec("SELECT 1 FROM due WHERE kind = 'flush' AND due_at <= ?", now).toArray().length > 0) {
+          if (this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length === 0) this.sql.exec("DELETE FROM due WHERE kind = 'flush'");
+          else this.sql.exec("UPDATE due SET due_at = ? WHERE kind = 'flush'", now + FLUSH_GRACE_MS);
+        }
         const prune = this.sql.exec("SELECT 1 FROM due WHERE kind = 'prune' AND due_at <= ?", now).toArray().length > 0;
         if (prune) this.prune(now);
         return this.sql
@@ -744,7 +750,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
       }
       this.ctx.storage.transactionSync(() => {
         this.sql.exec(`DELETE FROM outbox WHERE seq IN (${placeholders})`, ...seqs);
-        if (this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length === 0) this.sql.exec("DELETE FROM due WHERE kind = 'flush'");
+        // The `flush` due row stays (attempts reset) when the outbox empties: the alarm drops it
+        // when it fires on an empty outbox. Deleting it here and writing it again with the next
+        // event moved the alarm later and earlier on every relay under load, and a response
+        // could wait for an alarm move (several seconds in a flash sale).
+        this.sql.exec("UPDATE due SET attempts = 0 WHERE kind = 'flush' AND attempts > 0");
       });
       this.rearm();
     }
