@@ -62,7 +62,7 @@ describe('order saga object', () => {
     await runInDurableObject(stub, (_o: Instance, state) => state.storage.sql.exec('UPDATE steps SET next_at = 0'));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const order = await stub.view();
-    expect(order).toMatchObject({ status: 'PENDING', phase: 'placed', version: 2, payment: { status: 'requires_action' } });
+    expect(order).toMatchObject({ status: 'PENDING', phase: 'placed', version: 1, payment: { status: 'requires_action' } });
     expect(await available(p.sku)).toBe(3);
     // The client's retry (same request) answers the same order and holds nothing more.
     const again = await stub.place(input);

@@ -371,9 +371,8 @@ export class OrderDurableObject extends DurableObject<Env> {
       const next = attempts >= MAX_STEP_ATTEMPTS ? this.now() + 24 * 3600_000 : this.now() + (step.kind === 'reserve' ? RESERVE_RETRY_MS : backoffMs(attempts));
       this.sql.exec('UPDATE steps SET attempts = ?, next_at = ?, last_error = ? WHERE step_id = ?', attempts, next, message.slice(0, 500), stepId);
       if (step.kind === 'begin_payment') {
-        this.write((s, now) => {
+        this.write((s) => {
           s.payment.retryAt = new Date(next).toISOString();
-          touch(s, new Date(now));
           return null;
         }, true);
       }
@@ -431,10 +430,10 @@ export class OrderDurableObject extends DurableObject<Env> {
           st.payment.retryAt = null;
           if (r.providerRef) st.payment.providerRef = r.providerRef;
           if (r.status === 'requires_action') {
+            // Payment details inside PENDING: no transition, no event (the next event carries them).
             if (st.payment.status === 'not_started') st.payment.status = 'requires_action';
             st.payment.clientAction = r.clientAction;
-            touch(st, new Date(now));
-            this.emit(st, 'order.changed', 'payment_started', now);
+            st.updatedAt = new Date(now).toISOString();
           } else if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'captured at once');
           else this.paymentFailed(st, r.failure, now);
         };
@@ -602,6 +601,7 @@ export class OrderDurableObject extends DurableObject<Env> {
     };
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('INSERT INTO state (k, doc, version) VALUES (?, ?, ?)', 'order', JSON.stringify(state), 0);
+      this.current = state;
       this.sql.exec('INSERT INTO ops (op_id, request_hash, result, at) VALUES (?, ?, NULL, ?)', 'place', input.requestHash, now);
       // Persisted before the call: if this object dies mid-call, the alarm finishes placing.
       this.addStep('reserve', 'reserve:1', { distances: input.distances ?? null, shards: input.shards }, now + RESERVE_RETRY_MS);
@@ -614,6 +614,9 @@ export class OrderDurableObject extends DurableObject<Env> {
     return row ? (JSON.parse(row.doc) as OrderState) : null;
   }
 
+  /** The state as last written by this instance (rearm reads it instead of parsing the document again). */
+  private current: OrderState | null = null;
+
   /**
    * Runs `fn` on the current state in one transaction and saves the state if it changed
    * (version or phase). Returns null when there is no placed order.
@@ -624,7 +627,6 @@ export class OrderDurableObject extends DurableObject<Env> {
       const s = this.load();
       // Verbs see only a placed order; a step's outcome may also complete one being placed.
       if (!s || s.phase === 'rejected' || (s.phase === 'placing' && !allowPlacing)) return null;
-      const before = JSON.stringify(s);
       let result: R;
       try {
         result = fn(s, now);
@@ -632,8 +634,9 @@ export class OrderDurableObject extends DurableObject<Env> {
         if (e instanceof TransitionRefused) return fail('INVALID_TRANSITION', e.message, null, e.from) as R;
         throw e;
       }
-      const after = JSON.stringify(s);
-      if (after !== before) this.sql.exec("UPDATE state SET doc = ?, version = ? WHERE k = 'order'", after, s.version);
+      // A refusal (ok: false) changed nothing; anything else is saved (one serialisation).
+      if (!(isFailure(result))) this.sql.exec("UPDATE state SET doc = ?, version = ? WHERE k = 'order'", JSON.stringify(s), s.version);
+      this.current = s;
       return result;
     });
   }
@@ -680,7 +683,7 @@ export class OrderDurableObject extends DurableObject<Env> {
   private rearm(): void {
     const step = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM steps').one().t;
     const out = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM outbox').one().t;
-    const s = this.load();
+    const s = this.current ?? this.load();
     const due = s && s.status === 'PENDING' && s.paymentDueAt ? Date.parse(s.paymentDueAt) : null;
     const candidates = [step, out, due].filter((t): t is number => typeof t === 'number');
     if (candidates.length === 0) {
@@ -689,6 +692,10 @@ export class OrderDurableObject extends DurableObject<Env> {
     }
     void this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), this.now() + 10));
   }
+}
+
+function isFailure(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
 function fail(code: string, message: string, sku: string | null = null, status?: OrderStatus): OrderFailure {

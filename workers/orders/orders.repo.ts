@@ -42,31 +42,35 @@ export async function projectOrder(tx: AnyDb, snap: OrderSnapshot): Promise<Proj
     .returning({ version: orders.version, inserted: sql<boolean>`(xmax = 0)` });
   if (written.length === 0) return 'stale';
   const id = snap.orderId;
-  await tx.delete(orderItems).where(eq(orderItems.orderId, id));
-  await tx.delete(orderPayments).where(eq(orderPayments.orderId, id));
-  await tx.delete(orderRefunds).where(eq(orderRefunds.orderId, id));
-  await tx.delete(orderShipments).where(eq(orderShipments.orderId, id));
-  await tx.insert(orderItems).values(snap.items.map((i) => ({ orderId: id, ...i })));
-  await tx.insert(orderPayments).values({
-    attemptId: snap.payment.attemptId,
+  const inserted = written[0]!.inserted;
+  // Items never change after placement: written with the order's first row. Payments, refunds and
+  // shipments only grow or change in place: upserted by their ids (no deletes).
+  if (inserted) await tx.insert(orderItems).values(snap.items.map((i) => ({ orderId: id, ...i }))).onConflictDoNothing();
+  const payment = {
     orderId: id,
     method: snap.payment.method,
     provider: snap.payment.provider,
     providerRef: snap.payment.providerRef,
     status: snap.payment.status,
     amountCaptured: snap.payment.amountCaptured,
-  });
+  };
+  await tx
+    .insert(orderPayments)
+    .values({ attemptId: snap.payment.attemptId, ...payment })
+    .onConflictDoUpdate({ target: orderPayments.attemptId, set: payment });
   if (snap.refunds.length > 0) {
-    await tx.insert(orderRefunds).values(
-      snap.refunds.map((r) => ({ refundId: r.refundId, orderId: id, amount: r.amount, status: r.status, reason: r.reason, providerRefundRef: r.providerRefundRef, requestedBy: r.requestedBy, createdAt: new Date(r.createdAt) })),
-    );
+    await tx
+      .insert(orderRefunds)
+      .values(snap.refunds.map((r) => ({ refundId: r.refundId, orderId: id, amount: r.amount, status: r.status, reason: r.reason, providerRefundRef: r.providerRefundRef, requestedBy: r.requestedBy, createdAt: new Date(r.createdAt) })))
+      .onConflictDoUpdate({ target: orderRefunds.refundId, set: { status: sql`excluded.status`, providerRefundRef: sql`excluded.provider_refund_ref` } });
   }
   if (snap.shipments.length > 0) {
-    await tx.insert(orderShipments).values(
-      snap.shipments.map((s) => ({ shipmentId: s.shipmentId, orderId: id, warehouseId: s.warehouseId, carrier: s.carrier, trackingNumber: s.trackingNumber, status: s.status, lines: s.lines, createdAt: new Date(s.createdAt) })),
-    );
+    await tx
+      .insert(orderShipments)
+      .values(snap.shipments.map((sh) => ({ shipmentId: sh.shipmentId, orderId: id, warehouseId: sh.warehouseId, carrier: sh.carrier, trackingNumber: sh.trackingNumber, status: sh.status, lines: sh.lines, createdAt: new Date(sh.createdAt) })))
+      .onConflictDoUpdate({ target: orderShipments.shipmentId, set: { status: sql`excluded.status` } });
   }
-  return written[0]!.inserted ? 'inserted' : 'updated';
+  return inserted ? 'inserted' : 'updated';
 }
 
 export interface ListPosition {

@@ -114,11 +114,15 @@ export const OrderSchema = z
       method: z.enum(PAYMENT_METHOD_VALUES),
       status: z.string(),
       amountCaptured: Money,
+      amountRefunded: Money.openapi({ description: 'Refunds that succeeded' }),
       clientAction: ClientActionSchema.nullable(),
       failure: z.object({ code: z.string(), message: z.string() }).nullable(),
       retryAt: z.string().nullable().openapi({ description: 'When the provider could not be reached: when the saga asks again' }),
     }),
     paymentDueAt: z.string().nullable().openapi({ description: 'An unpaid order cancels itself (and releases its stock) at this time' }),
+    allocations: z
+      .array(z.object({ sku: z.string(), warehouseId: z.string(), quantity: z.number().int() }))
+      .openapi({ description: 'Where the stock of each SKU is held (and ships from): chosen by inventory at placement' }),
     shipments: z.array(ShipmentSchema),
     refunds: z.array(RefundSchema),
     cancelReason: z.string().nullable(),

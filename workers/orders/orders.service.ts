@@ -107,12 +107,14 @@ export function toOrderDto(s: OrderState, forOwner: boolean): OrderDto {
       method: s.payment.method,
       status: s.payment.status,
       amountCaptured: money(s.payment.amountCaptured, s.currency),
+      amountRefunded: money(s.refunds.filter((r) => r.status === 'succeeded').reduce((n, r) => n + r.amount, 0), s.currency),
       // What the payer needs to pay: only for the order's owner (or whoever placed it), only while unpaid.
       clientAction: forOwner && s.status === 'PENDING' ? s.payment.clientAction : null,
       failure: s.payment.failure,
       retryAt: s.payment.retryAt,
     },
     paymentDueAt: s.paymentDueAt,
+    allocations: s.stock.items.flatMap((i) => i.lines.map((l) => ({ sku: i.sku, warehouseId: l.warehouseId, quantity: l.quantity }))),
     shipments: s.shipments,
     refunds: s.refunds.map((r) => ({ refundId: r.refundId, amount: money(r.amount, s.currency), status: r.status, reason: r.reason, createdAt: r.createdAt })),
     cancelReason: s.cancelReason,
@@ -193,8 +195,9 @@ export function makeOrdersService(deps: OrdersDeps) {
       }
       const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
       const requestHash = await hashHex({ body, userId });
-      if (idempotencyKey) {
-        // A retry answers from the object before anything is re-read (the cart may be closed by now).
+      if (idempotencyKey && body.cartId) {
+        // A retry answers from the object before anything is re-read: the cart is closed by now.
+        // (Orders of items need no such look-up: `place` answers a replay itself.)
         const earlier = await stub(orderId).replay(requestHash);
         if (earlier && !earlier.ok) throw orderError(earlier);
         if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
