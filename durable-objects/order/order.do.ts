@@ -601,20 +601,26 @@ export class OrderDurableObject extends DurableObject<Env> {
     };
     this.ctx.storage.transactionSync(() => {
       this.sql.exec('INSERT INTO state (k, doc, version) VALUES (?, ?, ?)', 'order', JSON.stringify(state), 0);
-      this.current = state;
       this.sql.exec('INSERT INTO ops (op_id, request_hash, result, at) VALUES (?, ?, NULL, ?)', 'place', input.requestHash, now);
       // Persisted before the call: if this object dies mid-call, the alarm finishes placing.
       this.addStep('reserve', 'reserve:1', { distances: input.distances ?? null, shards: input.shards }, now + RESERVE_RETRY_MS);
     });
+    this.current = state;
     this.rearm();
   }
 
+  /**
+   * The order's state. This instance is its only writer, so it keeps the last state it read or
+   * wrote in memory and parses the stored document only after a restart or a failed write.
+   * Callers get a copy (RPC results are copies anyway; internal callers must not mutate it).
+   */
   private load(): OrderState | null {
+    if (this.current) return this.current;
     const row = this.sql.exec<{ doc: string }>("SELECT doc FROM state WHERE k = 'order'").toArray()[0];
-    return row ? (JSON.parse(row.doc) as OrderState) : null;
+    this.current = row ? (JSON.parse(row.doc) as OrderState) : null;
+    return this.current;
   }
 
-  /** The state as last written by this instance (rearm reads it instead of parsing the document again). */
   private current: OrderState | null = null;
 
   /**
@@ -623,22 +629,29 @@ export class OrderDurableObject extends DurableObject<Env> {
    */
   private write<R>(fn: (s: OrderState, now: number) => R, allowPlacing = false): R | null {
     const now = this.now();
-    return this.ctx.storage.transactionSync(() => {
-      const s = this.load();
-      // Verbs see only a placed order; a step's outcome may also complete one being placed.
-      if (!s || s.phase === 'rejected' || (s.phase === 'placing' && !allowPlacing)) return null;
-      let result: R;
-      try {
-        result = fn(s, now);
-      } catch (e) {
-        if (e instanceof TransitionRefused) return fail('INVALID_TRANSITION', e.message, null, e.from) as R;
-        throw e;
-      }
-      // A refusal (ok: false) changed nothing; anything else is saved (one serialisation).
-      if (!(isFailure(result))) this.sql.exec("UPDATE state SET doc = ?, version = ? WHERE k = 'order'", JSON.stringify(s), s.version);
-      this.current = s;
-      return result;
-    });
+    const s = this.load();
+    // Verbs see only a placed order; a step's outcome may also complete one being placed.
+    if (!s || s.phase === 'rejected' || (s.phase === 'placing' && !allowPlacing)) return null;
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        let result: R;
+        try {
+          result = fn(s, now);
+        } catch (e) {
+          if (e instanceof TransitionRefused) {
+            this.current = null; // the in-memory copy may be half changed: reread it
+            return fail('INVALID_TRANSITION', e.message, null, e.from) as R;
+          }
+          throw e;
+        }
+        if (isFailure(result)) this.current = null; // a refusal saves nothing; drop any partial change
+        else this.sql.exec("UPDATE state SET doc = ?, version = ? WHERE k = 'order'", JSON.stringify(s), s.version);
+        return result;
+      });
+    } catch (e) {
+      this.current = null; // the transaction rolled back: the stored document is the truth
+      throw e;
+    }
   }
 
   private op(id: string): { request_hash: string } | undefined {
@@ -683,7 +696,7 @@ export class OrderDurableObject extends DurableObject<Env> {
   private rearm(): void {
     const step = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM steps').one().t;
     const out = this.sql.exec<{ t: number | null }>('SELECT MIN(next_at) AS t FROM outbox').one().t;
-    const s = this.current ?? this.load();
+    const s = this.load();
     const due = s && s.status === 'PENDING' && s.paymentDueAt ? Date.parse(s.paymentDueAt) : null;
     const candidates = [step, out, due].filter((t): t is number => typeof t === 'number');
     if (candidates.length === 0) {
