@@ -195,14 +195,20 @@ export function makeOrdersService(deps: OrdersDeps) {
       }
       const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
       const requestHash = await hashHex({ body, userId });
-      if (idempotencyKey && body.cartId) {
-        // A retry answers from the object before anything is re-read: the cart is closed by now.
-        // (Orders of items need no such look-up: `place` answers a replay itself.)
-        const earlier = await stub(orderId).replay(requestHash);
-        if (earlier && !earlier.ok) throw orderError(earlier);
-        if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
+      let resolved: Awaited<ReturnType<typeof resolveLines>>;
+      try {
+        resolved = await resolveLines(body, actor);
+      } catch (e) {
+        // A retry of a cart order finds its cart closed (checked out by the first try): the
+        // object answers the replay. (`place` itself answers replays of item orders.)
+        if (idempotencyKey && body.cartId && e instanceof AppError && e.code === 'CART_CHECKED_OUT') {
+          const earlier = await stub(orderId).replay(requestHash);
+          if (earlier && !earlier.ok) throw orderError(earlier);
+          if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
+        }
+        throw e;
       }
-      const { lines, currency, cart } = await resolveLines(body, actor);
+      const { lines, currency, cart } = resolved;
       const shards: Record<string, number> = {};
       await Promise.all(lines.map(async (l) => (shards[l.sku] = await deps.stock.shardCount(l.sku))));
       const r = await stub(orderId).place({
@@ -222,7 +228,8 @@ export function makeOrdersService(deps: OrdersDeps) {
       });
       if (!r.ok) throw orderError(r);
       if (deps.log) Object.assign(deps.log, { orderId, replayed: r.replayed });
-      if (cart && deps.carts && !r.replayed) {
+      // Also on a replay: the first try may have died before closing the cart (closing is idempotent per order).
+      if (cart && deps.carts) {
         try {
           await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version);
         } catch (e) {
