@@ -1,20 +1,18 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KvGenerationStore } from '../../shared/adapters/cache/kv-generation';
 import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
-import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
-import worker from '../gateway/index';
-import { EVENTS_QUEUE } from '../gateway/queues';
-import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from './catalog.consumer';
+import { InventoryUpdated } from '../../shared/events';
+import { syncVariantAvailability } from './catalog.consumer';
 import { CATALOG_NAMESPACE } from './service/deps';
 
 /**
- * The catalog's follower of inventory.updated: product_variants.available_qty follows the
- * inventory projection (same message, after it), and the catalog cache generation moves when a
- * variant goes in or out of stock.
+ * The catalog's follower of inventory.updated: product_variants.available_qty takes the SKU's
+ * projected availability, and the catalog cache generation moves when a variant goes in or out of
+ * stock. (Through the Worker's queue handler, after the projection, in
+ * workers/gateway/inventory-updated.consumer.test.ts and inventory-projection.routes.test.ts.)
  */
 const db = () => new DbProvider(readConfig(env));
 async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
@@ -43,33 +41,9 @@ const updated = (sku: string, aggregateVersion: number, onHand: number, reserved
     { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
   );
 
-async function deliver(...events: EventEnvelope[]) {
-  const batch = createMessageBatch(
-    EVENTS_QUEUE,
-    events.map((body) => ({ id: `msg-cat-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue!(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
 const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
 
 describe('catalog follows stock (inventory.updated)', () => {
-  it('keeps available_qty equal to the projected availability, through the queue handler, after the projection', async () => {
-    const sku = await newVariant();
-    const result = await deliver(updated(sku, 1, 9, 2));
-    expect(result.explicitAcks).toHaveLength(1);
-    expect(await availableQty(sku)).toBe(7);
-    await deliver(updated(sku, 2, 9, 9));
-    expect(await availableQty(sku)).toBe(0);
-    // An older event after a newer one: the projection keeps the newer level, so does the catalog.
-    await deliver(updated(sku, 1, 50, 0));
-    expect(await availableQty(sku)).toBe(0);
-    const consumed = await rows<{ n: number }>(sql`select count(*)::int as n from processed_events where consumer = ${VARIANT_AVAILABILITY_CONSUMER}`);
-    expect(consumed[0]!.n).toBeGreaterThanOrEqual(3);
-  });
-
   it('bumps the catalog cache generation only when the variant goes in or out of stock, once per event', async () => {
     const sku = await newVariant();
     const generations = new KvGenerationStore(env.CACHE_KV, `gen-test-${crypto.randomUUID()}:`);
