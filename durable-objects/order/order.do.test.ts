@@ -59,7 +59,7 @@ describe('order saga object', () => {
     expect(await available(p.sku)).toBe(5);
 
     // Nobody retries: the step persisted before the call falls due (time passes) and the object's alarm picks the saga up.
-    await runInDurableObject(stub, (_o: Instance, state) => state.storage.sql.exec('UPDATE steps SET next_at = 0'));
+    expect(await stub.dueNow()).toBe(1);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const order = await stub.view();
     expect(order).toMatchObject({ status: 'PENDING', phase: 'placed', version: 1, payment: { status: 'requires_action' } });
@@ -142,20 +142,16 @@ describe('order saga object', () => {
     const afterFirst = (await paymentIntents(attemptId)).length;
     expect(afterFirst).toBe(4); // the first try and 3 retries
 
-    const due = (_o: Instance, state: DurableObjectState) => state.storage.sql.exec('UPDATE steps SET next_at = 0');
     // Second round: the 5th consecutive failure opens the breaker; the rest fail fast.
-    await runInDurableObject(stub, due);
-    await stub.nudge();
+    await stub.retryStepsNow();
     expect((await paymentIntents(attemptId)).length).toBe(5);
-    await runInDurableObject(stub, due);
-    await stub.nudge();
+    await stub.retryStepsNow();
     expect((await paymentIntents(attemptId)).length).toBe(5); // open: nothing sent
     expect(await stub.view()).toMatchObject({ status: 'PENDING', payment: { status: 'not_started' } });
 
     // After the cooldown one probe goes through, succeeds, and the saga carries on: one attempt, one intent.
     await new Promise((r) => setTimeout(r, 1600));
-    await runInDurableObject(stub, due);
-    await stub.nudge();
+    await stub.retryStepsNow();
     const order = await stub.view();
     expect(order).toMatchObject({ status: 'PENDING', payment: { status: 'requires_action', attemptId } });
     const calls = await paymentIntents(attemptId);
