@@ -61,10 +61,27 @@ import {
 export type InventoryEnv = Pick<Env, 'INVENTORY'>;
 export type InventoryStub = DurableObjectStub<InventoryDurableObject>;
 
+/**
+ * Object ids by name, per isolate and namespace: `idFromName` hashes the name, and a flash sale
+ * asks for the same few names thousands of times a second. Ids (not stubs, which belong to one
+ * request) are plain values, safe to share across requests.
+ */
+const ids = new WeakMap<object, Map<string, DurableObjectId>>();
+const ID_CACHE_LIMIT = 10_000;
+
 /** The stub of a SKU's object (shard 0, `sku:<id>`) or of one of its shards (`sku:<id>#<n>`). */
 export function inventoryFor(env: InventoryEnv, skuId: string, shard = 0): InventoryStub {
   const ns = env.INVENTORY;
-  return ns.get(ns.idFromName(objectName(SkuId.parse(skuId), shard)));
+  let byName = ids.get(ns);
+  if (!byName) ids.set(ns, (byName = new Map()));
+  const key = `${skuId}#${shard}`;
+  let id = byName.get(key);
+  if (!id) {
+    id = ns.idFromName(objectName(SkuId.parse(skuId), shard));
+    if (byName.size >= ID_CACHE_LIMIT) byName.clear();
+    byName.set(key, id);
+  }
+  return ns.get(id);
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
