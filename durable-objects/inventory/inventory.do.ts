@@ -193,7 +193,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
 
   /** On hand, reserved and available per warehouse, with totals, the reconciliation flag and shard count. */
   levels(): LevelsView {
-    return this.write(() => {
+    return this.fresh(() => {
       const levels = this.allLevels().map(toLevel);
       const totals = levels.reduce(
         (t, l) => ({ onHand: t.onHand + l.onHand, reserved: t.reserved + l.reserved, available: t.available + l.available }),
@@ -212,7 +212,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
   reservation(reservationId: string): { ok: true; reservation: ReservationView } | Failure<'NOT_FOUND' | 'INVALID_INPUT'> {
     const id = ReservationId.safeParse(reservationId);
     if (!id.success) return invalid(id.error);
-    return this.write(() => {
+    return this.fresh(() => {
       const row = this.reservationRow(id.data);
       return row ? { ok: true as const, reservation: this.reservationView(row) } : fail('NOT_FOUND', `no reservation ${id.data}`);
     });
@@ -646,6 +646,17 @@ export class InventoryDurableObject extends DurableObject<Env> {
 
   private now(): number {
     return this.clock.now().getTime();
+  }
+
+  /**
+   * A read that must not see units held by reservations past their TTL: through `write` (which
+   * expires them first) when one is due, else plain reads with no transaction (a burst of first
+   * reads, e.g. every request of a flash sale loading the SKU in a new isolate, writes nothing).
+   */
+  private fresh<R>(body: () => R): R {
+    const now = this.now();
+    const due = this.sql.exec("SELECT 1 FROM due WHERE kind = 'expire' AND due_at <= ? LIMIT 1", now).toArray().length > 0;
+    return due ? this.write(body, now) : body();
   }
 
   /**
