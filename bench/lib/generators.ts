@@ -115,6 +115,7 @@ export async function saturate(target: LoadTarget, spec: Extract<RunSpec, { kind
       ];
 
   const started = performance.now();
+  let lastResponseAt = started;
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -140,12 +141,15 @@ export async function saturate(target: LoadTarget, spec: Extract<RunSpec, { kind
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       tally.status(statusCode);
       latencies.push(responseTime);
+      lastResponseAt = performance.now();
     });
     const abort = () => instance.stop();
     target.signal.addEventListener('abort', abort, { once: true });
     instance.on('done', () => target.signal.removeEventListener('abort', abort));
   });
-  const seconds = (performance.now() - started) / 1000;
+  // An `amount` run is over at its last response: autocannon only notices on its 1-second tick,
+  // which made such runs up to a second longer than they were (rps quantised to amount/⌈s⌉).
+  const seconds = ((spec.amount && lastResponseAt > started ? lastResponseAt : performance.now()) - started) / 1000;
   // autocannon reconnects silently when the server closes a connection mid-request and
   // moves on to the next request: count what was sent and never answered. A duration run
   // may end with up to one request per connection in flight, which is not a loss.
