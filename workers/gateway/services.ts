@@ -98,10 +98,15 @@ async function cachedShardCount(env: Env, sku: string): Promise<number> {
   return shards;
 }
 
+const lazy = <T>(make: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= make());
+};
+
 export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void, log: LogFields = {}): Services {
   const db = new DbProvider(config);
   const publisher = new QueuePublisher(env.EVENTS);
-  const catalog = makeCatalogService({
+  const catalog = lazy(() => makeCatalogService({
     readDb: () => db.http(),
     writeDb: () => db.pool(),
     cache: cacheLayers(config),
@@ -110,8 +115,8 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     currency: config.STORE_CURRENCY,
     clock: systemClock,
     background: waitUntil,
-  });
-  const auth = makeAuthService({
+  }));
+  const auth = lazy(() => makeAuthService({
     readDb: () => db.http(),
     writeDb: () => db.pool(),
     signingKeys: () => loadSigningKeys(config.AUTH_SIGNING_KEYS),
@@ -130,21 +135,21 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     events: publisher,
     log,
     // Guest cart merge at login (the cart service is built below; called at request time).
-    carts: { mergeGuestCart: (guestCartId, userId) => cart.mergeGuestCart(guestCartId, userId) },
-  });
-  const audit = makeAuditService({ readDb: () => db.http() });
-  const events = makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock });
-  const inventory = makeInventoryService({ readDb: () => db.http(), writeDb: () => db.pool(), objects: env });
-  // Cart and wishlist (docs/cart.md): products from the catalog's caches, availability from inventory.
+    carts: { mergeGuestCart: (guestCartId, userId) => cart().mergeGuestCart(guestCartId, userId) },
+  }));
+  const audit = lazy(() => makeAuditService({ readDb: () => db.http() }));
+  const events = lazy(() => makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock }));
+  const inventory = lazy(() => makeInventoryService({ readDb: () => db.http(), writeDb: () => db.pool(), objects: env }));
+  // Cart and wishlist (docs/cart().md): products from the catalog's caches, availability from inventory.
   const activeProduct = async (id: string) => {
     try {
-      return (await catalog.getProduct(id)).value;
+      return (await catalog().getProduct(id)).value;
     } catch (e) {
       if (e instanceof AppError && e.code === 'NOT_FOUND') return null;
       throw e;
     }
   };
-  const cart = makeCartService({
+  const cart = lazy(() => makeCartService({
     objects: env,
     catalog: { product: activeProduct },
     stock: {
@@ -157,7 +162,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
           return [home, ...others].reduce((sum, v) => sum + v.levels.reduce((s, l) => s + Math.max(0, l.available), 0), 0);
         }
         try {
-          return (await inventory.availability(sku)).available;
+          return (await inventory().availability(sku)).available;
         } catch (e) {
           if (e instanceof AppError && e.code === 'NOT_FOUND') return 0;
           throw e;
@@ -167,28 +172,28 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     limits: { maxLineQuantity: config.CART_MAX_LINE_QUANTITY, maxUnits: config.CART_MAX_UNITS, maxLines: config.CART_MAX_LINES },
     idleTtlSeconds: config.CART_IDLE_TTL_SECONDS,
     log,
-  });
-  const wishlist = makeWishlistService({
+  }));
+  const wishlist = lazy(() => makeWishlistService({
     readDb: () => db.http(),
     writeDb: () => db.pool(),
     catalog: { product: activeProduct },
-    cart: { addToMyCart: (userId, item) => cart.addToMyCart(userId, item) },
-  });
-  const payments = makePaymentsService({
+    cart: { addToMyCart: (userId, item) => cart().addToMyCart(userId, item) },
+  }));
+  const payments = lazy(() => makePaymentsService({
     config: paymentsConfig(config),
     store: () => new DrizzleWebhookEventStore(() => db.pool()),
     // Verified provider events go to the order's saga object (applied once per event id).
-    sink: orderSagaSink((orderId, event) => orders.applyPaymentEvent(orderId, event), log),
+    sink: orderSagaSink((orderId, event) => orders().applyPaymentEvent(orderId, event), log),
     clock: systemClock,
     log,
-  });
-  const orders = makeOrdersService({
+  }));
+  const orders = lazy(() => makeOrdersService({
     readDb: () => db.http(),
     objects: env,
     catalog: {
       async product(id) {
         try {
-          return (await catalog.getProduct(id)).value;
+          return (await catalog().getProduct(id)).value;
         } catch (e) {
           if (e instanceof AppError && e.code === 'NOT_FOUND') return null;
           throw e;
@@ -197,14 +202,44 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     },
     stock: { shardCount: (sku) => cachedShardCount(env, sku) },
     carts: {
-      checkoutSnapshot: (cartId, actor) => cart.checkoutSnapshot(cartId, actor),
-      markCheckedOut: (cartId, orderId, expectedVersion) => cart.markCheckedOut(cartId, orderId, expectedVersion),
+      checkoutSnapshot: (cartId, actor) => cart().checkoutSnapshot(cartId, actor),
+      markCheckedOut: (cartId, orderId, expectedVersion) => cart().markCheckedOut(cartId, orderId, expectedVersion),
     },
     carrierWebhookSecret: config.CARRIER_WEBHOOK_SECRET ?? null,
     clock: systemClock,
     log,
-  });
-  return { db, catalog, auth, audit, events, inventory, payments, orders, cart, wishlist };
+  }));
+  // Each context's service is built on its first use in the request (most requests use one or two).
+  return {
+    db,
+    get catalog() {
+      return catalog();
+    },
+    get auth() {
+      return auth();
+    },
+    get audit() {
+      return audit();
+    },
+    get events() {
+      return events();
+    },
+    get inventory() {
+      return inventory();
+    },
+    get payments() {
+      return payments();
+    },
+    get orders() {
+      return orders();
+    },
+    get cart() {
+      return cart();
+    },
+    get wishlist() {
+      return wishlist();
+    },
+  };
 }
 
 /** The request's services, built on first use. */

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../../shared/kernel/app-error';
+import { issueAccessToken } from '../tokens/access-token';
+import { formatSigningKeysSecret, generateSigningKey, loadSigningKeys } from '../tokens/signing-keys';
+import { makeAuthenticator } from './authenticate';
+
+/** The authenticator's per-isolate cache of verified tokens answers exactly what verifying would. */
+const ISSUER = 'https://cache.agora.test';
+const AUDIENCE = 'agora-api';
+
+async function setup() {
+  const k1 = await generateSigningKey(`k1-${crypto.randomUUID().slice(0, 8)}`);
+  const k2 = await generateSigningKey(`k2-${crypto.randomUUID().slice(0, 8)}`);
+  const both = await loadSigningKeys(formatSigningKeysSecret({ active: k1.kid, keys: [k1, k2] }));
+  const onlyK2 = await loadSigningKeys(formatSigningKeysSecret({ active: k2.kid, keys: [k2] }));
+  return { both, onlyK2 };
+}
+
+function authenticator(keys: Awaited<ReturnType<typeof loadSigningKeys>>, now: () => Date) {
+  return makeAuthenticator({ signingKeys: async () => keys, tokens: { issuer: ISSUER, audience: AUDIENCE } as never, clock: { now }, log: {} });
+}
+
+const rejects = (p: Promise<unknown>) => expect(p).rejects.toSatisfy((e) => e instanceof AppError && e.code === 'UNAUTHENTICATED');
+
+describe('authenticate: verified-token cache', () => {
+  it('answers a repeated token from the cache, but not once it expired or its key left the ring', async () => {
+    const { both, onlyK2 } = await setup();
+    const t0 = new Date();
+    const { token } = await issueAccessToken({ sub: 'usr_cache', kind: 'user', roles: ['customer'] }, { keys: both, issuer: ISSUER, audience: AUDIENCE, now: t0, ttlSeconds: 60 });
+    let now = t0;
+    const auth = authenticator(both, () => now);
+    const first = await auth(`Bearer ${token}`);
+    const again = await auth(`Bearer ${token}`);
+    expect(again).toEqual(first);
+    expect(first).toMatchObject({ id: 'usr_cache', roles: ['customer'] });
+    // A cached answer is a copy: changing it changes nothing for the next caller.
+    first!.id = 'usr_tampered';
+    expect((await auth(`Bearer ${token}`))!.id).toBe('usr_cache');
+    // The key that signed it is removed from the ring: rejected at once, cache or not.
+    await rejects(authenticator(onlyK2, () => now)(`Bearer ${token}`));
+    // Past its expiry (beyond the verifier's clock tolerance): rejected.
+    now = new Date(t0.getTime() + 120_000);
+    await rejects(auth(`Bearer ${token}`));
+    // A token altered by one character is another cache key and fails verification.
+    now = t0;
+    const tampered = token.slice(0, -2) + (token.endsWith('A') ? 'B' : 'A') + token.slice(-1);
+    await rejects(auth(`Bearer ${tampered}`));
+  });
+});
