@@ -12,7 +12,8 @@ defineScenario({
   tags: ['gateway', 'ceiling'],
   ceiling: true,
   request: { path: '/livez' },
-  runs: [saturation(), fixedRate(1000)],
+  // 500 and 50 rps: the floor of the cart (500 rps) and place-order (50 rps) latency targets.
+  runs: [saturation(), fixedRate(1000), fixedRate(500), fixedRate(50)],
 });
 
 /** The same answer from a bare module Worker: what workerd + Miniflare allow before any of our code. */
@@ -23,5 +24,5 @@ defineScenario({
   reference: true,
   script: fileURLToPath(new URL('../lib/bare-worker.js', import.meta.url)),
   request: { path: '/' },
-  runs: [saturation(), fixedRate(1000)],
+  runs: [saturation(), fixedRate(1000), fixedRate(500)],
 });
