@@ -212,6 +212,12 @@ describe('orders: cancel, refund, fulfil, track', () => {
     expect((await json('/v1/orders', { headers: bearer(stranger.accessToken) })).body.items).toEqual([]);
     await problem('/v1/orders/not-an-order', 400, 'VALIDATION_FAILED', { headers: bearer(c.accessToken) });
     await problem('/v1/admin/orders', 403, 'FORBIDDEN', { headers: bearer(c.accessToken) });
+    // A cancel may come without a body; a body with unknown fields is refused.
+    await problem(`/v1/orders/${placed.body.orderId}/cancel`, 400, 'VALIDATION_FAILED', jsonInit('POST', { reason: 'x', refund: 99 }, bearer(c.accessToken)));
+    const cancelled = await json(`/v1/orders/${placed.body.orderId}/cancel`, { method: 'POST', headers: bearer(c.accessToken) });
+    expect(cancelled.res.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body.status).toBe('CANCELLED');
+    expect(await available(p.sku)).toBe(1);
   });
 });
 
