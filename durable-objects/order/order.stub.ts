@@ -14,3 +14,5 @@ export type { OrderState, PaymentMethod, OrderStatus, PaymentEventInput, Trackin
 export type { SagaPorts, InventoryPort, PaymentsPort, BeginOutcome, RetrieveOutcome, ReserveOutcome } from './order.ports';
 export { registerOrderSagaPorts } from './order.ports';
 export { snapshot as orderSnapshot } from './order.do';
+/** Canonical JSON (sorted keys) for request hashes: the same body always hashes the same. */
+export { stableJson } from './order.logic';

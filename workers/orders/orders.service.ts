@@ -1,4 +1,4 @@
-import { orderFor, type OrdersEnv, type OrderResult, type OrderState, type PaymentEventInput } from '../../durable-objects/order/order.stub';
+import { orderFor, stableJson, type OrdersEnv, type OrderResult, type OrderState, type PaymentEventInput } from '../../durable-objects/order/order.stub';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { assertWarehouseAccess, can, mustActor } from '../../shared/http/authorize';
 import type { Actor, RequestMeta } from '../../shared/http/context';
@@ -70,14 +70,6 @@ async function hashHex(value: unknown): Promise<string> {
   return [...h].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function stableJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-}
 
 /** The object's refusals as typed AppErrors (codes the kernel does not know become 409/422). */
 function orderError(r: Exclude<OrderResult, { ok: true }>): AppError {
