@@ -73,6 +73,15 @@ export interface PaymentSnapshot extends PaymentResult {
   orderId: string | null;
 }
 
+/** A snapshot's result part (what begin, capture and cancel answer). */
+export const toPaymentResult = (s: PaymentSnapshot): PaymentResult => ({
+  status: s.status,
+  provider: s.provider,
+  providerRef: s.providerRef,
+  ...(s.clientAction ? { clientAction: s.clientAction } : {}),
+  ...(s.failure ? { failure: s.failure } : {}),
+});
+
 export const CapturePaymentSchema = z.object({
   attemptId: z.string().min(10).max(40),
   method: PaymentMethodSchema,

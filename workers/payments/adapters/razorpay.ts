@@ -9,6 +9,7 @@ import type {
   RefundPaymentInput,
   RefundResult,
 } from '../payments.schemas';
+import { toPaymentResult } from '../payments.schemas';
 import { PaymentProviderError, ProviderFailure, withResilience, type Resilience } from '../resilience';
 
 /**
@@ -175,14 +176,6 @@ export function normaliseRazorpay(order: RzpOrder, payments: RzpPayment[], keyId
   };
 }
 
-const result = (s: PaymentSnapshot): PaymentResult => ({
-  status: s.status,
-  provider: s.provider,
-  providerRef: s.providerRef,
-  ...(s.clientAction ? { clientAction: s.clientAction } : {}),
-  ...(s.failure ? { failure: s.failure } : {}),
-});
-
 export class RazorpayStrategy implements PaymentStrategy {
   readonly provider = 'razorpay' as const;
 
@@ -219,7 +212,7 @@ export class RazorpayStrategy implements PaymentStrategy {
           receipt: input.attemptId,
           notes: { attemptId: input.attemptId, orderId: input.orderId, method: input.method },
         }));
-      return result(existing ? await this.#snapshot(order) : normaliseRazorpay(order, [], this.api.settings.keyId));
+      return toPaymentResult(existing ? await this.#snapshot(order) : normaliseRazorpay(order, [], this.api.settings.keyId));
     });
   }
 
@@ -228,7 +221,7 @@ export class RazorpayStrategy implements PaymentStrategy {
       const order = await this.api.request<RzpOrder>('GET', `/v1/orders/${encodeURIComponent(input.providerRef)}`);
       const payments = (await this.api.request<RzpCollection<RzpPayment>>('GET', `/v1/orders/${encodeURIComponent(order.id)}/payments`)).items;
       const authorized = payments.find((p) => p.status === 'authorized');
-      if (!authorized) return result(normaliseRazorpay(order, payments, this.api.settings.keyId));
+      if (!authorized) return toPaymentResult(normaliseRazorpay(order, payments, this.api.settings.keyId));
       try {
         await this.api.request<RzpPayment>('POST', `/v1/payments/${encodeURIComponent(authorized.id)}/capture`, {
           amount: input.amount.amount,
@@ -238,7 +231,7 @@ export class RazorpayStrategy implements PaymentStrategy {
         // A concurrent capture won the race: fall through and report the order as it is now.
         if (!(err instanceof ProviderFailure && err.kind === 'invalid')) throw err;
       }
-      return result(await this.#snapshot(order));
+      return toPaymentResult(await this.#snapshot(order));
     });
   }
 
@@ -282,7 +275,7 @@ export class RazorpayStrategy implements PaymentStrategy {
    */
   async cancel(input: CancelPaymentInput): Promise<PaymentResult> {
     const now = await this.retrieve(input.providerRef);
-    if (now.status === 'captured') return result(now);
+    if (now.status === 'captured') return toPaymentResult(now);
     return { status: 'canceled', provider: 'razorpay', providerRef: input.providerRef };
   }
 }

@@ -11,6 +11,7 @@ import type {
   RefundPaymentInput,
   RefundResult,
 } from '../payments.schemas';
+import { toPaymentResult } from '../payments.schemas';
 import { PaymentProviderError, ProviderFailure, withResilience, type Resilience } from '../resilience';
 
 /**
@@ -123,14 +124,6 @@ export function normalisePaymentIntent(pi: Stripe.PaymentIntent): PaymentSnapsho
   };
 }
 
-const result = (s: PaymentSnapshot): PaymentResult => ({
-  status: s.status,
-  provider: s.provider,
-  providerRef: s.providerRef,
-  ...(s.clientAction ? { clientAction: s.clientAction } : {}),
-  ...(s.failure ? { failure: s.failure } : {}),
-});
-
 export class StripeCardStrategy implements PaymentStrategy {
   readonly provider = 'stripe' as const;
 
@@ -169,7 +162,7 @@ export class StripeCardStrategy implements PaymentStrategy {
     };
     try {
       const pi = await this.#call(() => this.stripe.paymentIntents.create(params, { idempotencyKey: input.attemptId }));
-      return result(normalisePaymentIntent(pi));
+      return toPaymentResult(normalisePaymentIntent(pi));
     } catch (err) {
       if (err instanceof ProviderFailure && err.kind === 'declined') return this.#declined(err);
       return this.#refuse(err);
@@ -192,11 +185,11 @@ export class StripeCardStrategy implements PaymentStrategy {
       const pi = await this.#call(() =>
         this.stripe.paymentIntents.capture(input.providerRef, { amount_to_capture: input.amount.amount }, { idempotencyKey: `${input.attemptId}:capture` }),
       );
-      return result(normalisePaymentIntent(pi));
+      return toPaymentResult(normalisePaymentIntent(pi));
     } catch (err) {
       // Already captured (or canceled) by an earlier call: report where it is now.
       if (err instanceof ProviderFailure && err.opts.providerCode === 'payment_intent_unexpected_state') {
-        return result(await this.retrieve(input.providerRef));
+        return toPaymentResult(await this.retrieve(input.providerRef));
       }
       return this.#refuse(err);
     }
@@ -205,10 +198,10 @@ export class StripeCardStrategy implements PaymentStrategy {
   async cancel(input: CancelPaymentInput): Promise<PaymentResult> {
     try {
       const pi = await this.#call(() => this.stripe.paymentIntents.cancel(input.providerRef, {}, { idempotencyKey: `${input.attemptId}:cancel` }));
-      return result(normalisePaymentIntent(pi));
+      return toPaymentResult(normalisePaymentIntent(pi));
     } catch (err) {
       if (err instanceof ProviderFailure && err.opts.providerCode === 'payment_intent_unexpected_state') {
-        return result(await this.retrieve(input.providerRef));
+        return toPaymentResult(await this.retrieve(input.providerRef));
       }
       return this.#refuse(err);
     }
