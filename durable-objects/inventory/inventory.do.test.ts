@@ -17,6 +17,7 @@ import {
   reserveAll,
   reserveSharded,
   shardCount,
+  SOLD_OUT_MEMO_MS,
   type InventoryStub,
 } from './inventory.stub';
 
@@ -465,6 +466,34 @@ describe('sharded reservations', () => {
     // Commit where it lives, found without knowing the shard.
     expect(await commitReservation(env, skuId, { opId: 'c1', reservationId: 'rsv_big' }, { shards: 4 })).toMatchObject({ ok: true, changed: true });
     expect(await sum(skuId, 4)).toEqual({ onHand: 40, reserved: 0, available: 40 });
+  });
+
+  it('remembers sold-out shards for a moment: late buyers are refused without a visit, and a release through the helpers forgets it', async () => {
+    const skuId = await shardedSku([1, 0]);
+    const attempt = (k: string) =>
+      reserveSharded(env, { skuId, shards: 2, opId: `memo-${k}`, reservationId: `rsv_memo_${k}`, ref: order(`ord_${k}`), quantity: 1, rememberRefusal: false });
+    const sold = await attempt('a');
+    expect(sold).toMatchObject({ ok: true });
+    // Both shards are now dry: this refusal visits them and marks them.
+    expect(await attempt('b')).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 0 });
+    // A unit arriving another way (a receipt straight on the object) is not seen while the memo
+    // lasts, which shows the shard is not visited (a visit would reserve it), and is once it passed.
+    expect(await inventoryFor(env, skuId, 1).adjust({ opId: 'receipt-1', warehouseId: 'wh_a', delta: 1, reason: 'receipt' })).toMatchObject({ ok: true });
+    for (const k of ['c', 'd', 'e']) expect(await attempt(k)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 0 });
+    expect((await totals(inventoryFor(env, skuId, 1))).available).toBe(1);
+    await new Promise((r) => setTimeout(r, SOLD_OUT_MEMO_MS + 50));
+    expect(await attempt('g')).toMatchObject({ ok: true, shard: 1 });
+    // Sold out again; a release through the helpers forgets the memo at once.
+    expect(await attempt('h')).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    if (!sold.ok) throw new Error('unreachable');
+    expect(await releaseReservation(env, skuId, { opId: 'rel-a', reservationId: sold.reservation.reservationId, reason: 'cancelled' }, { shard: sold.shard })).toMatchObject({ ok: true });
+    expect(await attempt('i')).toMatchObject({ ok: true, shard: sold.shard });
+    // A reserve whose refusal is stored never takes the memo's answer: with a unit back on the
+    // object (and the memo still marking both shards dry) it visits and gets it.
+    expect(await attempt('j')).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    expect(await inventoryFor(env, skuId, 0).adjust({ opId: 'receipt-2', warehouseId: 'wh_a', delta: 1, reason: 'receipt' })).toMatchObject({ ok: true });
+    expect(await attempt('k')).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    expect(await reserveSharded(env, { skuId, shards: 2, opId: 'memo-l', reservationId: 'rsv_memo_l', ref: order('ord_l'), quantity: 1 })).toMatchObject({ ok: true, shard: 0 });
   });
 
   it('refuses without moving anything when all shards together are short', async () => {

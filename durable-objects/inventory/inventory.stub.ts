@@ -190,8 +190,46 @@ export async function reserveSharded(env: InventoryEnv, input: ShardedReserveInp
   return reserveOnShards(env, input);
 }
 
+/**
+ * Sold-out memo, per isolate: the shards that just answered a not-remembered reserve with "0
+ * available" (SKU → shard → until when, epoch ms). For SOLD_OUT_MEMO_MS such a shard is
+ * not visited again by reserves that allow it (`rememberRefusal: false`, no allocation): a flash
+ * sale's thousands of late buyers get their OUT_OF_STOCK from the isolate that served them, and a
+ * sharded SKU's refusals visit only the shards that may still hold units instead of all of them.
+ * It can only refuse, never promise a unit, so it cannot oversell; the price is that units coming
+ * back (a release, a receipt, an expiry) may be refused for up to SOLD_OUT_MEMO_MS, as a cached
+ * "sold out" page would. Releases, commits and stock changes made through this isolate forget the
+ * SKU's marks at once (`forgetSoldOut`).
+ */
+export const SOLD_OUT_MEMO_MS = 250;
+const soldOutUntil = new Map<string, Map<number, number>>();
+const SOLD_OUT_MEMO_LIMIT = 10_000;
+
+/** Forgets the sold-out marks of a SKU's shards in this isolate (units may have come back). */
+export function forgetSoldOut(skuId: string): void {
+  soldOutUntil.delete(skuId);
+}
+
+function markSoldOut(skuId: string, shard: number, now: number): void {
+  let marks = soldOutUntil.get(skuId);
+  if (!marks) {
+    if (soldOutUntil.size >= SOLD_OUT_MEMO_LIMIT) soldOutUntil.clear();
+    soldOutUntil.set(skuId, (marks = new Map()));
+  }
+  marks.set(shard, now + SOLD_OUT_MEMO_MS);
+}
+
+function knownSoldOut(skuId: string, shard: number, now: number): boolean {
+  const until = soldOutUntil.get(skuId)?.get(shard);
+  return until !== undefined && until > now;
+}
+
 async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult> {
   const { skuId, shards, opId, pull = true, rememberRefusal = true, ...rest } = input;
+  // Only a reserve whose refusal would not be stored may be refused from the memo (its refusal
+  // is a fresh answer each time anyway); one with an allocation asks about particular warehouses.
+  const memo = !rememberRefusal && !rest.allocation;
+  const now = Date.now();
   const hold = {
     reservationId: rest.reservationId,
     ref: rest.ref,
@@ -205,9 +243,11 @@ async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): P
   let reported = 0;
   let first: { available?: number; shortfall?: AllocationLine[] } | undefined;
   for (const shard of order) {
+    if (memo && knownSoldOut(skuId, shard, now)) continue;
     const r = await inventoryFor(env, skuId, shard).reserve({ ...hold, opId: deriveOpId(opId, `s${shard}`) });
     if (r.ok) return { ok: true, shard, reservation: r.reservation };
     if (r.code !== 'OUT_OF_STOCK') return r;
+    if (memo && (r.available ?? 0) <= 0 && !r.shortfall) markSoldOut(skuId, shard, now);
     reported += r.available ?? 0;
     first ??= r;
   }
@@ -258,11 +298,14 @@ async function onHolder<R extends CommitResult | ReleaseResult>(
 
 /** Commits a reservation (stock leaves) on the shard that holds it. */
 export function commitReservation(env: InventoryEnv, skuId: string, input: CommitInput, where: ShardLocation = {}): Promise<CommitResult> {
+  // A commit refused as expired has released its units.
+  forgetSoldOut(skuId);
   return onHolder(env, skuId, where, (stub) => stub.commit(input) as Promise<CommitResult>);
 }
 
 /** Releases a reservation (units come back) on the shard that holds it. */
 export function releaseReservation(env: InventoryEnv, skuId: string, input: ReleaseInput, where: ShardLocation = {}): Promise<ReleaseResult> {
+  forgetSoldOut(skuId);
   return onHolder(env, skuId, where, (stub) => stub.release(input) as Promise<ReleaseResult>);
 }
 

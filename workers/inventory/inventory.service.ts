@@ -5,6 +5,7 @@ import {
   rebalanceShards,
   releaseReservation,
   reserveSharded,
+  forgetSoldOut,
   type InventoryEnv,
 } from '../../durable-objects/inventory/inventory.stub';
 import type { CloseTransferResult, LevelsView, WarehouseTransferView } from '../../durable-objects/inventory/inventory.schemas';
@@ -145,6 +146,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       throw new AppError('FORBIDDEN', to === 'received' ? 'Only the destination warehouse receives a transfer' : 'Only the source warehouse cancels a transfer');
     }
     const stub = inventoryFor(deps.objects, row.sku, row.shard);
+    forgetSoldOut(row.sku); // units arrive (received) or come back (cancelled)
     const op = { opId: `${transferId}|${to}`, transferId };
     const result: CloseTransferResult = to === 'received' ? await stub.receiveTransfer(op) : await stub.cancelTransfer(op);
     if (!result.ok) {
@@ -308,6 +310,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       if (!(await repo.skuExists(deps.readDb(), input.sku))) throw notFound('SKU', input.sku);
       await liveLevels(input.sku);
       const opId = `adjust:${actor.id}:${idempotencyKey}`;
+      forgetSoldOut(input.sku);
       const result = await inventoryFor(deps.objects, input.sku).adjust({
         opId,
         warehouseId,
