@@ -12,7 +12,8 @@
  * Other flags: --duration=S (every measured run), --warmup=S, --strict (exit 1 when a target
  * fails), --log-level=LEVEL (the Worker's LOG_LEVEL; default: wrangler.toml's), --var=NAME=VALUE
  * (override a [vars] value, repeatable; e.g. to try a cache setting), --via=entry (send requests
- * through Miniflare's entry worker instead of a direct socket; see lib/worker.ts), --list.
+ * through Miniflare's entry worker instead of a direct socket; see lib/worker.ts),
+ * --do-storage=disk (Durable Object SQLite files on the disk instead of tmpfs; see lib/worker.ts), --list.
  * Exit status: 0 done; 1 the stack or Worker did not start, a run failed or had errors
  * (or, with --strict, a target failed); 2 bad arguments; 130 interrupted.
  */
@@ -30,7 +31,7 @@ import type { ChildMessage, RunMessage } from './lib/load-child.ts';
 import { formatTable, runLabel, writeResults, type BenchReport, type RunReport, type ScenarioReport } from './lib/report.ts';
 import type { AnyScenario, SetupContext } from './lib/scenario.ts';
 import type { StackInfo, StackMessage, StackRequest } from './lib/stack-child.ts';
-import { buildWorker, prepareBenchSecrets, ROOT, serveScript, serveWorker, type Served, type Via } from './lib/worker.ts';
+import { buildWorker, prepareBenchSecrets, resolveDoStorage, ROOT, serveScript, serveWorker, type Served, type Via } from './lib/worker.ts';
 
 const HERE = import.meta.dirname;
 const RESULTS_DIR = path.join(HERE, 'results');
@@ -50,6 +51,7 @@ function parse() {
       'log-level': { type: 'string' },
       var: { type: 'string', multiple: true },
       via: { type: 'string', default: 'direct' },
+      'do-storage': { type: 'string', default: 'tmpfs' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -87,6 +89,11 @@ if (args.via !== 'direct' && args.via !== 'entry') {
   process.exit(2);
 }
 const via = args.via as Via;
+if (args['do-storage'] !== 'tmpfs' && args['do-storage'] !== 'disk') {
+  console.error('--do-storage must be tmpfs or disk');
+  process.exit(2);
+}
+const doStorage = resolveDoStorage(args['do-storage'] as 'tmpfs' | 'disk');
 const varOverrides: Record<string, string> = {};
 for (const v of args.var ?? []) {
   const eq = v.indexOf('=');
@@ -242,7 +249,7 @@ async function main(): Promise<number> {
   // Every scenario gets a freshly started Worker (its own workerd), so one scenario's cache
   // contents, heap and Cache API storage do not slow the next; its warm-up and setup warm it.
   const startWorker = async (): Promise<{ served: Served; stop: () => Promise<void> }> => {
-    const served = await serveWorker({ scriptPath: built.scriptPath, bindings, onLog, via });
+    const served = await serveWorker({ scriptPath: built.scriptPath, bindings, onLog, via, doStorage });
     const stop = once(() => served.miniflare.dispose());
     onCleanup('stop Miniflare', stop);
     return { served, stop };
@@ -291,7 +298,8 @@ async function main(): Promise<number> {
   console.log('\nProcesses (CPU columns are % of one core; "other" is everything else on the machine)');
   for (const r of roles) console.log(`  ${r.role.padEnd(8)} ${r.pid ? `pid ${String(r.pid).padEnd(8)}` : 'per scenario '} ${r.what}`);
   console.log(`  machine  ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores; database: ${databaseKind}`);
-  console.log(`  requests reach the Worker ${via === 'direct' ? "on a direct workerd socket (not through Miniflare's entry worker)" : "through Miniflare's entry worker"}\n`);
+  console.log(`  requests reach the Worker ${via === 'direct' ? "on a direct workerd socket (not through Miniflare's entry worker)" : "through Miniflare's entry worker"}`);
+  console.log(`  Durable Object SQLite files on ${doStorage.kind === 'tmpfs' ? `tmpfs (${doStorage.root}; --do-storage=disk for the disk)` : `the disk (${doStorage.root})`}\n`);
 
   // A busy machine skews everything: say so up front (the table's "other" column shows it per run).
   const q0 = meter.snapshot();
@@ -327,7 +335,7 @@ async function main(): Promise<number> {
       log(`${scenario.name}: ${scenario.title}`);
       let target: URL;
       if (scenario.script) {
-        const extra = await serveScript(scenario.script, served, onLog, via, scenario.scriptModules, scenario.scriptDurableObjects);
+        const extra = await serveScript(scenario.script, served, onLog, via, scenario.scriptModules, scenario.scriptDurableObjects, doStorage);
         scenarioCleanup = once(() => extra.miniflare.dispose());
         onCleanup(`stop ${scenario.name}'s Worker`, scenarioCleanup);
         target = extra.url;
@@ -395,7 +403,7 @@ async function main(): Promise<number> {
     startedAt,
     finishedAt: new Date().toISOString(),
     ok: !anyErrors && !anyTargetFailed,
-    options: { quick, via, only: only ?? null, duration: durationOverride ?? null, warmup: warmupOverride ?? null, defaultDuration, vars: args.var ?? [] },
+    options: { quick, via, doStorage: doStorage.kind, only: only ?? null, duration: durationOverride ?? null, warmup: warmupOverride ?? null, defaultDuration, vars: args.var ?? [] },
     machine: {
       cpuModel: os.cpus()[0]?.model,
       cores: os.cpus().length,

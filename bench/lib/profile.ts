@@ -20,7 +20,7 @@ import { migrateAndSeed } from './database.ts';
 import { loadScenarios } from './discover.ts';
 import { saturate } from './generators.ts';
 import { scenarioByName, type RequestSpec, type SetupContext } from './scenario.ts';
-import { buildWorker, prepareBenchSecrets, serveWorker } from './worker.ts';
+import { buildWorker, prepareBenchSecrets, resolveDoStorage, serveWorker } from './worker.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -116,6 +116,7 @@ try {
     onLog: () => {},
     via: 'direct',
     inspectorPort,
+    doStorage: resolveDoStorage('tmpfs'),
   });
   try {
     const ctx: SetupContext = {

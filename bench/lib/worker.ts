@@ -8,9 +8,10 @@
  * secrets a future route needs locally.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { generateLocalSecrets } from '../../tools/local/dev-secrets.ts';
 import { BENCH_PAYMENT_VARS } from './payments.ts';
@@ -88,6 +89,49 @@ export interface ServeOptions {
   via: Via;
   /** Open workerd's DevTools inspector on this port (profiling: bench/profile.ts). */
   inspectorPort?: number;
+  /** Where Durable Objects keep their SQLite files (default: tmpfs when there is one). */
+  doStorage?: DoStorage;
+}
+
+/**
+ * Where the served Worker's Durable Objects keep their SQLite files. Miniflare puts them under
+ * its temporary directory (`os.tmpdir()` when it is constructed). workerd's local SQLite commits
+ * with an fsync on the one thread that runs every isolate and object, so on this VM's disk each
+ * commit stalls every request in the process, and creating an object (every order is one) costs
+ * a file creation and several synced writes. Cloudflare's storage makes a write durable by
+ * replicating its WAL to other machines before the object's output gate opens, not by a local
+ * fsync on the isolate's thread, so by default the benchmark keeps those files on tmpfs
+ * (/dev/shm) and measures our code; `--do-storage=disk` measures the local disk as well.
+ */
+export interface DoStorage {
+  kind: 'tmpfs' | 'disk';
+  /** The directory Miniflare's temporary directory is created in. */
+  root: string;
+}
+
+export function resolveDoStorage(kind: 'tmpfs' | 'disk'): DoStorage {
+  if (kind === 'tmpfs') {
+    try {
+      accessSync('/dev/shm', constants.W_OK);
+      return { kind, root: '/dev/shm' };
+    } catch {
+      process.stderr.write('[bench] /dev/shm is not writable here: Durable Object storage stays on the disk\n');
+    }
+  }
+  return { kind: 'disk', root: os.tmpdir() };
+}
+
+/** `new Miniflare(...)` with its temporary directory (and so its Durable Object files) under `storage.root`. */
+function miniflareIn(storage: DoStorage | undefined, options: ConstructorParameters<typeof Miniflare>[0]): Miniflare {
+  if (!storage) return new Miniflare(options);
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = storage.root;
+  try {
+    return new Miniflare(options);
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
 }
 
 export interface Served {
@@ -139,10 +183,12 @@ export async function serveScript(
   extraModules: readonly string[] = [],
   /** Durable Object bindings of the reference Worker: binding name → exported class (SQLite storage). */
   durableObjects: Record<string, string> = {},
+  doStorage?: DoStorage,
 ): Promise<{ miniflare: Miniflare; url: URL }> {
   if (scriptPath.endsWith('.ts')) scriptPath = await bundleScript(scriptPath);
   const name = path.basename(scriptPath).replace(/\W/g, '-');
-  const miniflare = new Miniflare(
+  const miniflare = miniflareIn(
+    doStorage,
     convertV4MiniflareOptions({
       name,
       // The repository root, so a reference Worker may import package files by relative path.
@@ -213,7 +259,7 @@ export async function serveWorker(opts: ServeOptions): Promise<Served> {
     unsafeDirectSockets: opts.via === 'direct' ? DIRECT : undefined,
     ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
   };
-  const miniflare = new Miniflare(convertV4MiniflareOptions(v4 as Parameters<typeof convertV4MiniflareOptions>[0]));
+  const miniflare = miniflareIn(opts.doStorage, convertV4MiniflareOptions(v4 as Parameters<typeof convertV4MiniflareOptions>[0]));
   let url: URL;
   try {
     url = await urlFor(miniflare, 'agora', opts.via);
