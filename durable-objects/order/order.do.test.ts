@@ -13,6 +13,8 @@ import { available, emulator, eventually, stockedProduct } from '../../test/supp
 import type { OrderDurableObject } from './order.do';
 import type { PlaceInput } from './order.schemas';
 import { orderFor } from './order.stub';
+import type { InventoryDurableObject } from '../inventory/inventory.do';
+import { inventoryFor } from '../inventory/inventory.stub';
 
 async function setup(units: number, quantity: number, over: Partial<PlaceInput> = {}) {
   const p = await stockedProduct(units);
@@ -129,6 +131,43 @@ describe('order saga object', () => {
     expect(order?.refunds[0]).toMatchObject({ amount: 2 * p.price });
     expect(['pending', 'succeeded']).toContain(order?.refunds[0]?.status);
     expect(await available(p.sku)).toBe(2);
+  });
+
+  it('takes the goods of a paid order whose stock hold lapsed (inventory unreachable past its TTL): recorded as a sale that already happened, nothing left pending', async () => {
+    const { p, input, stub } = await setup(5, 2);
+    const placed = await stub.place(input);
+    expect(placed).toMatchObject({ ok: true, order: { status: 'PENDING' } });
+    expect(await available(p.sku)).toBe(3);
+    // The hold expires in the SKU's object (its clock moved past the TTL, its alarm run): the units come back.
+    const sku = inventoryFor(env, p.sku);
+    await runInDurableObject(sku, (o: InventoryDurableObject) => {
+      const previous = o.clock;
+      o.clock = { now: () => new Date(previous.now().getTime() + 7 * 24 * 3600_000) };
+    });
+    await runDurableObjectAlarm(sku);
+    expect(await available(p.sku)).toBe(5);
+    // The payment is captured anyway (within the order's own deadline as the provider saw it).
+    const paid = await stub.applyPaymentEvent({
+      eventId: 'stripe:evt_lapsed',
+      provider: 'stripe',
+      type: 'succeeded',
+      attemptId: `${input.orderId}-pay1`,
+      providerRef: placed.ok ? placed.order.payment.providerRef! : 'pi_x',
+      amount: 2 * p.price,
+      occurredAt: new Date().toISOString(),
+    });
+    expect(paid).toMatchObject({ ok: true, order: { status: 'PAID' } });
+    await stub.nudge();
+    const order = await eventually(() => stub.view(), (o) => o?.stock.status === 'committed', 10_000);
+    expect(order).toMatchObject({ status: 'PAID', stock: { status: 'committed' } });
+    expect(await runInDurableObject(stub, (o: Instance) => o.pendingSteps())).toEqual([]);
+    // The 2 units left on hand, through the rule of a sale that already happened (flagged when it oversells).
+    const view = await sku.levels();
+    expect(view.totals).toMatchObject({ onHand: 3, available: 3 });
+    const sales = await runInDurableObject(sku, (_o: InventoryDurableObject, state) =>
+      state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM movements WHERE kind = 'offline_sale'").one().n,
+    );
+    expect(sales).toBe(1);
   });
 
   it('waits out a provider that is down: retries, the breaker opens, one PaymentIntent in the end', async () => {

@@ -470,7 +470,13 @@ export class OrderDurableObject extends DurableObject<Env> {
         };
       }
       case 'commit_stock':
-        await inventory.commit({ opId: opId(s.orderId, 'commit'), reservationId: s.stock.reservationId, items: s.stock.items });
+        await inventory.commit({
+          opId: opId(s.orderId, 'commit'),
+          reservationId: s.stock.reservationId,
+          items: s.stock.items,
+          // Fixed for the order (a retry sends the same): when it was paid, or placed (cash on delivery).
+          soldAt: s.history.find((h) => h.to === 'PAID')?.at ?? s.createdAt,
+        });
         return (st) => {
           if (st.stock.status === 'held') st.stock.status = 'committed';
         };

@@ -22,8 +22,11 @@ export interface InventoryPort {
     items: Array<{ sku: string; quantity: number; shards: number }>;
     distances?: Record<string, number>;
   }): Promise<ReserveOutcome>;
-  /** Stock leaves: the reservation becomes a sale. Done (or already done) resolves. */
-  commit(input: { opId: string; reservationId: string; items: ReservedItem[] }): Promise<void>;
+  /**
+   * Stock leaves: the reservation becomes a sale. Done (or already done) resolves. `soldAt` (the
+   * time the order was paid, or placed for cash on delivery) dates the sale if the hold has lapsed.
+   */
+  commit(input: { opId: string; reservationId: string; items: ReservedItem[]; soldAt: string }): Promise<void>;
   /** Units come back to available (cancelled or payment failed before commit). */
   release(input: { opId: string; reservationId: string; items: ReservedItem[]; reason: 'cancelled' | 'payment_failed' }): Promise<void>;
   /** Committed units go back on hand (an order cancelled after payment, before shipping). */

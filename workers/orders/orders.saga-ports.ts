@@ -40,10 +40,28 @@ export function makeSagaPorts(deps: SagaPortDeps): SagaPorts {
       }));
       return { ok: true, items };
     },
-    async commit({ opId, reservationId, items }) {
+    async commit({ opId, reservationId, items, soldAt }) {
       for (const item of items) {
         const r = await commitReservation(env, item.sku, { opId: `${opId}|${item.sku}`, reservationId }, { shard: item.shard, shards: item.shards });
-        // Anything but success stays a step to retry (and is visible in pendingSteps): a paid
+        if (!r.ok && r.code === 'RESERVATION_EXPIRED') {
+          // The hold lapsed before the commit reached it (the SKU's object was unreachable past the
+          // reservation's TTL, which outlives the payment deadline by 15 minutes) but the order is
+          // paid: the goods are sold. They leave as a sale that already happened (the offline-sale
+          // rule): accepted even if availability goes below zero, and the SKU is then flagged for
+          // reconciliation. Once per op id, dated by the order (the same on every retry).
+          for (const line of item.lines) {
+            const sale = await inventoryFor(env, item.sku, item.shard).recordOfflineSale({
+              opId: `${opId}|${item.sku}|${line.warehouseId}|lapsed`,
+              saleId: reservationId,
+              warehouseId: line.warehouseId,
+              quantity: line.quantity,
+              soldAt,
+            });
+            if (!sale.ok) throw new InventoryRefused('commit (lapsed hold)', sale.code, sale.message);
+          }
+          continue;
+        }
+        // Anything else but success stays a step to retry (and is visible in pendingSteps): a paid
         // order's stock must never be silently dropped.
         if (!r.ok) throw new InventoryRefused('commit', r.code, r.message);
       }
