@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/kernel/ids';
 import { newCustomer } from '../../test/support/auth';
 import { available, emulator, eventually, stockedProduct } from '../../test/support/orders';
-import type { OrderDurableObject } from './order.do';
+import { REJECTED_RETENTION_MS, type OrderDurableObject } from './order.do';
 import type { PlaceInput } from './order.schemas';
 import { orderFor } from './order.stub';
 import type { InventoryDurableObject } from '../inventory/inventory.do';
@@ -168,6 +168,35 @@ describe('order saga object', () => {
       state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM movements WHERE kind = 'offline_sale'").one().n,
     );
     expect(sales).toBe(1);
+  });
+
+  it('keeps a refused placement for a day (a retry answers the same refusal), then deletes its storage', async () => {
+    const { p, input, stub } = await setup(1, 3);
+    expect(await stub.place(input)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    expect(await stub.place(input)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    const kept = await runInDurableObject(stub, async (_o: Instance, state) => ({
+      rows: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM state').one().n,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(kept.rows).toBe(1);
+    expect(kept.alarm).toBeGreaterThan(Date.now() + REJECTED_RETENTION_MS - 60_000);
+    // Before the retention has passed, the alarm keeps it.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.place(input)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    await runInDurableObject(stub, (o: Instance) => {
+      o.clock = { now: () => new Date(Date.now() + REJECTED_RETENTION_MS + 60_000) };
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await runInDurableObject(stub, async (_o: Instance, state) => ({
+      rows: state.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM state').one().n,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(after).toEqual({ rows: 0, alarm: null });
+    expect(await stub.view()).toBeNull();
+    // The object still answers (its schema is back): the same request meets the inventory's own
+    // stored refusal of that reservation op id, and nothing was held meanwhile.
+    expect(await stub.place(input)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
+    expect(await available(p.sku)).toBe(1);
   });
 
   it('waits out a provider that is down: retries, the breaker opens, one PaymentIntent in the end', async () => {

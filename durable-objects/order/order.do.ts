@@ -74,6 +74,12 @@ const MAX_STEP_ATTEMPTS = 25;
 /** Grace before the alarm relays an outbox row the inline relay did not manage to send. */
 const OUTBOX_GRACE_MS = 5_000;
 const RESERVE_RETRY_MS = 10_000;
+/**
+ * How long a rejected placement (refused at reservation: out of stock, unknown SKU) is kept so a
+ * retry of the same request answers the same refusal; then the object deletes its storage. The
+ * same as the Idempotency-Key retention elsewhere (24 h).
+ */
+export const REJECTED_RETENTION_MS = 24 * 3600_000;
 
 export class OrderDurableObject extends DurableObject<Env> {
   clock: Clock = systemClock;
@@ -351,6 +357,16 @@ export class OrderDurableObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = this.now();
+    const rejected = this.load();
+    if (rejected?.phase === 'rejected') {
+      if (now < Date.parse(rejected.updatedAt) + REJECTED_RETENTION_MS) return this.rearm();
+      // Nothing is held, owed or unsent for a refused placement: the object forgets it.
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.doc = null;
+      applyMigrations(this.ctx.storage, ORDER_MIGRATIONS);
+      return;
+    }
     this.write((s) => {
       if (s.status === 'PENDING' && s.paymentDueAt && Date.parse(s.paymentDueAt) <= now && !this.hasStep('expire:1')) {
         this.addStep('expire', 'expire:1', {}, now);
@@ -762,7 +778,8 @@ export class OrderDurableObject extends DurableObject<Env> {
     const out = doc && doc.outbox.length > 0 ? Math.min(...doc.outbox.map((e) => e.nextAt)) : null;
     const s = doc?.order ?? null;
     const due = s && s.status === 'PENDING' && s.paymentDueAt ? Date.parse(s.paymentDueAt) : null;
-    const candidates = [step, out, due].filter((t): t is number => typeof t === 'number');
+    const purge = s && s.phase === 'rejected' ? Date.parse(s.updatedAt) + REJECTED_RETENTION_MS : null;
+    const candidates = [step, out, due, purge].filter((t): t is number => typeof t === 'number');
     if (candidates.length === 0) {
       void this.ctx.storage.deleteAlarm();
       return;
