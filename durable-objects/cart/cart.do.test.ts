@@ -93,6 +93,37 @@ describe('storage and migrations', () => {
 });
 
 describe('lines', () => {
+  it("answers every line change with exactly what its storage holds (the in-memory mirror is never ahead or behind)", async () => {
+    const { stub } = await opened();
+    const fromStorage = async () => {
+      await evictDurableObject(stub);
+      return stub.view({ actorId: null });
+    };
+    const steps: Array<() => Promise<unknown>> = [
+      () => add(stub, 1, 2, { price: 1000 }),
+      () => add(stub, 2, 1),
+      () => add(stub, 1, 1, { price: 1100, key: 'k-mirror' }),
+      () => add(stub, 3, 4),
+    ];
+    for (const step of steps) {
+      const answer = (await step()) as { ok: boolean; cart?: unknown };
+      expect(answer.ok).toBe(true);
+      expect(await fromStorage()).toEqual({ ok: true, cart: answer.cart });
+    }
+    const view = await stub.view({ actorId: null });
+    if (!view.ok) throw new Error('no cart');
+    const [l1, l2] = view.cart.lines;
+    const updated = await stub.updateItem({ actorId: null, idleTtlMs: TTL, itemId: l2!.itemId, quantity: 5, available: 100, limits: LIMITS });
+    expect(updated).toMatchObject({ ok: true, cart: { lines: [{ quantity: 3 }, { quantity: 5 }, { quantity: 4 }] } });
+    expect(await fromStorage()).toEqual({ ok: true, cart: (updated as { cart: unknown }).cart });
+    const removed = await stub.removeItem({ actorId: null, idleTtlMs: TTL, itemId: l1!.itemId });
+    expect(removed).toMatchObject({ ok: true, cart: { version: 7, lines: [{ sku: 'SKU-2' }, { sku: 'SKU-3' }] } });
+    expect(await fromStorage()).toEqual({ ok: true, cart: (removed as { cart: unknown }).cart });
+    // A refused change leaves both as they were.
+    expect(await add(stub, 2, 50, { limits: LIMITS })).toMatchObject({ ok: false, code: 'QUANTITY_LIMIT' });
+    expect(await stub.view({ actorId: null })).toEqual(await fromStorage());
+  });
+
   it('adds to the same line for the same variant, keeps a price snapshot, and sets and removes lines', async () => {
     const { stub } = await opened();
     const first = await add(stub, 1, 2, { price: 1000 });

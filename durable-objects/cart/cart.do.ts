@@ -181,12 +181,13 @@ export class CartDurableObject extends DurableObject<Env> {
           now,
           itemId,
         );
+        Object.assign(existing, { quantity: check.quantity, unit_price: i.line.unitPrice, currency: i.line.currency, name: i.line.name, variant_name: i.line.variantName, updated_at: now });
       } else {
         itemId = newId('cartItem', now);
         this.insertLine(itemId, i.line, check.quantity, now);
       }
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.reload()!, now), itemId, created: !existing };
+      return { ok: true as const, cart: this.state(row, now), itemId, created: !existing };
     });
   }
 
@@ -202,8 +203,9 @@ export class CartDurableObject extends DurableObject<Env> {
       if (!check.ok) return check.code === 'QUANTITY_LIMIT' ? fail(check.code, check.message, { limit: check.limit }) : fail(check.code, check.message, { available: check.available });
       if (check.quantity === line.quantity) return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
       this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
+      Object.assign(line, { quantity: check.quantity, updated_at: now });
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.reload()!, now), itemId: line.item_id };
+      return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
     });
   }
 
@@ -214,8 +216,9 @@ export class CartDurableObject extends DurableObject<Env> {
     return this.mutate(i.actorId, undefined, (row, now) => {
       if (!this.lineById(i.itemId)) return fail('ITEM_NOT_FOUND', `no item ${i.itemId} in this cart`);
       this.sql.exec('DELETE FROM lines WHERE item_id = ?', i.itemId);
+      this.mem!.lines = this.mem!.lines.filter((l) => l.item_id !== i.itemId);
       this.touch(now, i.idleTtlMs);
-      return { ok: true as const, cart: this.state(this.reload()!, now), itemId: i.itemId };
+      return { ok: true as const, cart: this.state(row, now), itemId: i.itemId };
     });
   }
 
@@ -414,8 +417,8 @@ export class CartDurableObject extends DurableObject<Env> {
 
   /**
    * The in-memory mirror of the cart row and its lines (the object is single-threaded and every
-   * change goes through it, so the mirror is exact): reads cost no SQL. Rebuilt after each change
-   * (`reload`) and dropped when a transaction throws.
+   * change goes through it, so the mirror is exact): reads cost no SQL. Line changes update it
+   * beside their statements; other changes rebuild it (`reload`); a transaction that throws drops it.
    */
   private load(): { row: CartRow; lines: LineRow[] } | null {
     if (this.mem !== undefined) return this.mem;
@@ -514,6 +517,8 @@ export class CartDurableObject extends DurableObject<Env> {
    */
   private touch(now: number, idleTtlMs: number): void {
     this.sql.exec('UPDATE cart SET version = version + 1, updated_at = ?, last_activity_at = ?, idle_ttl_ms = ? WHERE id = 1', now, now, idleTtlMs);
+    const row = this.mem?.row;
+    if (row) Object.assign(row, { version: row.version + 1, updated_at: now, last_activity_at: now, idle_ttl_ms: idleTtlMs });
     if (!this.dues.has('expire')) this.setDue('expire', now + idleTtlMs);
   }
 
@@ -626,6 +631,12 @@ export class CartDurableObject extends DurableObject<Env> {
       now,
       now,
     );
+    // The mirror follows (same order as `reload`: added_at, then item_id).
+    const lines = this.mem?.lines;
+    if (lines) {
+      lines.push({ item_id: itemId, product_id: line.productId, variant_id: line.variantId, sku: line.sku, name: line.name, variant_name: line.variantName, quantity, unit_price: line.unitPrice, currency: line.currency, added_at: now, updated_at: now });
+      lines.sort((a, b) => a.added_at - b.added_at || (a.item_id < b.item_id ? -1 : a.item_id > b.item_id ? 1 : 0));
+    }
   }
 
   private lineByVariant(variantId: string): LineRow | undefined {

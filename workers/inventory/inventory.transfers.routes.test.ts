@@ -15,15 +15,23 @@ interface Ctx {
   sku: string;
 }
 
-/** A warehouse the staff member is not bound to (from a seeded SKU stocked in several). */
+/**
+ * A warehouse the staff member is not bound to (from a seeded SKU stocked in several). Page by page:
+ * the products other test files create meanwhile (stocked in one warehouse only) come first.
+ */
 async function otherWarehouse(mine: string): Promise<string> {
-  const { body } = await json('/v1/products?limit=20&inStock=true');
-  for (const p of body.items) {
-    const detail = await json(`/v1/products/${p.id}`);
-    for (const v of detail.body.variants) {
-      const other = (await json(`/v1/inventory/${v.sku}`)).body.warehouses?.find((w: { warehouseId: string }) => w.warehouseId !== mine);
-      if (other) return other.warehouseId;
+  let cursor: string | null = null;
+  for (let page = 0; page < 30; page++) {
+    const { body } = await json(`/v1/products?limit=50&inStock=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    for (const p of body.items) {
+      const detail = await json(`/v1/products/${p.id}`);
+      for (const v of detail.body.variants) {
+        const other = (await json(`/v1/inventory/${v.sku}`)).body.warehouses?.find((w: { warehouseId: string }) => w.warehouseId !== mine);
+        if (other) return other.warehouseId;
+      }
     }
+    cursor = body.nextCursor ?? null;
+    if (!cursor) break;
   }
   throw new Error('no other warehouse found');
 }
