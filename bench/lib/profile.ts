@@ -102,6 +102,22 @@ function summarise(profile: CpuProfile, top: number) {
   print('Inclusive time', inclusive);
 }
 
+/** The longest stretches of consecutive garbage-collector samples: the pauses a request can meet. */
+function pauses(profile: CpuProfile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const runs: number[] = [];
+  let current = 0;
+  profile.samples.forEach((id, i) => {
+    if (byId.get(id)?.callFrame.functionName === '(garbage collector)') current += profile.timeDeltas[i + 1] ?? 0;
+    else if (current > 0) {
+      runs.push(current);
+      current = 0;
+    }
+  });
+  const ms = runs.sort((a, b) => b - a).map((us) => us / 1000);
+  console.log(`\nGarbage-collector pauses: ${ms.length}, total ${ms.reduce((a, b) => a + b, 0).toFixed(0)} ms; longest ${ms.slice(0, 8).map((m) => `${m.toFixed(1)} ms`).join(', ')}`);
+}
+
 await loadScenarios();
 const scenario = scenarioByName(name);
 const built = await buildWorker(log);
@@ -138,6 +154,12 @@ try {
     const inspector = await Inspector.connect(target.webSocketDebuggerUrl);
     await inspector.send('Profiler.enable');
     await inspector.send('Profiler.setSamplingInterval', { interval: 200 });
+    await inspector.send('Runtime.enable');
+    const heap = async () => {
+      const h = await inspector.send<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage');
+      return `${(h.usedSize / 2 ** 20).toFixed(1)} MiB used of ${(h.totalSize / 2 ** 20).toFixed(1)} MiB`;
+    };
+    log(`heap before: ${await heap()}`);
     await inspector.send('Profiler.start');
     let seq = 0;
     const generator = scenario.request;
@@ -148,12 +170,14 @@ try {
       10,
     );
     const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop');
+    log(`heap after: ${await heap()}`);
     inspector.close();
     log(`${Math.round(result.rps)} req/s (profiled), p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(result.statusCodes)}, errors ${result.errors}`);
     const file = path.join(os.tmpdir(), `${name}.cpuprofile`);
     await writeFile(file, JSON.stringify(profile));
     log(`raw profile: ${file}`);
     summarise(profile, Number(values.top));
+    pauses(profile);
   } finally {
     await served.miniflare.dispose();
   }
