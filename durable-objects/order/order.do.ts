@@ -244,7 +244,7 @@ export class OrderDurableObject extends DurableObject<Env> {
       this.doc!.ops[`refund:${input.refundId}`] = input.requestHash;
       this.newRefund(s, input, now);
       touch(s, new Date(now));
-      this.emit(s, 'order.changed', 'refund_requested', now);
+      this.emit(s, 'order.changed', 'refund_requested', now, input.refundId);
       return { ok: true as const, replayed: false };
     });
     if (r === null) return fail('NOT_FOUND', 'no such order');
@@ -562,7 +562,7 @@ export class OrderDurableObject extends DurableObject<Env> {
     // Paid after the order was given up (cancelled, failed): never keep money for nothing.
     touch(s, new Date(now));
     this.newRefund(s, { refundId: `${s.orderId}-late`, amount: refundable(s), reason: `payment captured after the order was ${s.status.toLowerCase()}`, by: 'system' }, now);
-    this.emit(s, 'order.changed', 'late_payment_refunded', now);
+    this.emit(s, 'order.changed', 'late_payment_refunded', now, `${s.orderId}-late`);
   }
 
   private paymentFailed(s: OrderState, failure: { code: string; message: string }, now: number): void {
@@ -600,10 +600,10 @@ export class OrderDurableObject extends DurableObject<Env> {
       const from = s.status;
       const to: OrderStatus = refundedAll ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
       transition(s, to, `refund ${refund.refundId}`, new Date(now));
-      this.emit(s, to === 'REFUNDED' ? 'order.refunded' : 'order.partially_refunded', `${from}->${to}`, now);
+      this.emit(s, to === 'REFUNDED' ? 'order.refunded' : 'order.partially_refunded', `${from}->${to}`, now, refund.refundId);
     } else {
       touch(s, new Date(now));
-      this.emit(s, 'order.changed', `refund_${status}`, now);
+      this.emit(s, 'order.changed', `refund_${status}`, now, refund.refundId);
     }
   }
 
@@ -739,8 +739,8 @@ export class OrderDurableObject extends DurableObject<Env> {
     doc.steps.push({ stepId, kind, payload, attempts: 0, nextAt: now, lastError: null });
   }
 
-  private emit(s: OrderState, type: OrderEventType, change: string, now: number): void {
-    const envelope = ORDER_EVENTS[type].create(snapshot(s, change), {
+  private emit(s: OrderState, type: OrderEventType, change: string, now: number, refundId: string | null = null): void {
+    const envelope = ORDER_EVENTS[type].create(snapshot(s, change, refundId), {
       correlationId: s.correlationId,
       source: 'orders',
       subject: s.orderId,
@@ -818,7 +818,7 @@ function aggregateBySku(s: OrderState, shards: Record<string, number>): Array<{ 
   return [...by].map(([sku, quantity]) => ({ sku, quantity, shards: shards[sku] ?? 1 }));
 }
 
-export function snapshot(s: OrderState, change: string): OrderSnapshot {
+export function snapshot(s: OrderState, change: string, refundId: string | null = null): OrderSnapshot {
   return {
     orderId: s.orderId,
     userId: s.userId,
@@ -844,6 +844,7 @@ export function snapshot(s: OrderState, change: string): OrderSnapshot {
     shipments: s.shipments,
     cancelReason: s.cancelReason,
     change,
+    ...(refundId ? { refundId } : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

@@ -59,6 +59,11 @@ export const OrderSnapshot = z.object({
   cancelReason: z.string().nullable(),
   /** What this event records, e.g. `PENDING->PAID`, `refund_succeeded`, `tracking`. */
   change: z.string(),
+  /**
+   * The refund this event is about (requested, succeeded or failed), when it is about one: refunds
+   * settle in any order, so "the last one in the list" is not always it. Absent in older events.
+   */
+  refundId: z.string().nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

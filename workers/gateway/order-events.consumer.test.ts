@@ -93,4 +93,21 @@ describe('order-events → orders projection', () => {
       { action: 'order.refund.succeeded', actor_id: null },
     ]);
   });
+
+  it('audits the refund an event names, when refunds settle in another order than requested', async () => {
+    const orderId = newId('order');
+    const at = new Date().toISOString();
+    const refund = (id: string, amount: number, status: string) => ({ refundId: id, amount, status, reason: id, providerRefundRef: status === 'pending' ? null : `re_${id}`, requestedBy: 'user:usr_admin', createdAt: at });
+    // rfd_1 (1000) then rfd_2 (500) are requested; rfd_2 settles first, then rfd_1.
+    const second = snapshot(orderId, 5, 'PARTIALLY_REFUNDED', { refundId: 'rfd_2', refunds: [refund('rfd_1', 1000, 'pending'), refund('rfd_2', 500, 'succeeded')] });
+    const first = snapshot(orderId, 6, 'PARTIALLY_REFUNDED', { change: 'refund_succeeded', refundId: 'rfd_1', refunds: [refund('rfd_1', 1000, 'succeeded'), refund('rfd_2', 500, 'succeeded')] });
+    await deliver(event('order.changed', first), event('order.partially_refunded', second));
+    const audit = await rows<{ action: string; refund_id: string; amount: number }>(
+      sql`select action, data->>'refundId' as refund_id, (data->>'amount')::int as amount from audit_log where target_id = ${orderId} order by (data->>'version')::int`,
+    );
+    expect(audit).toEqual([
+      { action: 'order.refund.succeeded', refund_id: 'rfd_2', amount: 500 },
+      { action: 'order.refund.succeeded', refund_id: 'rfd_1', amount: 1000 },
+    ]);
+  });
 });

@@ -22,7 +22,9 @@ interface Ctx {
 async function otherWarehouse(mine: string): Promise<string> {
   let cursor: string | null = null;
   for (let page = 0; page < 30; page++) {
-    const { body } = await json(`/v1/products?limit=50&inStock=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const url: string = `/v1/products?limit=50&inStock=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const listed = await json<{ items: Array<{ id: string }>; nextCursor?: string | null }>(url);
+    const body = listed.body;
     for (const p of body.items) {
       const detail = await json(`/v1/products/${p.id}`);
       for (const v of detail.body.variants) {

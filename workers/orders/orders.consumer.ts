@@ -51,13 +51,15 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
     case 'order.refunded':
     case 'order.partially_refunded':
     case 'order.changed': {
+      // The event names its refund; events from before it did: the newest requested, or the last settled.
+      const named = o.refundId ? o.refunds.find((r) => r.refundId === o.refundId) : undefined;
       if (o.change === 'refund_requested' || o.change === 'late_payment_refunded') {
-        const last = o.refunds[o.refunds.length - 1];
+        const last = named ?? o.refunds[o.refunds.length - 1];
         return last ? [{ action: 'order.refund.requested', outcome: 'success', actor: actorOf(last.requestedBy), target, data: { ...base, refundId: last.refundId, amount: last.amount, reason: last.reason } }] : [];
       }
       if (event.type !== 'order.changed' || o.change === 'refund_succeeded' || o.change === 'refund_failed') {
         const settled = o.refunds.filter((r) => r.status !== 'pending');
-        const last = settled[settled.length - 1];
+        const last = named && named.status !== 'pending' ? named : settled[settled.length - 1];
         if (!last) return [];
         return [{ action: last.status === 'succeeded' ? 'order.refund.succeeded' : 'order.refund.failed', outcome: last.status === 'succeeded' ? 'success' : 'failure', actor: { kind: 'system', id: null }, target, data: { ...base, refundId: last.refundId, amount: last.amount, providerRefundRef: last.providerRefundRef } }];
       }
