@@ -117,7 +117,15 @@ export class AppError extends Error {
     detail?: string,
     opts: { errors?: FieldError[]; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
-    super(detail ?? TITLES[code], opts.cause === undefined ? undefined : { cause: opts.cause });
+    // A client error is an answer, not a fault: no stack trace is captured for it (V8 walks and
+    // formats the stack at construction; a flash sale answers thousands of 409s a second).
+    const limit = Error.stackTraceLimit;
+    if (ERROR_STATUS[code] < 500) Error.stackTraceLimit = 0;
+    try {
+      super(detail ?? TITLES[code], opts.cause === undefined ? undefined : { cause: opts.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'AppError';
     this.code = code;
     this.status = ERROR_STATUS[code];

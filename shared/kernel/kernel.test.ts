@@ -41,3 +41,16 @@ describe('money', () => {
     expect(() => money(19.99, 'USD')).toThrow(RangeError);
   });
 });
+
+describe('AppError', () => {
+  it('captures no stack for a client error, keeps it for a server error, and leaves the global limit alone', () => {
+    const before = Error.stackTraceLimit;
+    const client = new AppError('NOT_FOUND', 'no such thing');
+    expect(client.status).toBe(404);
+    expect(client.stack?.split('\n')).toEqual(['AppError: no such thing']);
+    const server = new AppError('INTERNAL', 'broken');
+    expect(server.stack?.split('\n').length).toBeGreaterThan(1);
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(new Error('plain').stack?.split('\n').length).toBeGreaterThan(1);
+  });
+});
