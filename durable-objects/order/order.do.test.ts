@@ -9,8 +9,8 @@ import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/kernel/ids';
 import { newCustomer } from '../../test/support/auth';
-import { available, emulator, eventually, stockedProduct } from '../../test/support/orders';
-import { REJECTED_RETENTION_MS, type OrderDurableObject } from './order.do';
+import { available, deliverWebhooks, emulator, eventually, STRIPE as STRIPE_URL, stockedProduct } from '../../test/support/orders';
+import { REFUND_CHECK_MS, REJECTED_RETENTION_MS, type OrderDurableObject } from './order.do';
 import type { PlaceInput } from './order.schemas';
 import { orderFor } from './order.stub';
 import type { InventoryDurableObject } from '../inventory/inventory.do';
@@ -199,6 +199,44 @@ describe('order saga object', () => {
     // stored refusal of that reservation op id, and nothing was held meanwhile.
     expect(await stub.place(input)).toMatchObject({ ok: false, code: 'OUT_OF_STOCK' });
     expect(await available(p.sku)).toBe(1);
+  });
+
+  it('asks the provider about a refund it answered pending when no webhook settles it', async () => {
+    const { p, input, stub } = await setup(3, 2);
+    const placed = await stub.place(input);
+    if (!placed.ok) throw new Error(JSON.stringify(placed));
+    const pi = placed.order.payment.providerRef!;
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await deliverWebhooks(pi);
+    expect(await stub.view()).toMatchObject({ status: 'PAID' });
+    // The provider answers this refund `pending`; its webhooks are never delivered here.
+    const refundId = `rfd_pending_${crypto.randomUUID().slice(0, 8)}`;
+    const faults = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pendingRefunds: refundId }) };
+    await emulator('/_emulator/faults', faults);
+    try {
+      expect(await stub.refund({ refundId, requestHash: 'r1', amount: p.price, reason: 'scratched', by: 'user:usr_admin' })).toMatchObject({ ok: true });
+      const pending = await stub.view();
+      expect(pending?.refunds).toEqual([expect.objectContaining({ refundId, status: 'pending' })]);
+      const providerRefundRef = pending!.refunds[0]!.providerRefundRef!;
+      expect(providerRefundRef).toMatch(/^re_/);
+      const check = (await runInDurableObject(stub, (o: Instance) => o.pendingSteps())).find((st) => st.kind === 'check_refund');
+      expect(check?.nextAt).toBeGreaterThan(Date.now() + REFUND_CHECK_MS - 60_000);
+
+      // Asked while still pending: the step stays and asks again later.
+      await stub.retryStepsNow();
+      const again = (await runInDurableObject(stub, (o: Instance) => o.pendingSteps())).find((st) => st.kind === 'check_refund');
+      expect(again).toMatchObject({ attempts: 1, lastError: expect.stringContaining('still pending') });
+      expect((await stub.view())?.refunds[0]?.status).toBe('pending');
+
+      // The bank pays it out; the next check settles the refund and the order moves on.
+      await emulator(`/_emulator/refunds/${providerRefundRef}/succeed`, { method: 'POST' });
+      await stub.retryStepsNow();
+      const settled = await stub.view();
+      expect(settled).toMatchObject({ status: 'PARTIALLY_REFUNDED', refunds: [{ refundId, status: 'succeeded' }] });
+      expect((await runInDurableObject(stub, (o: Instance) => o.pendingSteps())).filter((st) => st.kind === 'check_refund')).toEqual([]);
+    } finally {
+      await fetch(`${STRIPE_URL}/_emulator/faults?match=${encodeURIComponent(refundId)}`, { method: 'DELETE' });
+    }
   });
 
   it('waits out a provider that is down: retries, the breaker opens, one PaymentIntent in the end', async () => {

@@ -41,7 +41,7 @@ import {
 export type OrderFailure = { ok: false; code: string; message: string; sku?: string | null; status?: OrderStatus };
 export type OrderResult = { ok: true; order: OrderState; replayed: boolean } | OrderFailure;
 
-type StepKind = 'reserve' | 'begin_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'expire';
+type StepKind = 'reserve' | 'begin_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'check_refund' | 'expire';
 
 interface Step {
   stepId: string;
@@ -80,6 +80,11 @@ const RESERVE_RETRY_MS = 10_000;
  * same as the Idempotency-Key retention elsewhere (24 h).
  */
 export const REJECTED_RETENTION_MS = 24 * 3600_000;
+/**
+ * A refund the provider answered `pending` is normally settled by its webhook; if none has come,
+ * the object asks the provider this long after, and again every as long until it settles.
+ */
+export const REFUND_CHECK_MS = 15 * 60_000;
 
 export class OrderDurableObject extends DurableObject<Env> {
   clock: Clock = systemClock;
@@ -416,7 +421,8 @@ export class OrderDurableObject extends DurableObject<Env> {
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const attempts = step.attempts + 1;
-      const next = attempts >= MAX_STEP_ATTEMPTS ? this.now() + 24 * 3600_000 : this.now() + (step.kind === 'reserve' ? RESERVE_RETRY_MS : backoffMs(attempts));
+      const retryIn = step.kind === 'reserve' ? RESERVE_RETRY_MS : step.kind === 'check_refund' ? REFUND_CHECK_MS : backoffMs(attempts);
+      const next = attempts >= MAX_STEP_ATTEMPTS && step.kind !== 'check_refund' ? this.now() + 24 * 3600_000 : this.now() + retryIn;
       this.write((s) => {
         const current = this.doc!.steps.find((st) => st.stepId === stepId);
         if (current) Object.assign(current, { attempts, nextAt: next, lastError: message.slice(0, 500) });
@@ -525,7 +531,21 @@ export class OrderDurableObject extends DurableObject<Env> {
           const target = st.refunds.find((x) => x.refundId === refund.refundId)!;
           if (r.providerRefundRef) target.providerRefundRef = r.providerRefundRef;
           if (r.status === 'succeeded' || r.status === 'failed') this.settleRefund(st, target, r.status, r.providerRefundRef, now);
-          // pending: the provider's webhook settles it.
+          // pending: the provider's webhook settles it; if it never comes, the object asks later.
+          else if (r.providerRefundRef) this.addStep('check_refund', `refund-check:${target.refundId}`, { refundId: target.refundId }, now + REFUND_CHECK_MS);
+        };
+      }
+      case 'check_refund': {
+        const refund = s.refunds.find((x) => x.refundId === payload.refundId);
+        // Settled meanwhile (by the webhook): nothing to ask.
+        if (!refund || refund.status !== 'pending' || !refund.providerRefundRef) return () => undefined;
+        const r = await payments.refundStatus({ method: s.payment.method, providerRefundRef: refund.providerRefundRef });
+        // Still pending: the step stays and asks again in REFUND_CHECK_MS.
+        const settled = r.status;
+        if (settled === 'pending') throw new Error(`refund ${refund.refundId} is still pending at the provider`);
+        return (st, now) => {
+          const target = st.refunds.find((x) => x.refundId === refund.refundId);
+          if (target) this.settleRefund(st, target, settled, null, now);
         };
       }
       case 'expire': {
@@ -732,11 +752,11 @@ export class OrderDurableObject extends DurableObject<Env> {
     return (this.loadDoc()?.steps ?? []).some((st) => st.stepId === stepId);
   }
 
-  /** Adds a step (inside a write: saved with it). A step id already pending is kept as is. */
-  private addStep(kind: StepKind, stepId: string, payload: Record<string, unknown>, now: number): void {
+  /** Adds a step due at `at` (inside a write: saved with it). A step id already pending is kept as is. */
+  private addStep(kind: StepKind, stepId: string, payload: Record<string, unknown>, at: number): void {
     const doc = this.doc!;
     if (doc.steps.some((st) => st.stepId === stepId)) return;
-    doc.steps.push({ stepId, kind, payload, attempts: 0, nextAt: now, lastError: null });
+    doc.steps.push({ stepId, kind, payload, attempts: 0, nextAt: at, lastError: null });
   }
 
   private emit(s: OrderState, type: OrderEventType, change: string, now: number, refundId: string | null = null): void {

@@ -58,6 +58,8 @@ export interface PaymentsPort {
     amount: number;
     currency: string;
   }): Promise<{ status: 'succeeded' | 'pending' | 'failed'; providerRefundRef: string | null; failure?: { code: string; message: string } }>;
+  /** Asks the provider how a refund it answered `pending` stands now. */
+  refundStatus(input: { method: PaymentMethod; providerRefundRef: string }): Promise<{ status: 'succeeded' | 'pending' | 'failed' }>;
 }
 
 export interface SagaConfig {

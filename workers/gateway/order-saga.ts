@@ -66,6 +66,9 @@ export function paymentsPort(payments: PaymentsService): PaymentsPort {
       const r = await payments.refund({ refundId, method, providerRef, amount: { amount, currency }, reason: 'requested_by_customer' });
       return { status: r.status, providerRefundRef: r.providerRefundRef, ...(r.failure ? { failure: { code: r.failure.code, message: r.failure.message } } : {}) };
     },
+    async refundStatus({ method, providerRefundRef }) {
+      return { status: (await payments.retrieveRefund(method, providerRefundRef)).status };
+    },
   };
 }
 

@@ -91,6 +91,7 @@ describe('CARD via Stripe PaymentIntents', () => {
     expect(refund.providerRefundRef).toMatch(/^re_/);
     const sameRefund = await s.refund({ refundId, method: 'CARD', providerRef: begun.providerRef, amount: { amount: 1000, currency: 'USD' } });
     expect(sameRefund.providerRefundRef).toBe(refund.providerRefundRef);
+    expect(await s.retrieveRefund(refund.providerRefundRef)).toEqual({ status: 'succeeded', providerRefundRef: refund.providerRefundRef });
     const snap = await s.retrieve(begun.providerRef);
     expect(snap).toMatchObject({ status: 'captured', amountCaptured: 4999, amountRefunded: 1000, attemptId: input.attemptId });
   });
@@ -225,6 +226,8 @@ describe('UPI / NETBANKING via Razorpay Orders', () => {
     expect(refund.status).toBe('succeeded');
     const same = await s.refund({ refundId, method: 'UPI', providerRef: r.providerRef, amount: { amount: 100000, currency: 'INR' } });
     expect(same.providerRefundRef).toBe(refund.providerRefundRef);
+    // Reconciliation reads a refund back by the provider's id.
+    expect(await s.retrieveRefund(refund.providerRefundRef)).toEqual({ status: 'succeeded', providerRefundRef: refund.providerRefundRef });
     expect(await s.retrieve(r.providerRef)).toMatchObject({ status: 'captured', amountCaptured: 399900, amountRefunded: 100000, attemptId: input.attemptId });
   });
 

@@ -24,6 +24,8 @@ export interface PaymentStrategy {
   begin(input: BeginPaymentInput): Promise<PaymentResult>;
   capture(input: CapturePaymentInput): Promise<PaymentResult>;
   refund(input: RefundPaymentInput): Promise<RefundResult>;
+  /** How a refund the provider answered `pending` stands now (reconciliation of refunds). */
+  retrieveRefund(providerRefundRef: string): Promise<RefundResult>;
   /** The provider's current view of the payment (for reconciliation). */
   retrieve(providerRef: string, hint?: { attemptId: string; amount: BeginPaymentInput['amount'] }): Promise<PaymentSnapshot>;
   /** Finds an attempt's provider object by our attempt id when begin() never returned its ref; null if the provider has none. */

@@ -98,6 +98,11 @@ export function makePaymentsService(deps: PaymentsDeps) {
       return strategy(parse(PaymentMethodSchema, method)).retrieve(providerRef);
     },
 
+    /** How a refund answered `pending` stands now at its provider. */
+    retrieveRefund(method: PaymentMethod, providerRefundRef: string): Promise<RefundResult> {
+      return strategy(parse(PaymentMethodSchema, method)).retrieveRefund(providerRefundRef);
+    },
+
     /**
      * Settles attempts whose outcome is unknown (timeout after send, crash mid-call): asks the
      * provider by providerRef, or finds the attempt by our id. Never creates or charges anything.

@@ -18,6 +18,12 @@ export interface FaultSpec {
   duplicateWebhooks?: boolean | string;
   /** Hold webhooks and release them newest first at `POST /_emulator/webhooks/flush` (a string: only those whose body contains it). */
   outOfOrderWebhooks?: boolean | string;
+  /**
+   * New refunds stay `pending` (as bank transfers and some cards do) until settled through the
+   * emulator's control (Stripe: `POST /_emulator/refunds/{id}/succeed|fail`); a string: only
+   * refunds whose request contains it (one test's refund id).
+   */
+  pendingRefunds?: boolean | string;
 }
 
 interface Counted<T> {
@@ -32,6 +38,7 @@ export class Faults {
   /** true: every webhook; a string: only webhooks whose body contains it (one test's payment). */
   duplicateWebhooks: boolean | string = false;
   outOfOrderWebhooks: boolean | string = false;
+  pendingRefunds: boolean | string = false;
 
   set(spec: FaultSpec): void {
     for (const e of spec.errors ?? []) this.errors.push({ spec: { status: e.status, match: e.match }, left: e.times ?? 1 });
@@ -39,6 +46,7 @@ export class Faults {
     if (spec.declineAll !== undefined) this.declineAll = spec.declineAll;
     if (spec.duplicateWebhooks !== undefined) this.duplicateWebhooks = spec.duplicateWebhooks;
     if (spec.outOfOrderWebhooks !== undefined) this.outOfOrderWebhooks = spec.outOfOrderWebhooks;
+    if (spec.pendingRefunds !== undefined) this.pendingRefunds = spec.pendingRefunds;
   }
 
   /** Drops the faults scoped to `match` (what one test set), leaving everyone else's. */
@@ -47,6 +55,7 @@ export class Faults {
     this.delays = this.delays.filter((d) => d.spec.match !== match);
     if (this.duplicateWebhooks === match) this.duplicateWebhooks = false;
     if (this.outOfOrderWebhooks === match) this.outOfOrderWebhooks = false;
+    if (this.pendingRefunds === match) this.pendingRefunds = false;
   }
 
   appliesTo(flag: boolean | string, body: string): boolean {
@@ -56,7 +65,7 @@ export class Faults {
   reset(): void {
     this.errors = [];
     this.delays = [];
-    this.declineAll = this.duplicateWebhooks = this.outOfOrderWebhooks = false;
+    this.declineAll = this.duplicateWebhooks = this.outOfOrderWebhooks = this.pendingRefunds = false;
   }
 
   #take<T extends { match?: string }>(list: Counted<T>[], target: string): T | undefined {

@@ -259,6 +259,11 @@ export async function startRazorpayEmulator(opts: RazorpayEmulatorOptions): Prom
         return { status: 200, body: refund };
       }
     }
+    const rf = r.path.match(/^\/v1\/refunds\/([^/]+)$/);
+    if (rf && r.method === 'GET') {
+      const refund = refunds.get(rf[1]!);
+      return refund ? { status: 200, body: refund } : rzpError(400, 'The id provided does not exist');
+    }
     return rzpError(400, `The requested URL was not found on the server. (${r.method} ${r.path})`);
   }
 

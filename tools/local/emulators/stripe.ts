@@ -5,7 +5,8 @@
  * pm_card_visa_chargeDeclinedInsufficientFunds, pm_card_authenticationRequired) and webhooks
  * signed like Stripe's (`Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "t.payload")`).
  *
- * Test controls: POST /_emulator/payment_intents/{id}/succeed|fail (what Stripe.js would do in
+ * Test controls: POST /_emulator/refunds/{id}/succeed|fail (a pending refund settles; with the
+ * `pendingRefunds` fault), POST /_emulator/payment_intents/{id}/succeed|fail (what Stripe.js would do in
  * the browser), plus the shared /_emulator/faults, /_emulator/webhooks, /_emulator/requests.
  * Run alone: `tsx tools/local/emulators/stripe.ts` (PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, WEBHOOK_URL).
  */
@@ -307,14 +308,14 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
         payment_intent: pi.id,
         metadata: (p.metadata as Record<string, string>) ?? {},
         reason: (p.reason as string) ?? null,
-        status: 'succeeded',
+        status: server.faults.appliesTo(server.faults.pendingRefunds, JSON.stringify(p)) ? 'pending' : 'succeeded',
         created: now(),
       };
       refunds.set(refund.id, refund);
       charge.amount_refunded += amount;
       charge.refunded = charge.amount_refunded >= charge.amount_captured;
       emit('refund.created', refund, key);
-      emit('charge.refunded', charge, key);
+      if (refund.status === 'succeeded') emit('charge.refunded', charge, key);
       return { status: 200, body: refund };
     }
     if (r.path.startsWith('/v1/refunds/') && r.method === 'GET') {
@@ -348,6 +349,23 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
       idempotency.clear();
     },
     async control(r) {
+      // A pending refund settles (the bank answered): refund.updated (or refund.failed) is sent.
+      const rf = r.path.match(/^\/_emulator\/refunds\/([^/]+)\/(succeed|fail)$/);
+      if (rf && r.method === 'POST') {
+        const refund = refunds.get(rf[1]!);
+        if (!refund) return { status: 404, body: { error: 'no such refund' } };
+        if (refund.status !== 'pending') return { status: 409, body: { error: `the refund is ${refund.status}` } };
+        refund.status = rf[2] === 'succeed' ? 'succeeded' : 'failed';
+        if (refund.status === 'failed') {
+          const charge = charges.get(refund.charge);
+          if (charge) {
+            charge.amount_refunded -= refund.amount;
+            charge.refunded = false;
+          }
+        }
+        emit(refund.status === 'failed' ? 'refund.failed' : 'refund.updated', refund, null);
+        return { status: 200, body: refund };
+      }
       const m = r.path.match(/^\/_emulator\/payment_intents\/([^/]+)\/(succeed|fail)$/);
       if (!m || r.method !== 'POST') return undefined;
       const pi = intents.get(m[1]!);

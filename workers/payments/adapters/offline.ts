@@ -39,6 +39,11 @@ export class OfflineStrategy implements PaymentStrategy {
     return { status: this.#atTill ? 'succeeded' : 'pending', providerRefundRef: input.refundId };
   }
 
+  /** Nobody to ask: a refund at the till is done; one paid out by staff stays as staff record it. */
+  async retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
+    return { status: this.#atTill ? 'succeeded' : 'pending', providerRefundRef };
+  }
+
   async retrieve(providerRef: string, hint?: { attemptId: string; amount: BeginPaymentInput['amount'] }): Promise<PaymentSnapshot> {
     const amount = hint?.amount ?? { amount: 0, currency: 'XXX' };
     return {

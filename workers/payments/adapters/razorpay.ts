@@ -258,6 +258,14 @@ export class RazorpayStrategy implements PaymentStrategy {
     });
   }
 
+  retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
+    return this.#call(async () => {
+      const refund = await this.api.request<RzpRefund>('GET', `/v1/refunds/${encodeURIComponent(providerRefundRef)}`);
+      const status = refund.status === 'processed' ? ('succeeded' as const) : refund.status === 'failed' ? ('failed' as const) : ('pending' as const);
+      return { status, providerRefundRef: refund.id, ...(status === 'failed' ? { failure: { code: 'refund_failed', message: 'The refund failed' } } : {}) };
+    });
+  }
+
   retrieve(providerRef: string): Promise<PaymentSnapshot> {
     return this.#call(async () => this.#snapshot(await this.api.request<RzpOrder>('GET', `/v1/orders/${encodeURIComponent(providerRef)}`)));
   }

@@ -234,6 +234,20 @@ export class StripeCardStrategy implements PaymentStrategy {
     }
   }
 
+  async retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
+    try {
+      const refund = await this.#call(() => this.stripe.refunds.retrieve(providerRefundRef));
+      const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+      return {
+        status,
+        providerRefundRef: refund.id,
+        ...(status === 'failed' ? { failure: { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } } : {}),
+      };
+    } catch (err) {
+      return this.#refuse(err);
+    }
+  }
+
   async retrieve(providerRef: string): Promise<PaymentSnapshot> {
     try {
       const pi = await this.#call(() => this.stripe.paymentIntents.retrieve(providerRef, { expand: ['latest_charge'] }));
