@@ -1,4 +1,5 @@
 /** W3C Trace Context (traceparent) parsing and propagation. */
+import { toHex } from '../kernel/hex';
 export interface TraceContext {
   traceId: string;
   /** Our span id for this request. */
@@ -10,15 +11,8 @@ export interface TraceContext {
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-/** `bytes` random bytes as lowercase hex (every request makes two: a table, not a map and a join). */
-function hex(bytes: number): string {
-  const random = crypto.getRandomValues(new Uint8Array(bytes));
-  let out = '';
-  for (let i = 0; i < random.length; i++) out += HEX[random[i]!];
-  return out;
-}
+/** `bytes` random bytes as lowercase hex. */
+const hex = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 
 export function continueTrace(header: string | null | undefined): TraceContext {
   const m = header ? TRACEPARENT.exec(header.trim().toLowerCase()) : null;

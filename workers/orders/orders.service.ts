@@ -3,6 +3,7 @@ import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { assertWarehouseAccess, can, mustActor } from '../../shared/http/authorize';
 import type { Actor, RequestMeta } from '../../shared/http/context';
 import { AppError, type ErrorCode, ERROR_STATUS } from '../../shared/kernel/app-error';
+import { toHex } from '../../shared/kernel/hex';
 import type { Clock } from '../../shared/kernel/clock';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { newId } from '../../shared/kernel/ids';
@@ -66,8 +67,7 @@ async function orderIdFor(actorId: string, key: string): Promise<string> {
 }
 
 async function hashHex(value: unknown): Promise<string> {
-  const h = await sha256(stableJson(value));
-  return [...h].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(await sha256(stableJson(value)));
 }
 
 

@@ -1,4 +1,5 @@
 import type { PaymentEvent, PaymentEventType } from '../payments.schemas';
+import { toHex } from '../../../shared/kernel/hex';
 import { WebhookSignatureError } from './stripe-webhook';
 
 /**
@@ -11,7 +12,7 @@ const encoder = new TextEncoder();
 async function hmacHex(secret: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(body)));
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(mac);
 }
 
 /** Compares two hex digests in time independent of where they differ (their length is public). */

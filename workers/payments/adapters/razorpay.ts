@@ -247,8 +247,7 @@ export class RazorpayStrategy implements PaymentStrategy {
           { amount: input.amount.amount, receipt: input.refundId, notes: { refundId: input.refundId } },
           { 'x-refund-idempotency': input.refundId },
         );
-        const status = refund.status === 'processed' ? ('succeeded' as const) : refund.status === 'failed' ? ('failed' as const) : ('pending' as const);
-        return { status, providerRefundRef: refund.id };
+        return toRefundResult(refund);
       } catch (err) {
         if (err instanceof ProviderFailure && err.kind === 'invalid') {
           return { status: 'failed' as const, providerRefundRef: '', failure: { code: err.opts.providerCode ?? 'refund_failed', message: err.message } };
@@ -260,9 +259,7 @@ export class RazorpayStrategy implements PaymentStrategy {
 
   retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
     return this.#call(async () => {
-      const refund = await this.api.request<RzpRefund>('GET', `/v1/refunds/${encodeURIComponent(providerRefundRef)}`);
-      const status = refund.status === 'processed' ? ('succeeded' as const) : refund.status === 'failed' ? ('failed' as const) : ('pending' as const);
-      return { status, providerRefundRef: refund.id, ...(status === 'failed' ? { failure: { code: 'refund_failed', message: 'The refund failed' } } : {}) };
+      return toRefundResult(await this.api.request<RzpRefund>('GET', `/v1/refunds/${encodeURIComponent(providerRefundRef)}`));
     });
   }
 
@@ -288,3 +285,8 @@ export class RazorpayStrategy implements PaymentStrategy {
   }
 }
 
+/** A Razorpay refund in our terms (created or read back). */
+function toRefundResult(refund: RzpRefund): RefundResult {
+  const status = refund.status === 'processed' ? ('succeeded' as const) : refund.status === 'failed' ? ('failed' as const) : ('pending' as const);
+  return { status, providerRefundRef: refund.id, ...(status === 'failed' ? { failure: { code: 'refund_failed', message: 'The refund failed' } } : {}) };
+}

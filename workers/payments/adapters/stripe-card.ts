@@ -220,12 +220,7 @@ export class StripeCardStrategy implements PaymentStrategy {
           { idempotencyKey: input.refundId },
         ),
       );
-      const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
-      return {
-        status,
-        providerRefundRef: refund.id,
-        ...(status === 'failed' ? { failure: { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } } : {}),
-      };
+      return toRefundResult(refund);
     } catch (err) {
       if (err instanceof ProviderFailure && (err.kind === 'invalid' || err.kind === 'declined')) {
         return { status: 'failed', providerRefundRef: '', failure: { code: err.opts.providerCode ?? 'refund_failed', message: err.message } };
@@ -236,13 +231,7 @@ export class StripeCardStrategy implements PaymentStrategy {
 
   async retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
     try {
-      const refund = await this.#call(() => this.stripe.refunds.retrieve(providerRefundRef));
-      const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
-      return {
-        status,
-        providerRefundRef: refund.id,
-        ...(status === 'failed' ? { failure: { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } } : {}),
-      };
+      return toRefundResult(await this.#call(() => this.stripe.refunds.retrieve(providerRefundRef)));
     } catch (err) {
       return this.#refuse(err);
     }
@@ -267,4 +256,14 @@ export class StripeCardStrategy implements PaymentStrategy {
       return this.#refuse(err);
     }
   }
+}
+
+/** A Stripe Refund in our terms (created or read back). */
+function toRefundResult(refund: Stripe.Refund): RefundResult {
+  const status = refund.status === 'succeeded' ? 'succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'failed' : 'pending';
+  return {
+    status,
+    providerRefundRef: refund.id,
+    ...(status === 'failed' ? { failure: { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } } : {}),
+  };
 }
