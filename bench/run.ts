@@ -13,12 +13,14 @@
  * fails), --log-level=LEVEL (the Worker's LOG_LEVEL; default: wrangler.toml's), --var=NAME=VALUE
  * (override a [vars] value, repeatable; e.g. to try a cache setting), --via=entry (send requests
  * through Miniflare's entry worker instead of a direct socket; see lib/worker.ts),
- * --do-storage=disk (Durable Object SQLite files on the disk instead of tmpfs; see lib/worker.ts), --list.
+ * --do-storage=disk (Durable Object SQLite files on the disk instead of tmpfs; see lib/worker.ts),
+ * --worker-log=FILE (append every workerd log line to FILE: the request and queue-message log
+ * lines with their durationMs, to see which step of a journey waits), --list.
  * Exit status: 0 done; 1 the stack or Worker did not start, a run failed or had errors
  * (or, with --strict, a target failed); 2 bad arguments; 130 interrupted.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,6 +51,7 @@ function parse() {
       warmup: { type: 'string' },
       strict: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
+      'worker-log': { type: 'string' },
       var: { type: 'string', multiple: true },
       via: { type: 'string', default: 'direct' },
       'do-storage': { type: 'string', default: 'tmpfs' },
@@ -233,6 +236,7 @@ async function main(): Promise<number> {
   const workerLog = { lines: 0, errors: 0, recentErrors: [] as string[] };
   const onLog = (l: WorkerdStructuredLog) => {
     workerLog.lines++;
+    if (args['worker-log']) appendFileSync(args['worker-log'], `${l.message}\n`);
     if (l.level === 'error') {
       workerLog.errors++;
       if (workerLog.recentErrors.length < 5) workerLog.recentErrors.push(l.message.slice(0, 3000));

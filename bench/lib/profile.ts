@@ -3,6 +3,9 @@
  * `inspectorPort`): where the Worker's and its Durable Objects' CPU time goes under load.
  *
  *   npx tsx bench/lib/profile.ts inventory.flash-sale [--connections=256] [--amount=10000] [--top=40]
+ *   npx tsx bench/lib/profile.ts checkout.journey --connections=16 [--duration=10]   (journeys for that long)
+ *   ... --allocations   also where the objects that reach the old generation are allocated
+ *   ... --trace-gc      print every collection of workerd's V8 (kind, heap before/after, pause)
  *
  * Builds the Worker, starts the local stack (PGlite), runs the scenario's setup, starts the
  * sampling profiler, drives the saturation load, stops it and prints the functions with the most
@@ -19,14 +22,24 @@ import { startLocalStack } from '../../tools/local/stack.ts';
 import { migrateAndSeed } from './database.ts';
 import { loadScenarios } from './discover.ts';
 import { saturate } from './generators.ts';
-import { scenarioByName, type RequestSpec, type SetupContext } from './scenario.ts';
+import { formatStages, runJourneys, type StageTimes } from './journey.ts';
+import { scenarioByName, type RequestSpec, type RunResult, type SetupContext } from './scenario.ts';
 import { buildWorker, prepareBenchSecrets, resolveDoStorage, serveWorker } from './worker.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { connections: { type: 'string', default: '256' }, amount: { type: 'string', default: '10000' }, top: { type: 'string', default: '40' } },
+  options: {
+    connections: { type: 'string', default: '256' },
+    amount: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '10' },
+    top: { type: 'string', default: '40' },
+    allocations: { type: 'boolean', default: false },
+    'trace-gc': { type: 'boolean', default: false },
+  },
 });
 const name = positionals[0] ?? 'inventory.flash-sale';
+// Miniflare passes MINIFLARE_WORKERD_V8_FLAGS to workerd's V8 when it starts it.
+if (values['trace-gc']) process.env.MINIFLARE_WORKERD_V8_FLAGS = `${process.env.MINIFLARE_WORKERD_V8_FLAGS ?? ''} --trace-gc`.trim();
 const log = (m: string) => process.stderr.write(`[profile] ${m}\n`);
 
 interface CallFrame {
@@ -103,6 +116,31 @@ function summarise(profile: CpuProfile, top: number) {
 }
 
 /** The longest stretches of consecutive garbage-collector samples: the pauses a request can meet. */
+interface AllocationNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/** Sampled bytes by allocating function, and by the innermost function of ours above it. */
+function summariseAllocations(head: AllocationNode, top: number) {
+  const self = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocationNode, stack: string[]) => {
+    const name = `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : ''}`;
+    const here = [...stack, name];
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      const key = here.slice(-3).join(' < ');
+      self.set(key, (self.get(key) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, here);
+  };
+  walk(head, []);
+  console.log(`\nAllocations sampled (live at the end or collected by a full GC), ${(total / 2 ** 20).toFixed(1)} MiB; by the last three frames:`);
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 2 ** 20).toFixed(2).padStart(7)} MiB  ${k}`);
+}
+
 function pauses(profile: CpuProfile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const runs: number[] = [];
@@ -129,7 +167,10 @@ try {
   const served = await serveWorker({
     scriptPath: built.scriptPath,
     bindings: { DATABASE_URL: stack.databaseUrl, NEON_WS_PROXY: stack.wsProxy, NEON_SQL_ENDPOINT: stack.sqlEndpoint },
-    onLog: () => {},
+    // --trace-gc: V8 prints each collection on workerd's output, which Miniflare hands over as log lines.
+    onLog: (l) => {
+      if (values['trace-gc'] && /Mark-Compact|Scavenge|Minor/.test(l.message)) process.stderr.write(`[gc] ${l.message.replace(/^\[[^\]]*\]\s*/, '').slice(0, 200)}\n`);
+    },
     via: 'direct',
     inspectorPort,
     doStorage: resolveDoStorage('tmpfs'),
@@ -160,17 +201,31 @@ try {
       return `${(h.usedSize / 2 ** 20).toFixed(1)} MiB used of ${(h.totalSize / 2 ** 20).toFixed(1)} MiB`;
     };
     log(`heap before: ${await heap()}`);
+    // --allocations: also sample what is allocated and then collected by a full (old-space) GC:
+    // the garbage that made it out of the young generation, which the atomic mark-compact pauses
+    // of workerd's isolate have to walk.
+    if (values.allocations) await inspector.send('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true });
     await inspector.send('Profiler.start');
     let seq = 0;
     const generator = scenario.request;
     const next = (): RequestSpec => (typeof generator === 'function' ? generator(seq++, data) : generator);
-    const result = await saturate(
-      { baseUrl: served.url.href, next, constant: typeof generator !== 'function', expectStatus: scenario.expectStatus, signal: new AbortController().signal },
-      { kind: 'saturation', connections: Number(values.connections), amount: Number(values.amount) },
-      10,
-    );
+    const signal = new AbortController().signal;
+    // A journey scenario (checkout.journey) drives its journeys for --duration seconds instead.
+    const result: RunResult & { stages?: Record<string, StageTimes> } = scenario.journey
+      ? await runJourneys({ baseUrl: served.url.href, journey: scenario.journey, data, nextSeq: () => seq++, signal }, { kind: 'saturation', connections: Number(values.connections) }, Number(values.duration))
+      : await saturate(
+          { baseUrl: served.url.href, next, constant: typeof generator !== 'function', expectStatus: scenario.expectStatus, signal },
+          { kind: 'saturation', connections: Number(values.connections), amount: Number(values.amount) },
+          10,
+        );
+    if (result.stages) log(`journeys:\n${formatStages(result.stages, result.completed, result.duration)}`);
     const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop');
+    const allocations = values.allocations ? (await inspector.send<{ profile: { head: AllocationNode } }>('HeapProfiler.stopSampling')).profile : null;
     log(`heap after: ${await heap()}`);
+    // What is still referenced (a leak or a cache) as against garbage not yet collected.
+    // (A request alongside: workerd's isolate may otherwise not take the message until it has work.)
+    await Promise.all([inspector.send('HeapProfiler.collectGarbage'), fetch(new URL('/livez', served.url)).then((r) => r.arrayBuffer())]);
+    log(`heap after a full GC: ${await heap()}`);
     inspector.close();
     log(`${Math.round(result.rps)} req/s (profiled), p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(result.statusCodes)}, errors ${result.errors}`);
     const file = path.join(os.tmpdir(), `${name}.cpuprofile`);
@@ -178,6 +233,7 @@ try {
     log(`raw profile: ${file}`);
     summarise(profile, Number(values.top));
     pauses(profile);
+    if (allocations) summariseAllocations(allocations.head, Number(values.top));
   } finally {
     await served.miniflare.dispose();
   }

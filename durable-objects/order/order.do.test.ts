@@ -39,6 +39,15 @@ async function setup(units: number, quantity: number, over: Partial<PlaceInput> 
   return { p, input, stub: orderFor(env, orderId) };
 }
 
+/** Places the order and has the shopper pay it at the emulator (its webhooks not delivered yet); the PaymentIntent id. */
+async function placeAndPay(stub: ReturnType<typeof orderFor>, input: PlaceInput): Promise<string> {
+  const placed = await stub.place(input);
+  if (!placed.ok) throw new Error(JSON.stringify(placed));
+  const pi = placed.order.payment.providerRef!;
+  await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+  return pi;
+}
+
 type Instance = OrderDurableObject;
 const paymentIntents = async (attemptId: string) =>
   ((await emulator('/_emulator/requests')).requests as Array<{ method: string; path: string; status: number; key?: string }>).filter(
@@ -120,11 +129,8 @@ describe('order saga object', () => {
 
   it('refunds a payment that was captured while the order was being cancelled', async () => {
     const { p, input, stub } = await setup(2, 2);
-    const placed = await stub.place(input);
-    if (!placed.ok) throw new Error(JSON.stringify(placed));
-    const pi = placed.order.payment.providerRef!;
     // The shopper pays; the webhook has not arrived yet when they cancel.
-    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await placeAndPay(stub, input);
     const cancelled = await stub.cancel({ opId: 'c1', by: 'user:x', reason: 'changed my mind' });
     expect(cancelled).toMatchObject({ ok: true, order: { status: 'CANCELLED' } });
     const order = await stub.view();
@@ -203,10 +209,7 @@ describe('order saga object', () => {
 
   it('asks the provider about a refund it answered pending when no webhook settles it', async () => {
     const { p, input, stub } = await setup(3, 2);
-    const placed = await stub.place(input);
-    if (!placed.ok) throw new Error(JSON.stringify(placed));
-    const pi = placed.order.payment.providerRef!;
-    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    const pi = await placeAndPay(stub, input);
     await deliverWebhooks(pi);
     expect(await stub.view()).toMatchObject({ status: 'PAID' });
     // The provider answers this refund `pending`; its webhooks are never delivered here.

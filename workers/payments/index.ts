@@ -8,7 +8,7 @@ import type { PaymentsService } from './payments.service';
  * Payments' public surface (README.md): the service the order saga calls, the webhook router,
  * the ports it needs wired, and our own payment types.
  */
-export { makePaymentsService, recordingSink, type PaymentsDeps, type PaymentsService } from './payments.service';
+export { makePaymentsService, type PaymentsDeps, type PaymentsService } from './payments.service';
 export { paymentsConfig, strategyFor, type PaymentsConfig, type ResilienceEnv } from './payments.factory';
 export { DrizzleWebhookEventStore } from './payments.repo';
 export type { PaymentEventSink, PaymentStrategy, WebhookEventStore } from './payments.ports';

@@ -36,17 +36,29 @@ export interface PaymentStrategy {
 /**
  * Where verified, normalised provider events go (the order saga). deliver() must be idempotent
  * by `event.id` and tolerate any order: an event may arrive before begin() returned to the saga,
- * twice, or after a later one. Throwing means "not now": the event stays recorded and undelivered
- * and is offered again (provider redelivery or redeliverPendingEvents).
+ * twice, or after a later one. Throwing means "not now": the event is recorded undelivered and
+ * is offered again (provider redelivery or redeliverPending).
  */
 export interface PaymentEventSink {
+  /**
+   * Takes one verified event. Every copy a provider sends is offered (the inbox is written after
+   * the offer, off the path to the order's new state), so a sink must apply an event id once:
+   * the order saga keeps the ids it applied.
+   */
   deliver(event: PaymentEvent): Promise<void>;
 }
 
-/** The webhook inbox (payment_webhook_events): dedupe by (provider, provider event id). */
+/** What offering an event to the sink came to: taken (when), or its error. */
+export type DeliveryOutcome = { deliveredAt: Date } | { error: string };
+
+/** The webhook inbox (payment_webhook_events): one row per (provider, provider event id). */
 export interface WebhookEventStore {
-  /** Inserts unless (provider, providerEventId) exists; says which, and whether it was already delivered. */
-  record(event: PaymentEvent): Promise<{ inserted: boolean; delivered: boolean }>;
+  /**
+   * Records the event with the outcome of offering it, in one statement: a new row; or, for a row
+   * not yet delivered, one more attempt with this outcome; a row already delivered stays as it is.
+   * `inserted`: the row is new; `wasDelivered`: an earlier copy had already been delivered.
+   */
+  record(event: PaymentEvent, outcome: DeliveryOutcome): Promise<{ inserted: boolean; wasDelivered: boolean }>;
   markDelivered(event: PaymentEvent, at: Date): Promise<void>;
   markFailed(event: PaymentEvent, error: string): Promise<void>;
   /** Recorded but not yet accepted by the sink, oldest first. */

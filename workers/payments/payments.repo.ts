@@ -2,15 +2,17 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { AnyDb } from '../../shared/db/client';
 import { paymentWebhookEvents } from '../../shared/db/schema';
 import { newId } from '../../shared/kernel/ids';
-import type { WebhookEventStore } from './payments.ports';
+import type { DeliveryOutcome, WebhookEventStore } from './payments.ports';
 import { PaymentEventSchema, type PaymentEvent } from './payments.schemas';
 
 /** payment_webhook_events: the webhook inbox (this context's table only). */
 export class DrizzleWebhookEventStore implements WebhookEventStore {
   constructor(private readonly db: () => AnyDb) {}
 
-  async record(event: PaymentEvent): Promise<{ inserted: boolean; delivered: boolean }> {
-    const inserted = await this.db()
+  async record(event: PaymentEvent, outcome: DeliveryOutcome): Promise<{ inserted: boolean; wasDelivered: boolean }> {
+    const deliveredAt = 'deliveredAt' in outcome ? outcome.deliveredAt : null;
+    const lastError = 'error' in outcome ? outcome.error.slice(0, 1000) : null;
+    const [row] = await this.db()
       .insert(paymentWebhookEvents)
       .values({
         id: newId('paymentWebhookEvent'),
@@ -23,15 +25,20 @@ export class DrizzleWebhookEventStore implements WebhookEventStore {
         providerRef: event.providerRef,
         event,
         occurredAt: new Date(event.occurredAt),
+        deliveredAt,
+        deliveryAttempts: 1,
+        lastError,
       })
-      .onConflictDoNothing({ target: [paymentWebhookEvents.provider, paymentWebhookEvents.eventId] })
-      .returning({ id: paymentWebhookEvents.id });
-    if (inserted.length) return { inserted: true, delivered: false };
-    const [row] = await this.db()
-      .select({ deliveredAt: paymentWebhookEvents.deliveredAt })
-      .from(paymentWebhookEvents)
-      .where(and(eq(paymentWebhookEvents.provider, event.provider), eq(paymentWebhookEvents.eventId, event.providerEventId)));
-    return { inserted: false, delivered: row?.deliveredAt != null };
+      .onConflictDoUpdate({
+        target: [paymentWebhookEvents.provider, paymentWebhookEvents.eventId],
+        set: { deliveredAt, deliveryAttempts: sql`${paymentWebhookEvents.deliveryAttempts} + 1`, lastError },
+        // A row already delivered is not touched (and returns nothing).
+        setWhere: isNull(paymentWebhookEvents.deliveredAt),
+      })
+      // xmax is 0 on a row this statement inserted, the updating transaction's id on one it updated.
+      .returning({ inserted: sql<boolean>`(xmax = 0)` });
+    if (!row) return { inserted: false, wasDelivered: true };
+    return { inserted: row.inserted, wasDelivered: false };
   }
 
   async markDelivered(event: PaymentEvent, at: Date): Promise<void> {

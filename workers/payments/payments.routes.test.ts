@@ -12,6 +12,8 @@ import { readConfig } from '../../shared/env';
 import { newId } from '../../shared/kernel/ids';
 import { call, json, problem } from '../../test/support/http';
 import { paymentsConfig, strategyFor } from './payments.factory';
+import { DrizzleWebhookEventStore } from './payments.repo';
+import type { PaymentEvent } from './payments.schemas';
 
 const config = readConfig(env);
 const db = new DbProvider(config).http();
@@ -181,6 +183,36 @@ describe('POST /v1/payments/webhooks/razorpay', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ignored: true });
+  });
+});
+
+describe('the webhook inbox (DrizzleWebhookEventStore) on the real database', () => {
+  it('records each copy with its outcome in one statement and leaves a delivered row alone', async () => {
+    const store = new DrizzleWebhookEventStore(() => new DbProvider(config).pool());
+    const ref = `pi_inbox_${newId('event')}`;
+    const event: PaymentEvent = {
+      id: `stripe:evt_${ref}`,
+      provider: 'stripe',
+      providerEventId: `evt_${ref}`,
+      providerType: 'payment_intent.succeeded',
+      type: 'succeeded',
+      attemptId: null,
+      orderId: null,
+      refundId: null,
+      providerRef: ref,
+      providerObjectRef: null,
+      amount: { amount: 100, currency: 'USD' },
+      failure: null,
+      occurredAt: new Date().toISOString(),
+    };
+    const at = new Date('2027-03-01T10:00:00Z');
+    expect(await store.record(event, { error: 'saga not ready' })).toEqual({ inserted: true, wasDelivered: false });
+    expect(await rows({ providerRef: ref })).toMatchObject([{ deliveredAt: null, deliveryAttempts: 1, lastError: 'saga not ready' }]);
+    expect(await store.record(event, { deliveredAt: at })).toEqual({ inserted: false, wasDelivered: false });
+    expect(await rows({ providerRef: ref })).toMatchObject([{ deliveredAt: at, deliveryAttempts: 2, lastError: null }]);
+    expect(await store.record(event, { error: 'late copy' })).toEqual({ inserted: false, wasDelivered: true });
+    expect(await rows({ providerRef: ref })).toMatchObject([{ deliveredAt: at, deliveryAttempts: 2, lastError: null }]);
+    expect(await store.undelivered(1000)).not.toContainEqual(expect.objectContaining({ id: event.id }));
   });
 });
 

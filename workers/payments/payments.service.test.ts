@@ -2,21 +2,28 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makePaymentsService } from './payments.service';
-import type { PaymentEventSink, WebhookEventStore } from './payments.ports';
+import type { DeliveryOutcome, PaymentEventSink, WebhookEventStore } from './payments.ports';
 import type { PaymentEvent } from './payments.schemas';
 
 class MemoryStore implements WebhookEventStore {
   rows = new Map<string, { event: PaymentEvent; deliveredAt: Date | null; attempts: number; lastError: string | null }>();
-  async record(event: PaymentEvent) {
+  async record(event: PaymentEvent, outcome: DeliveryOutcome) {
+    const deliveredAt = 'deliveredAt' in outcome ? outcome.deliveredAt : null;
+    const lastError = 'error' in outcome ? outcome.error : null;
     const row = this.rows.get(event.id);
-    if (row) return { inserted: false, delivered: row.deliveredAt !== null };
-    this.rows.set(event.id, { event, deliveredAt: null, attempts: 0, lastError: null });
-    return { inserted: true, delivered: false };
+    if (!row) {
+      this.rows.set(event.id, { event, deliveredAt, attempts: 1, lastError });
+      return { inserted: true, wasDelivered: false };
+    }
+    if (row.deliveredAt) return { inserted: false, wasDelivered: true };
+    Object.assign(row, { deliveredAt, attempts: row.attempts + 1, lastError });
+    return { inserted: false, wasDelivered: false };
   }
   async markDelivered(event: PaymentEvent, at: Date) {
     const row = this.rows.get(event.id)!;
     row.attempts++;
     row.deliveredAt ??= at;
+    row.lastError = null;
   }
   async markFailed(event: PaymentEvent, error: string) {
     const row = this.rows.get(event.id)!;
@@ -55,11 +62,14 @@ function service(sink: PaymentEventSink, store = new MemoryStore()) {
 describe('webhook delivery to the sink', () => {
   it('a sink failure still acknowledges (recorded), and redeliverPending delivers it later, once', async () => {
     let failing = true;
-    const seen: PaymentEvent[] = [];
+    const offered: string[] = [];
+    const applied = new Map<string, unknown[]>();
     const { svc, store } = service({
+      // Like the order saga: every copy is offered, each event id is applied once.
       async deliver(e) {
+        offered.push(e.id);
         if (failing) throw new Error('saga not ready');
-        seen.push(e);
+        if (!applied.has(e.id)) applied.set(e.id, [e.type, e.attemptId, e.providerRef]);
       },
     });
     const h = razorpayHook('payment.captured', 'evt_unit_1');
@@ -68,14 +78,37 @@ describe('webhook delivery to the sink', () => {
 
     // The provider's redelivery of an undelivered event tries the sink again.
     expect(await svc.handleRazorpayWebhook(h.body, h.sig, h.id)).toMatchObject({ duplicate: true, delivered: false });
+    expect(store.rows.get('razorpay:evt_unit_1')).toMatchObject({ deliveredAt: null, attempts: 2 });
 
     failing = false;
     expect(await svc.redeliverPending()).toEqual({ delivered: 1, failed: 0 });
     expect(await svc.redeliverPending()).toEqual({ delivered: 0, failed: 0 });
-    expect(seen.map((e) => [e.id, e.type, e.attemptId, e.providerRef])).toEqual([['razorpay:evt_unit_1', 'succeeded', 'pat_0123456789', 'order_1']]);
-    // Once delivered, a duplicate is not offered again.
+    expect([...applied]).toEqual([['razorpay:evt_unit_1', ['succeeded', 'pat_0123456789', 'order_1']]]);
+    expect(store.rows.get('razorpay:evt_unit_1')).toMatchObject({ deliveredAt: new Date('2027-01-01T00:00:00Z'), attempts: 3 });
+    // A copy after delivery is offered (the sink ignores the id it applied) and leaves the row as it was.
     expect(await svc.handleRazorpayWebhook(h.body, h.sig, h.id)).toMatchObject({ duplicate: true, delivered: false });
-    expect(seen).toHaveLength(1);
+    expect(offered).toEqual(Array(4).fill('razorpay:evt_unit_1'));
+    expect(store.rows.get('razorpay:evt_unit_1')).toMatchObject({ attempts: 3, lastError: null });
+  });
+
+  it('a first delivery that the sink takes is recorded as delivered in the same write', async () => {
+    const { svc, store } = service({ deliver: async () => undefined });
+    const h = razorpayHook('payment.captured', 'evt_unit_3');
+    expect(await svc.handleRazorpayWebhook(h.body, h.sig, h.id)).toEqual({ received: true, duplicate: false, ignored: false, delivered: true });
+    expect(store.rows.get('razorpay:evt_unit_3')).toMatchObject({ deliveredAt: new Date('2027-01-01T00:00:00Z'), attempts: 1, lastError: null });
+    expect(await svc.redeliverPending()).toEqual({ delivered: 0, failed: 0 });
+  });
+
+  it('a failed inbox write fails the webhook (the provider sends it again) after the sink took it', async () => {
+    const store = new MemoryStore();
+    store.record = async () => {
+      throw new Error('database unreachable');
+    };
+    const offered: string[] = [];
+    const { svc } = service({ deliver: async (e) => void offered.push(e.id) }, store);
+    const h = razorpayHook('payment.captured', 'evt_unit_4');
+    await expect(svc.handleRazorpayWebhook(h.body, h.sig, h.id)).rejects.toThrow('database unreachable');
+    expect(offered).toEqual(['razorpay:evt_unit_4']);
   });
 
   it('rejects a wrong signature without touching the store', async () => {

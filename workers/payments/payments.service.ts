@@ -5,7 +5,7 @@ import type { Clock } from '../../shared/kernel/clock';
 import { normaliseRazorpayEvent, verifyRazorpayWebhook } from './adapters/razorpay-webhook';
 import { normaliseStripeEvent, verifyStripeWebhook, WebhookSignatureError } from './adapters/stripe-webhook';
 import { realResilienceEnv, strategyFor, type PaymentsConfig, type ResilienceEnv } from './payments.factory';
-import type { PaymentEventSink, WebhookEventStore } from './payments.ports';
+import type { DeliveryOutcome, PaymentEventSink, WebhookEventStore } from './payments.ports';
 import {
   BeginPaymentSchema,
   CancelPaymentSchema,
@@ -48,27 +48,36 @@ export function makePaymentsService(deps: PaymentsDeps) {
   const env = deps.resilience ?? realResilienceEnv;
   const strategy = (method: PaymentMethod) => strategyFor(method, deps.config, env);
 
-  /** Records (dedupe), then offers the event to the sink; a sink failure leaves it for redelivery. */
+  /**
+   * Offers the event to the sink first, so the order sees its payment without waiting for
+   * Postgres, then records it with the outcome in one statement (the inbox: dedupe for the
+   * answer, and the list redeliverPending works from). A failed record throws: the provider sends
+   * the event again and the sink, idempotent by event id, applies it once.
+   */
   async function accept(event: PaymentEvent | null): Promise<WebhookAck> {
     if (!event) return { received: true, duplicate: false, ignored: true, delivered: false };
-    const store = deps.store();
-    const { inserted, delivered } = await store.record(event);
-    if (!inserted && delivered) return { received: true, duplicate: true, ignored: false, delivered: false };
-    const ok = await deliver(store, event);
-    return { received: true, duplicate: !inserted, ignored: false, delivered: ok };
+    const outcome = await offer(event);
+    const { inserted, wasDelivered } = await deps.store().record(event, outcome);
+    return { received: true, duplicate: !inserted, ignored: false, delivered: 'deliveredAt' in outcome && !wasDelivered };
   }
 
-  async function deliver(store: WebhookEventStore, event: PaymentEvent): Promise<boolean> {
+  async function offer(event: PaymentEvent): Promise<DeliveryOutcome> {
     try {
       await deps.sink.deliver(event);
+      return { deliveredAt: deps.clock.now() };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (deps.log) deps.log.paymentSinkError = message;
-      await store.markFailed(event, message);
-      return false;
+      return { error: message };
     }
-    await store.markDelivered(event, deps.clock.now());
-    return true;
+  }
+
+  /** redeliverPending: offers a recorded, undelivered event again and records the outcome. */
+  async function deliver(store: WebhookEventStore, event: PaymentEvent): Promise<boolean> {
+    const outcome = await offer(event);
+    if ('deliveredAt' in outcome) await store.markDelivered(event, outcome.deliveredAt);
+    else await store.markFailed(event, outcome.error);
+    return 'deliveredAt' in outcome;
   }
 
   const service = {
@@ -178,13 +187,3 @@ export function makePaymentsService(deps: PaymentsDeps) {
 }
 
 export type PaymentsService = ReturnType<typeof makePaymentsService>;
-
-/**
- * The sink the gateway uses until the order saga is wired: accepts every event (it stays
- * recorded in payment_webhook_events with delivered_at) and logs it.
- */
-export const recordingSink = (log?: Record<string, unknown>): PaymentEventSink => ({
-  async deliver(event) {
-    if (log) log.paymentEvent = { id: event.id, type: event.type, attemptId: event.attemptId, providerRef: event.providerRef };
-  },
-});
