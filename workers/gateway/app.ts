@@ -42,8 +42,10 @@ export function createApp() {
   );
 
   // Authentication is lazy: `requires(...)` on a route resolves the bearer token through this.
+  // No Authorization header is an anonymous caller (what the authenticator answers too), without
+  // building the identity service: guest carts and public catalog reads skip it.
   app.use('*', (c, next) => {
-    c.set('authenticate', (header) => services(c).auth.authenticator(header));
+    c.set('authenticate', (header) => (header === undefined || header === '' ? Promise.resolve(null) : services(c).auth.authenticator(header)));
     return next();
   });
 
