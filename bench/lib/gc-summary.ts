@@ -6,9 +6,9 @@
  *
  * `--trace-gc-nvp` makes V8 print one JSON record per collection (Miniflare hands workerd's output
  * over as log lines, which `--worker-log` keeps). For every isolate with at least `--min-gcs`
- * collections this prints: the scavenges and mark-compacts with their pauses, what the scavenges
- * copied and promoted, how much the old generation grew between collections (objects the program
- * or the runtime allocated straight into it), and, divided by the request log lines seen between
+ * collections this prints: the scavenges and mark-compacts with their pauses, the bytes allocated in
+ * the young generation, what the scavenges promoted, how much the old generation grew between
+ * collections (outside any scavenge), and, divided by the request log lines seen between
  * the isolate's first and last collection, the same per request. Each bench scenario runs its own
  * workerd, so its isolates are separate entries. Not part of `npm run bench`.
  */
