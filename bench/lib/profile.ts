@@ -6,6 +6,9 @@
  *   npx tsx bench/lib/profile.ts checkout.journey --connections=16 [--duration=10]   (journeys for that long)
  *   ... --allocations   also where the objects that reach the old generation are allocated
  *   ... --trace-gc      print every collection of workerd's V8 (kind, heap before/after, pause)
+ *   ... --all-allocations   where everything is allocated (young garbage too): what drives the scavenges
+ *   ... --snapshot      a heap snapshot halfway through the load: live objects by constructor
+ *   ... --snapshot --retainers=Context   also how a few live objects of that constructor are held
  *
  * Builds the Worker, starts the local stack (PGlite), runs the scenario's setup, starts the
  * sampling profiler, drives the saturation load, stops it and prints the functions with the most
@@ -35,6 +38,9 @@ const { values, positionals } = parseArgs({
     top: { type: 'string', default: '40' },
     allocations: { type: 'boolean', default: false },
     'trace-gc': { type: 'boolean', default: false },
+    'all-allocations': { type: 'boolean', default: false },
+    snapshot: { type: 'boolean', default: false },
+    retainers: { type: 'string', default: '' },
   },
 });
 const name = positionals[0] ?? 'inventory.flash-sale';
@@ -62,11 +68,16 @@ interface CpuProfile {
 class Inspector {
   private seq = 0;
   private pending = new Map<number, (v: unknown) => void>();
+  private listeners = new Map<string, (params: unknown) => void>();
   private constructor(private ws: WebSocket) {
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown };
+      const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: unknown; method?: string; params?: unknown };
       if (msg.id !== undefined) this.pending.get(msg.id)?.(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
+      else if (msg.method) this.listeners.get(msg.method)?.(msg.params);
     });
+  }
+  on(method: string, listener: (params: unknown) => void) {
+    this.listeners.set(method, listener);
   }
   static async connect(url: string): Promise<Inspector> {
     const ws = new WebSocket(url);
@@ -123,7 +134,7 @@ interface AllocationNode {
 }
 
 /** Sampled bytes by allocating function, and by the innermost function of ours above it. */
-function summariseAllocations(head: AllocationNode, top: number) {
+function summariseAllocations(head: AllocationNode, top: number, all: boolean) {
   const self = new Map<string, number>();
   let total = 0;
   const walk = (n: AllocationNode, stack: string[]) => {
@@ -137,8 +148,76 @@ function summariseAllocations(head: AllocationNode, top: number) {
     for (const c of n.children) walk(c, here);
   };
   walk(head, []);
-  console.log(`\nAllocations sampled (live at the end or collected by a full GC), ${(total / 2 ** 20).toFixed(1)} MiB; by the last three frames:`);
+  console.log(`\nAllocations sampled (${all ? 'all of them' : 'live at the end or collected by a full GC'}), ${(total / 2 ** 20).toFixed(1)} MiB; by the last three frames:`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 2 ** 20).toFixed(2).padStart(7)} MiB  ${k}`);
+}
+
+interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]]; edge_fields: string[]; edge_types: [string[]] } };
+  nodes: number[];
+  edges: number[];
+  strings: string[];
+}
+
+/**
+ * A heap snapshot (taken after V8's own full collection, so only what is still referenced):
+ * live objects and closures by constructor, and for `retainers` the shortest path from the
+ * roots to a few of its objects: what keeps them alive.
+ */
+function summariseSnapshot(snap: HeapSnapshot, top: number, retainers: string) {
+  const nf = snap.snapshot.meta.node_fields.length;
+  const ef = snap.snapshot.meta.edge_fields.length;
+  const types = snap.snapshot.meta.node_types[0];
+  const edgeTypes = snap.snapshot.meta.edge_types[0];
+  const [typeAt, nameAt, sizeAt, edgeCountAt] = ['type', 'name', 'self_size', 'edge_count'].map((f) => snap.snapshot.meta.node_fields.indexOf(f)) as [number, number, number, number];
+  const count = snap.nodes.length / nf;
+  const label = (n: number) => `${types[snap.nodes[n * nf + typeAt]!]}:${snap.strings[snap.nodes[n * nf + nameAt]!]!.slice(0, 60)}`;
+  const groups = new Map<string, { n: number; bytes: number }>();
+  const firstEdge = new Uint32Array(count + 1);
+  for (let n = 0, e = 0; n < count; n++) {
+    firstEdge[n] = e;
+    e += snap.nodes[n * nf + edgeCountAt]! * ef;
+    firstEdge[n + 1] = e;
+    const g = groups.get(label(n)) ?? { n: 0, bytes: 0 };
+    g.n++;
+    g.bytes += snap.nodes[n * nf + sizeAt]!;
+    groups.set(label(n), g);
+  }
+  console.log(`\nHeap snapshot: ${count} live nodes; by type and constructor (most objects first):`);
+  for (const [k, g] of [...groups].sort((a, b) => b[1].n - a[1].n).slice(0, top)) console.log(`  ${String(g.n).padStart(8)}  ${(g.bytes / 1024).toFixed(0).padStart(8)} KiB  ${k}`);
+  if (!retainers) return;
+  // Shortest paths from the root (node 0) over strong edges.
+  const parent = new Int32Array(count).fill(-1);
+  const via = new Int32Array(count).fill(-1);
+  parent[0] = 0;
+  const queue = [0];
+  for (let q = 0; q < queue.length; q++) {
+    const n = queue[q]!;
+    for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += ef) {
+      if (edgeTypes[snap.edges[e]!] === 'weak') continue;
+      const to = snap.edges[e + 2]! / nf;
+      if (parent[to] !== -1) continue;
+      parent[to] = n;
+      via[to] = e;
+      queue.push(to);
+    }
+  }
+  const edgeName = (e: number) => {
+    const t = edgeTypes[snap.edges[e]!];
+    const v = snap.edges[e + 1]!;
+    return t === 'element' || t === 'hidden' ? `[${v}]` : `${t === 'property' ? '.' : `(${t}) `}${snap.strings[v]}`;
+  };
+  const wanted = [...Array(count).keys()].filter((n) => snap.strings[snap.nodes[n * nf + nameAt]!] === retainers && parent[n] !== -1);
+  console.log(`\nHow ${wanted.length} live '${retainers}' are held (shortest paths from the roots, for 5 spread over them):`);
+  for (let k = 0; k < Math.min(5, wanted.length); k++) {
+    let n = wanted[Math.floor((k * wanted.length) / Math.min(5, wanted.length))]!;
+    const chain: string[] = [];
+    while (n !== 0 && chain.length < 40) {
+      chain.push(`${label(n)} ${edgeName(via[n]!)}`);
+      n = parent[n]!;
+    }
+    console.log(`  - ${chain.join('\n      <- ')}`);
+  }
 }
 
 function pauses(profile: CpuProfile) {
@@ -204,12 +283,21 @@ try {
     // --allocations: also sample what is allocated and then collected by a full (old-space) GC:
     // the garbage that made it out of the young generation, which the atomic mark-compact pauses
     // of workerd's isolate have to walk.
-    if (values.allocations) await inspector.send('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true });
+    const sampleAllocations = values.allocations || values['all-allocations'];
+    if (sampleAllocations) {
+      await inspector.send('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: values['all-allocations'] });
+    }
     await inspector.send('Profiler.start');
     let seq = 0;
     const generator = scenario.request;
     const next = (): RequestSpec => (typeof generator === 'function' ? generator(seq++, data) : generator);
     const signal = new AbortController().signal;
+    // --snapshot: halfway through the load (the load goes on; the isolate pauses while V8 writes it).
+    const chunks: string[] = [];
+    inspector.on('HeapProfiler.addHeapSnapshotChunk', (p) => chunks.push((p as { chunk: string }).chunk));
+    const snapshot = values.snapshot
+      ? new Promise<void>((res) => setTimeout(res, (Number(values.duration) * 1000) / 2)).then(() => inspector.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false }))
+      : null;
     // A journey scenario (checkout.journey) drives its journeys for --duration seconds instead.
     const result: RunResult & { stages?: Record<string, StageTimes> } = scenario.journey
       ? await runJourneys({ baseUrl: served.url.href, journey: scenario.journey, data, nextSeq: () => seq++, signal }, { kind: 'saturation', connections: Number(values.connections) }, Number(values.duration))
@@ -218,9 +306,10 @@ try {
           { kind: 'saturation', connections: Number(values.connections), amount: Number(values.amount) },
           10,
         );
+    await snapshot;
     if (result.stages) log(`journeys:\n${formatStages(result.stages, result.completed, result.duration)}`);
     const { profile } = await inspector.send<{ profile: CpuProfile }>('Profiler.stop');
-    const allocations = values.allocations ? (await inspector.send<{ profile: { head: AllocationNode } }>('HeapProfiler.stopSampling')).profile : null;
+    const allocations = sampleAllocations ? (await inspector.send<{ profile: { head: AllocationNode } }>('HeapProfiler.stopSampling')).profile : null;
     log(`heap after: ${await heap()}`);
     // What is still referenced (a leak or a cache) as against garbage not yet collected.
     // (A request alongside: workerd's isolate may otherwise not take the message until it has work.)
@@ -233,7 +322,8 @@ try {
     log(`raw profile: ${file}`);
     summarise(profile, Number(values.top));
     pauses(profile);
-    if (allocations) summariseAllocations(allocations.head, Number(values.top));
+    if (allocations) summariseAllocations(allocations.head, Number(values.top), Boolean(values['all-allocations']));
+    if (snapshot) summariseSnapshot(JSON.parse(chunks.join('')) as HeapSnapshot, Number(values.top), values.retainers ?? '');
   } finally {
     await served.miniflare.dispose();
   }

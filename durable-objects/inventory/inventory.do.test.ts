@@ -99,6 +99,34 @@ describe('levels', () => {
   });
 });
 
+describe('availability (the cart check)', () => {
+  it('a new object holds no stock; then it follows every change: stock, reservations, offline sales below zero, shards', async () => {
+    expect(await inventoryFor(env, newSku()).availability()).toEqual({ available: 0, stocked: false, shards: 1 });
+    const { skuId, stub } = await stocked({ wh_a: 5, wh_b: 3 });
+    expect(await stub.availability()).toEqual({ available: 8, stocked: true, shards: 1 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 6 });
+    expect(await stub.availability()).toEqual({ available: 2, stocked: true, shards: 1 });
+    // Goods sold offline beyond what wh_b had left: wh_b counts as 0, not as debt.
+    await stub.recordOfflineSale({ opId: 'pos-1', saleId: 'sale_1', warehouseId: 'wh_b', quantity: 4, soldAt: '2026-11-20T10:00:00Z' });
+    const levels = (await stub.levels()).levels;
+    expect(levels.map((l) => l.available).some((a) => a < 0)).toBe(true);
+    expect(await stub.availability()).toEqual({ available: levels.reduce((n, l) => n + Math.max(0, l.available), 0), stocked: true, shards: 1 });
+    await stub.release({ opId: 'x1', reservationId: 'rsv_1' });
+    expect((await stub.availability()).available).toBe(5);
+    expect(await configureShards(env, skuId, 3, 'shards-1')).toMatchObject({ ok: true });
+    expect(await stub.availability()).toMatchObject({ shards: 3 });
+  });
+
+  it('gives back the units of a reservation past its TTL before the alarm has run', async () => {
+    const { stub } = await stocked({ wh_a: 5 });
+    await stub.reserve({ opId: 'r1', reservationId: 'rsv_1', ref: order(), quantity: 4, ttlSeconds: 30 });
+    expect((await stub.availability()).available).toBe(1);
+    await travel(stub, 30_000);
+    expect((await stub.availability()).available).toBe(5);
+    expect(await stub.reservation('rsv_1')).toMatchObject({ ok: true, reservation: { status: 'expired' } });
+  });
+});
+
 describe('reservations', () => {
   it('reserve holds units; commit takes them off on hand; release gives them back', async () => {
     const { stub } = await stocked({ wh_a: 10 });

@@ -58,6 +58,7 @@ import {
   type SetStockResult,
   type TransferInResult,
   type TransferOutResult,
+  type AvailabilityView,
 } from './inventory.schemas';
 
 /** How long op ids (and closed reservations, settled transfers) are kept for replay. */
@@ -109,6 +110,7 @@ function invalid(error: z.ZodError): Failure<'INVALID_INPUT'> {
   });
 }
 
+type StockMemo = { reservable: number | null; nextExpiry: number | null; shards: number | null };
 type LevelRow = { warehouse_id: string; on_hand: number; reserved: number; in_transit_out: number };
 type WarehouseTransferRow = {
   id: string;
@@ -174,8 +176,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   /** The outbox relay in progress, if any (one at a time per object). */
   private relaying: Promise<void> | null = null;
-  /** Reservable units and the next expiry, as of the last write (null: read them again). */
-  private stock: { reservable: number | null; nextExpiry: number | null } | null = null;
+  /**
+   * Reservable units (null: no warehouse row), the next expiry and the shard count, as of the
+   * last write (null: read them again). Every change of stock goes through `write`, which drops it.
+   */
+  private stock: StockMemo | null = null;
   /** Reservations waiting for the next group commit (`drainReservations`). */
   private reserveQueue: Array<{ terms: ReserveTerms; resolve: (r: ReserveResult) => void; reject: (e: unknown) => void }> = [];
 
@@ -206,6 +211,20 @@ export class InventoryDurableObject extends DurableObject<Env> {
         .reduce((s, t) => s + linesOf(t).reduce((q, l) => q + l.quantity, 0), 0);
       return { levels, totals, needsReconciliation: flag ? { raisedAt: iso(flag.raised_at), reason: flag.reason } : null, inFlightOut, shards: this.shardCount() };
     });
+  }
+
+  /**
+   * What a reservation could take now (negative warehouses count as 0), whether the object holds
+   * stock at all, and the shard count: the cart's availability check, from memory between writes.
+   */
+  availability(): AvailabilityView {
+    const now = this.now();
+    let stock = this.stockMemo();
+    if (stock.nextExpiry !== null && stock.nextExpiry <= now) {
+      this.write(() => undefined, now);
+      stock = this.stockMemo();
+    }
+    return { available: stock.reservable ?? 0, stocked: stock.reservable !== null, shards: stock.shards ?? 1 };
   }
 
   /** One reservation (any status), or NOT_FOUND. */
@@ -370,12 +389,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
    */
   private soldOut(i: z.output<typeof ReserveInput>, now: number): Failure<'OUT_OF_STOCK'> | null {
     if (i.rememberRefusal || i.allocation) return null;
-    this.stock ??= this.sql
-      .exec<{ reservable: number | null; nextExpiry: number | null }>(
-        "SELECT (SELECT SUM(MAX(on_hand - reserved, 0)) FROM levels) AS reservable, (SELECT MIN(due_at) FROM due WHERE kind = 'expire') AS nextExpiry",
-      )
-      .one();
-    if ((this.stock.reservable ?? 0) > 0 || (this.stock.nextExpiry !== null && this.stock.nextExpiry <= now)) return null;
+    const stock = this.stockMemo();
+    if ((stock.reservable ?? 0) > 0 || (stock.nextExpiry !== null && stock.nextExpiry <= now)) return null;
     // A stored op id (replay) or an existing reservation with this id takes the full path.
     const known = this.sql.exec('SELECT 1 FROM operations WHERE op_id = ? UNION ALL SELECT 1 FROM reservations WHERE id = ? LIMIT 1', i.opId, i.reservationId);
     if (known.toArray().length > 0) return null;
@@ -873,6 +888,14 @@ export class InventoryDurableObject extends DurableObject<Env> {
       ref,
       opId,
     );
+  }
+
+  private stockMemo(): StockMemo {
+    return (this.stock ??= this.sql
+      .exec<StockMemo>(
+        "SELECT (SELECT SUM(MAX(on_hand - reserved, 0)) FROM levels) AS reservable, (SELECT MIN(due_at) FROM due WHERE kind = 'expire') AS nextExpiry, (SELECT shards FROM shard_config WHERE id = 1) AS shards",
+      )
+      .one());
   }
 
   private allLevels(): LevelRow[] {

@@ -267,6 +267,15 @@ export const LevelsView = z.object({
 });
 export type LevelsView = z.infer<typeof LevelsView>;
 
+/** What one object could reserve now (the sum over its warehouses, negatives as 0). */
+export interface AvailabilityView {
+  available: number;
+  /** Whether the object holds any warehouse row (false: never stocked, nothing loaded yet). */
+  stocked: boolean;
+  /** Shard count configured for the SKU (only meaningful on shard 0; 1 elsewhere). */
+  shards: number;
+}
+
 export const ReservationView = z.object({
   reservationId: ReservationId,
   ref: ReservationRef,

@@ -10,12 +10,23 @@ export function createLogger(minLevel: LogLevel, base: Record<string, unknown> =
   return {
     log(level, msg, fields) {
       if (LEVELS[level] < LEVELS[minLevel]) return;
-      const line = JSON.stringify({ ts: new Date().toISOString(), level, msg, ...base, ...fields }, errorReplacer);
+      const record = { ts: new Date().toISOString(), level, msg, ...base, ...fields };
+      // A replacer takes JSON.stringify off V8's fast path, so it is passed only when it has work.
+      const line = holdsError(record, 5) ? JSON.stringify(record, errorReplacer) : JSON.stringify(record);
       if (level === 'error') console.error(line);
       else if (level === 'warn') console.warn(line);
       else console.log(line);
     },
   };
+}
+
+/** Whether an Error sits within `depth` levels of `value` (an Error serialises as `{}` without the replacer; fields nest far less). */
+function holdsError(value: unknown, depth: number): boolean {
+  if (value instanceof Error) return true;
+  if (depth === 0 || typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some((v) => holdsError(v, depth - 1));
+  for (const key in value) if (holdsError((value as Record<string, unknown>)[key], depth - 1)) return true;
+  return false;
 }
 
 function errorReplacer(_key: string, value: unknown) {

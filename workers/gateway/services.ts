@@ -156,10 +156,10 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
       // Live from the SKU's inventory object(s), no Postgres on the hot path; a SKU whose object
       // has never held stock goes once through the inventory service, which loads it.
       async available(sku) {
-        const home = await inventoryFor(env, sku).levels();
-        if (home.levels.length > 0) {
-          const others = home.shards > 1 ? await Promise.all(Array.from({ length: home.shards - 1 }, (_, i) => inventoryFor(env, sku, i + 1).levels())) : [];
-          return [home, ...others].reduce((sum, v) => sum + v.levels.reduce((s, l) => s + Math.max(0, l.available), 0), 0);
+        const home = await inventoryFor(env, sku).availability();
+        if (home.stocked) {
+          const others = home.shards > 1 ? await Promise.all(Array.from({ length: home.shards - 1 }, (_, i) => inventoryFor(env, sku, i + 1).availability())) : [];
+          return others.reduce((sum, v) => sum + v.available, home.available);
         }
         try {
           return (await inventory().availability(sku)).available;
