@@ -106,6 +106,8 @@ export class CartDurableObject extends DurableObject<Env> {
   private mem: { row: CartRow; lines: LineRow[] } | null | undefined = undefined;
   /** Mirror of the `due` table. */
   private dues = new Map<string, number>();
+  /** Each mirrored line as callers see it, made once per change of the line (dropped when the row is). */
+  private views = new WeakMap<LineRow, LineView>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -181,7 +183,13 @@ export class CartDurableObject extends DurableObject<Env> {
           now,
           itemId,
         );
-        Object.assign(existing, { quantity: check.quantity, unit_price: i.line.unitPrice, currency: i.line.currency, name: i.line.name, variant_name: i.line.variantName, updated_at: now });
+        existing.quantity = check.quantity;
+        existing.unit_price = i.line.unitPrice;
+        existing.currency = i.line.currency;
+        existing.name = i.line.name;
+        existing.variant_name = i.line.variantName;
+        existing.updated_at = now;
+        this.views.delete(existing);
       } else {
         itemId = newId('cartItem', now);
         this.insertLine(itemId, i.line, check.quantity, now);
@@ -203,7 +211,9 @@ export class CartDurableObject extends DurableObject<Env> {
       if (!check.ok) return check.code === 'QUANTITY_LIMIT' ? fail(check.code, check.message, { limit: check.limit }) : fail(check.code, check.message, { available: check.available });
       if (check.quantity === line.quantity) return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
       this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
-      Object.assign(line, { quantity: check.quantity, updated_at: now });
+      line.quantity = check.quantity;
+      line.updated_at = now;
+      this.views.delete(line);
       this.touch(now, i.idleTtlMs);
       return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
     });
@@ -518,7 +528,12 @@ export class CartDurableObject extends DurableObject<Env> {
   private touch(now: number, idleTtlMs: number): void {
     this.sql.exec('UPDATE cart SET version = version + 1, updated_at = ?, last_activity_at = ?, idle_ttl_ms = ? WHERE id = 1', now, now, idleTtlMs);
     const row = this.mem?.row;
-    if (row) Object.assign(row, { version: row.version + 1, updated_at: now, last_activity_at: now, idle_ttl_ms: idleTtlMs });
+    if (row) {
+      row.version += 1;
+      row.updated_at = now;
+      row.last_activity_at = now;
+      row.idle_ttl_ms = idleTtlMs;
+    }
     if (!this.dues.has('expire')) this.setDue('expire', now + idleTtlMs);
   }
 
@@ -654,19 +669,25 @@ export class CartDurableObject extends DurableObject<Env> {
   }
 
   private lines(): LineView[] {
-    return (this.load()?.lines ?? []).map((l) => ({
-        itemId: l.item_id,
-        productId: l.product_id,
-        variantId: l.variant_id,
-        sku: l.sku,
-        name: l.name,
-        variantName: l.variant_name,
-        quantity: l.quantity,
-        unitPrice: l.unit_price,
-        currency: l.currency,
-        addedAt: iso(l.added_at),
-        updatedAt: iso(l.updated_at),
-      }));
+    return (this.load()?.lines ?? []).map((l) => this.views.get(l) ?? this.lineView(l));
+  }
+
+  private lineView(l: LineRow): LineView {
+    const view: LineView = {
+      itemId: l.item_id,
+      productId: l.product_id,
+      variantId: l.variant_id,
+      sku: l.sku,
+      name: l.name,
+      variantName: l.variant_name,
+      quantity: l.quantity,
+      unitPrice: l.unit_price,
+      currency: l.currency,
+      addedAt: iso(l.added_at),
+      updatedAt: iso(l.updated_at),
+    };
+    this.views.set(l, view);
+    return view;
   }
 
   private state(row: CartRow, now: number): CartState {
