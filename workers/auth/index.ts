@@ -5,7 +5,7 @@ import { registerAuthHandlers } from './auth.handlers';
 import type { AuthService } from './service';
 
 /** Identity's public surface: its service, its router, and what the composition root needs to build it. */
-export { makeAuthService, type AuthDeps, type AuthService } from './service';
+export { hasNoCredentials, makeAuthService, type AuthDeps, type AuthService } from './service';
 export { loadSigningKeys } from './tokens/signing-keys';
 
 export function authRouter(service: (c: Context<AppEnv>) => AuthService) {

@@ -6,7 +6,7 @@ import { AppError } from '../../shared/kernel/app-error';
 import { createRouter } from '../../shared/http/router';
 import { problemResponse } from '../../shared/http/problem';
 import { auditRouter } from '../audit';
-import { authRouter } from '../auth';
+import { authRouter, hasNoCredentials } from '../auth';
 import { catalogRouter } from '../catalog';
 import { eventsRouter } from '../events';
 import { inventoryRouter } from '../inventory';
@@ -45,7 +45,7 @@ export function createApp() {
   // No Authorization header is an anonymous caller (what the authenticator answers too), without
   // building the identity service: guest carts and public catalog reads skip it.
   app.use('*', (c, next) => {
-    c.set('authenticate', (header) => (header === undefined || header === '' ? Promise.resolve(null) : services(c).auth.authenticator(header)));
+    c.set('authenticate', (header) => (hasNoCredentials(header) ? Promise.resolve(null) : services(c).auth.authenticator(header)));
     return next();
   });
 

@@ -20,9 +20,14 @@ const verified = new Map<string, { actor: Actor; expiresAtMs: number; keys: unkn
  * (the route decides whether it needs a caller); any other scheme, or a token that fails
  * verification → 401 with one generic message, the reason logged as `authRejection`.
  */
+/** A request without credentials (no Authorization header, or an empty one): an anonymous caller. */
+export function hasNoCredentials(header: string | undefined): header is undefined | '' {
+  return header === undefined || header === '';
+}
+
 export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' | 'clock' | 'log'>): Authenticator {
   return async (header) => {
-    if (header === undefined || header === '') return null;
+    if (hasNoCredentials(header)) return null;
     const m = BEARER.exec(header);
     if (!m) {
       deps.log.authRejection = 'not_bearer';

@@ -51,3 +51,4 @@ export function makeAuthService(deps: AuthDeps) {
 export type AuthService = ReturnType<typeof makeAuthService>;
 export type { AuthDeps } from './deps';
 export { OAuthError } from './client-token';
+export { hasNoCredentials } from './authenticate';
