@@ -207,7 +207,8 @@ function summariseSnapshot(snap: HeapSnapshot, top: number, retainers: string) {
     const v = snap.edges[e + 1]!;
     return t === 'element' || t === 'hidden' ? `[${v}]` : `${t === 'property' ? '.' : `(${t}) `}${snap.strings[v]}`;
   };
-  const wanted = [...Array(count).keys()].filter((n) => snap.strings[snap.nodes[n * nf + nameAt]!] === retainers && parent[n] !== -1);
+  const held = (n: number) => ['object', 'closure'].includes(types[snap.nodes[n * nf + typeAt]!]!);
+  const wanted = [...Array(count).keys()].filter((n) => held(n) && snap.strings[snap.nodes[n * nf + nameAt]!] === retainers && parent[n] !== -1);
   console.log(`\nHow ${wanted.length} live '${retainers}' are held (shortest paths from the roots, for 5 spread over them):`);
   for (let k = 0; k < Math.min(5, wanted.length); k++) {
     let n = wanted[Math.floor((k * wanted.length) / Math.min(5, wanted.length))]!;
