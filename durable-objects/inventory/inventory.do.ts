@@ -218,12 +218,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
    * stock at all, and the shard count: the cart's availability check, from memory between writes.
    */
   availability(): AvailabilityView {
-    const now = this.now();
-    let stock = this.stockMemo();
-    if (stock.nextExpiry !== null && stock.nextExpiry <= now) {
-      this.write(() => undefined, now);
-      stock = this.stockMemo();
-    }
+    this.fresh(() => undefined);
+    const stock = this.stockMemo();
     return { available: stock.reservable ?? 0, stocked: stock.reservable !== null, shards: stock.shards ?? 1 };
   }
 
@@ -667,11 +663,12 @@ export class InventoryDurableObject extends DurableObject<Env> {
    * A read that must not see units held by reservations past their TTL: through `write` (which
    * expires them first) when one is due, else plain reads with no transaction (a burst of first
    * reads, e.g. every request of a flash sale loading the SKU in a new isolate, writes nothing).
+   * The next expiry comes from the stock memo: no query between writes.
    */
   private fresh<R>(body: () => R): R {
     const now = this.now();
-    const due = this.sql.exec("SELECT 1 FROM due WHERE kind = 'expire' AND due_at <= ? LIMIT 1", now).toArray().length > 0;
-    return due ? this.write(body, now) : body();
+    const { nextExpiry } = this.stockMemo();
+    return nextExpiry !== null && nextExpiry <= now ? this.write(body, now) : body();
   }
 
   /**
