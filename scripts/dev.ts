@@ -12,6 +12,7 @@ import { seedDatabase } from './seed.ts';
 import { loadOrCreateLocalSecrets } from '../tools/local/dev-secrets.ts';
 import { startLocalStack, type LocalStack } from '../tools/local/stack.ts';
 import { startPaymentEmulators } from '../tools/local/emulators/index.ts';
+import { STRIPE_WEBHOOK_EVENTS } from '../workers/payments/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const HOST = process.env.HOST ?? '127.0.0.1';
@@ -110,6 +111,8 @@ async function main() {
       webhookBase: `http://${HOST}:${PORT}`,
       stripePort: Number(process.env.STRIPE_EMULATOR_PORT ?? 12111),
       razorpayPort: Number(process.env.RAZORPAY_EMULATOR_PORT ?? 12112),
+      // Subscribed as a deployment's Stripe webhook endpoint is (workers/payments/README.md).
+      stripeEvents: STRIPE_WEBHOOK_EVENTS,
     });
     Object.assign(vars, paymentEmulators.vars);
     step(`payments: Stripe emulator ${paymentEmulators.stripe.url}, Razorpay emulator ${paymentEmulators.razorpay.url} (webhooks pushed to the Worker)`);

@@ -4,10 +4,12 @@
  * its address, so the emulator listens on a fixed port (`BENCH_STRIPE_PORT`, default 12121: not
  * `npm run dev`'s 12111) that the Worker's `STRIPE_API_BASE` names from the start
  * (`BENCH_PAYMENT_VARS`, merged into `BENCH_SECRETS` by lib/worker.ts), and `setup` points its
- * webhook pushes at the Worker it was given (`benchStripe(workerUrl)`).
+ * webhook pushes at the Worker it was given (`benchStripe(workerUrl)`). Its webhook endpoint is
+ * subscribed to the events Agora uses (`STRIPE_WEBHOOK_EVENTS`), as a deployment's is.
  */
 import { WebhookOutbox } from '../../tools/local/emulators/common.ts';
 import { startStripeEmulator } from '../../tools/local/emulators/stripe.ts';
+import { STRIPE_WEBHOOK_EVENTS } from '../../workers/payments/index.ts';
 
 const PORT = Number(process.env.BENCH_STRIPE_PORT ?? 12121);
 const SECRET_KEY = 'sk_test_agora_bench';
@@ -31,7 +33,7 @@ const pushed: Record<string, number> = {};
  * `/v1/payments/webhooks/stripe`. Kept for the rest of the process (the orchestrator exits at the end).
  */
 export async function benchStripe(workerUrl: URL): Promise<{ url: string; pushes: () => Record<string, number> }> {
-  running ??= startStripeEmulator({ port: PORT, secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET }).catch((err: unknown) => {
+  running ??= startStripeEmulator({ port: PORT, secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, enabledEvents: STRIPE_WEBHOOK_EVENTS }).catch((err: unknown) => {
     running = undefined;
     throw new Error(`The bench's Stripe emulator could not listen on 127.0.0.1:${PORT} (set BENCH_STRIPE_PORT): ${String(err)}`);
   });

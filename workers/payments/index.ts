@@ -13,6 +13,7 @@ export { paymentsConfig, strategyFor, type PaymentsConfig, type ResilienceEnv } 
 export { DrizzleWebhookEventStore } from './payments.repo';
 export type { PaymentEventSink, PaymentStrategy, WebhookEventStore } from './payments.ports';
 export { PaymentProviderError, PaymentUnavailableError } from './resilience';
+export { STRIPE_WEBHOOK_EVENTS } from './adapters/stripe-webhook';
 export {
   BeginPaymentSchema,
   CancelPaymentSchema,

@@ -4,6 +4,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeForm, startStripeEmulator } from './stripe.ts';
 import { startRazorpayEmulator } from './razorpay.ts';
+import { STRIPE_WEBHOOK_EVENTS } from '../../../workers/payments/index.ts';
 
 let stripe: Awaited<ReturnType<typeof startStripeEmulator>>;
 let razorpay: Awaited<ReturnType<typeof startRazorpayEmulator>>;
@@ -68,6 +69,24 @@ describe('stripe emulator', () => {
     }
     await expect(Stripe.webhooks.constructEventAsync(deliveries[0]!.body, deliveries[0]!.headers['stripe-signature']!, 'whsec_other')).rejects.toThrow();
     await fetch(`${stripe.url}/_emulator/faults`, { method: 'DELETE' });
+  });
+
+  it("delivers only the webhook endpoint's enabled events (Agora's list: no payment_intent.created or charge.succeeded)", async () => {
+    const subscribed = await startStripeEmulator({ secretKey: 'sk_test_sub', webhookSecret: 'whsec_sub', enabledEvents: STRIPE_WEBHOOK_EVENTS });
+    try {
+      const post = (path: string, body: string) =>
+        fetch(`${subscribed.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer sk_test_sub', 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const pi = (await (await post('/v1/payment_intents', 'amount=700&currency=usd&confirm=true&payment_method=pm_card_visa')).json()) as { id: string; status: string };
+      expect(pi.status).toBe('succeeded');
+      expect((await post('/v1/refunds', `payment_intent=${pi.id}&amount=200`)).status).toBe(200);
+      expect(subscribed.outbox.drain().map((d) => d.type)).toEqual(['payment_intent.succeeded', 'refund.created']);
+      // The same calls on the emulator subscribed to everything send the other types too.
+      const all = (await (await stripePost('/v1/payment_intents', 'amount=700&currency=usd&confirm=true&payment_method=pm_card_visa')).json()) as { id: string };
+      expect((await stripePost('/v1/refunds', `payment_intent=${all.id}&amount=200`)).status).toBe(200);
+      expect(stripe.outbox.drain(all.id).map((d) => d.type)).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'refund.created', 'charge.refunded']);
+    } finally {
+      await subscribed.stop();
+    }
   });
 
   it('injects 5xx and 429 without processing the request', async () => {

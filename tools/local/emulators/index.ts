@@ -4,11 +4,15 @@ import { startStripeEmulator } from './stripe.ts';
 /**
  * Both payment provider emulators, and the Worker vars that point at them (the workers test
  * project and `npm run dev`). With `webhookBase`, webhooks are also pushed to
- * `<webhookBase>/v1/payments/webhooks/{stripe,razorpay}`.
+ * `<webhookBase>/v1/payments/webhooks/{stripe,razorpay}`. `stripeEvents`: the Stripe webhook
+ * endpoint's enabled events (every type when not given).
  */
-export async function startPaymentEmulators(opts: { webhookBase?: string; stripePort?: number; razorpayPort?: number } = {}) {
+export async function startPaymentEmulators(
+  opts: { webhookBase?: string; stripePort?: number; razorpayPort?: number; stripeEvents?: readonly string[] } = {},
+) {
   const stripe = await startStripeEmulator({
     port: opts.stripePort,
+    enabledEvents: opts.stripeEvents,
     secretKey: 'sk_test_agora_emulator',
     webhookSecret: 'whsec_agora_emulator',
     webhookUrl: opts.webhookBase ? `${opts.webhookBase}/v1/payments/webhooks/stripe` : undefined,

@@ -8,7 +8,10 @@
  * Test controls: POST /_emulator/refunds/{id}/succeed|fail (a pending refund settles; with the
  * `pendingRefunds` fault), POST /_emulator/payment_intents/{id}/succeed|fail (what Stripe.js would do in
  * the browser), plus the shared /_emulator/faults, /_emulator/webhooks, /_emulator/requests.
- * Run alone: `tsx tools/local/emulators/stripe.ts` (PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, WEBHOOK_URL).
+ * Webhooks go out only for the types in `enabledEvents` (a Stripe webhook endpoint's
+ * `enabled_events`; every type by default).
+ * Run alone: `tsx tools/local/emulators/stripe.ts` (PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, WEBHOOK_URL,
+ * STRIPE_ENABLED_EVENTS: comma-separated).
  */
 import { createHash, createHmac } from 'node:crypto';
 import { randomId, serveEmulator, type ApiRequest, type ApiResponse, type EmulatorServer } from './common.ts';
@@ -20,6 +23,11 @@ export interface StripeEmulatorOptions {
   webhookSecret: string;
   /** Where to push webhooks (e.g. http://127.0.0.1:8787/v1/payments/webhooks/stripe). */
   webhookUrl?: string;
+  /**
+   * The webhook endpoint's `enabled_events`, as configured at Stripe: only events of these types
+   * are delivered (`*`, the default, delivers every type).
+   */
+  enabledEvents?: readonly string[];
 }
 
 type Params = Record<string, unknown>;
@@ -114,7 +122,9 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
   const refunds = new Map<string, Refund>();
   const idempotency = new Map<string, { fingerprint: string; response: ApiResponse }>();
 
+  const enabled = new Set(opts.enabledEvents ?? ['*']);
   function emit(type: string, object: unknown, idempotencyKey: string | null) {
+    if (!enabled.has('*') && !enabled.has(type)) return;
     const event = {
       id: randomId('evt_', 24),
       object: 'event',
@@ -383,6 +393,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     secretKey: process.env.STRIPE_SECRET_KEY ?? 'sk_test_emulator',
     webhookSecret: process.env.STRIPE_WEBHOOK_SECRET ?? 'whsec_emulator',
     webhookUrl: process.env.WEBHOOK_URL,
+    enabledEvents: process.env.STRIPE_ENABLED_EVENTS?.split(',').filter(Boolean),
   });
   console.log(`stripe emulator on ${e.url}`);
 }

@@ -17,13 +17,22 @@ export async function verifyStripeWebhook(rawBody: string, signature: string | u
   }
 }
 
-const PI_TYPES: Record<string, PaymentEventType> = {
+const PI_TYPES: Readonly<Record<string, PaymentEventType>> = {
   'payment_intent.amount_capturable_updated': 'authorized',
   'payment_intent.succeeded': 'succeeded',
   'payment_intent.payment_failed': 'failed',
   'payment_intent.canceled': 'canceled',
   'payment_intent.processing': 'pending',
 };
+
+const REFUND_TYPES = ['refund.created', 'refund.updated', 'refund.failed'] as const;
+
+/**
+ * The Stripe event types this adapter turns into payment events: what a Stripe webhook endpoint
+ * for Agora subscribes to (its `enabled_events`; workers/payments/README.md). Any other type is
+ * acknowledged and ignored, so subscribing to more only costs requests.
+ */
+export const STRIPE_WEBHOOK_EVENTS: readonly string[] = [...Object.keys(PI_TYPES), ...REFUND_TYPES];
 
 export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
   const occurredAt = new Date(event.created * 1000).toISOString();
@@ -49,7 +58,7 @@ export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
           : null,
     };
   }
-  if (event.type === 'refund.created' || event.type === 'refund.updated' || event.type === 'refund.failed') {
+  if ((REFUND_TYPES as readonly string[]).includes(event.type)) {
     const refund = event.data.object as Stripe.Refund;
     const type: PaymentEventType | null =
       refund.status === 'succeeded' ? 'refunded' : refund.status === 'failed' || refund.status === 'canceled' ? 'refund_failed' : null;
