@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_DEV_PASSWORD } from '../../scripts/dev-accounts.ts';
 import { JourneyFailure, type JourneyIO } from '../lib/journey.ts';
 import { benchStripe } from '../lib/payments.ts';
@@ -199,3 +200,43 @@ defineScenario<Shop>({
   runs: [saturation({ connections: BUYERS })],
   targets: [target.rpsAtLeast(200)],
 });
+
+/**
+ * References: the journey's skeleton on bare workerd (lib/bare-checkout-worker.ts): per checkout
+ * the same six requests into the Worker as `checkout.journey` (open cart, add item, place order,
+ * the payment webhook, two order reads), a new cart and a new order object each creating its
+ * table, and the SKU object's availability, reservation and commit; no framework, auth,
+ * validation, log lines, payment provider, queue or Postgres. What workerd allows for the journey
+ * on this machine before Agora does anything more. The second row reuses one cart object per
+ * buyer, so that only the order object is new.
+ */
+for (const reuseCart of [false, true]) {
+  defineScenario<{ skus: string[] }>({
+    name: reuseCart ? 'checkout.journey.bare.reused-cart' : 'checkout.journey.bare',
+    title: reuseCart ? 'checkout skeleton, cart object reused (reference)' : `checkout skeleton, bare objects (reference), ${BUYERS} buyers`,
+    tags: ['checkout', 'journey', 'reference'],
+    reference: true,
+    script: fileURLToPath(new URL('../lib/bare-checkout-worker.ts', import.meta.url)),
+    scriptDurableObjects: { CART: 'BareCart', ORDER: 'BareOrder', STOCK: 'BareStock' },
+    setup: async (ctx) => {
+      const tag = Date.now().toString(36);
+      const skus = Array.from({ length: SKUS }, (_, i) => `BARE-CHK-${tag}-${i}`);
+      for (const sku of skus) await ctx.json(`/stock?sku=${sku}&units=${UNITS}`, { method: 'POST' });
+      ctx.log(`${SKUS} SKUs with ${UNITS.toLocaleString('en-US')} units each in the bare SKU objects`);
+      return { skus };
+    },
+    request: { path: '/' }, // unused: the saturation run drives `journey`
+    journey: async (io, user, seq, { skus }) => {
+      const sku = skus[seq % skus.length]!;
+      const cart = await io.call<{ cartId: string }>('1 open cart', { method: 'POST', path: reuseCart ? `/carts?owner=${user}` : '/carts', expect: [201] });
+      await io.call('2 add item', { path: `/carts/${cart.body.cartId}/items`, ...json({ sku, quantity: 1, price: 1900 }), expect: [201] });
+      const placed = await io.call<{ orderId: string }>('3 place order', { path: '/orders', ...json({ cartId: cart.body.cartId }), expect: [201] });
+      await io.call('4 payment webhook', { path: `/orders/${placed.body.orderId}/paid`, ...json({}) });
+      for (let i = 0; i < 2; i++) {
+        const got = await io.call<{ status: string }>('5a GET order', { path: `/orders/${placed.body.orderId}` });
+        if (got.body.status !== 'PAID') throw new JourneyFailure('5a GET order', got.body.status, 'not PAID');
+      }
+    },
+    runs: [saturation({ connections: BUYERS })],
+  });
+}
