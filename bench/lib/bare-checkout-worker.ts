@@ -33,12 +33,23 @@ interface Line {
   price: number;
 }
 
-export class BareCart extends DurableObject<BareEnv> {
-  private readonly sql = this.ctx.storage.sql;
-  constructor(ctx: DurableObjectState, env: BareEnv) {
+/** An object of the skeleton: SQLite storage whose tables `schema` creates when the object starts. */
+abstract class BareObject extends DurableObject<BareEnv> {
+  protected readonly sql = this.ctx.storage.sql;
+  constructor(ctx: DurableObjectState, env: BareEnv, schema: string) {
     super(ctx, env);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS cart (id INTEGER PRIMARY KEY CHECK (id = 1), cart_id TEXT NOT NULL, status TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS lines (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL, price INTEGER NOT NULL)`);
+    this.sql.exec(schema);
+  }
+}
+
+export class BareCart extends BareObject {
+  constructor(ctx: DurableObjectState, env: BareEnv) {
+    super(
+      ctx,
+      env,
+      `CREATE TABLE IF NOT EXISTS cart (id INTEGER PRIMARY KEY CHECK (id = 1), cart_id TEXT NOT NULL, status TEXT NOT NULL);
+       CREATE TABLE IF NOT EXISTS lines (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL, price INTEGER NOT NULL)`,
+    );
   }
   open(cartId: string): { cartId: string; status: string } {
     // A reused object (`?owner=`) starts its next cart empty.
@@ -50,7 +61,7 @@ export class BareCart extends DurableObject<BareEnv> {
   }
   add(line: Line): { lines: Line[] } {
     this.sql.exec('INSERT INTO lines (sku, quantity, price) VALUES (?, ?, ?) ON CONFLICT (sku) DO UPDATE SET quantity = quantity + excluded.quantity', line.sku, line.quantity, line.price);
-    return { lines: this.sql.exec<{ sku: string; quantity: number; price: number }>('SELECT sku, quantity, price FROM lines').toArray() };
+    return { lines: this.lines() };
   }
   lines(): Line[] {
     return this.sql.exec<{ sku: string; quantity: number; price: number }>('SELECT sku, quantity, price FROM lines').toArray();
@@ -60,12 +71,14 @@ export class BareCart extends DurableObject<BareEnv> {
   }
 }
 
-export class BareStock extends DurableObject<BareEnv> {
-  private readonly sql = this.ctx.storage.sql;
+export class BareStock extends BareObject {
   constructor(ctx: DurableObjectState, env: BareEnv) {
-    super(ctx, env);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS stock (id INTEGER PRIMARY KEY CHECK (id = 1), on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, quantity INTEGER NOT NULL, status TEXT NOT NULL)`);
+    super(
+      ctx,
+      env,
+      `CREATE TABLE IF NOT EXISTS stock (id INTEGER PRIMARY KEY CHECK (id = 1), on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, quantity INTEGER NOT NULL, status TEXT NOT NULL)`,
+    );
   }
   receive(units: number): void {
     this.sql.exec('INSERT INTO stock (id, on_hand, reserved) VALUES (1, ?, 0) ON CONFLICT (id) DO UPDATE SET on_hand = on_hand + excluded.on_hand', units);
@@ -100,11 +113,9 @@ interface OrderDoc {
   total: number;
 }
 
-export class BareOrder extends DurableObject<BareEnv> {
-  private readonly sql = this.ctx.storage.sql;
+export class BareOrder extends BareObject {
   constructor(ctx: DurableObjectState, env: BareEnv) {
-    super(ctx, env);
-    this.sql.exec('CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID');
+    super(ctx, env, 'CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID');
   }
   private load(): OrderDoc | null {
     const row = this.sql.exec<{ doc: string }>(`SELECT doc FROM state WHERE k = 'order'`).toArray()[0];

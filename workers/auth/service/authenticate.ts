@@ -15,16 +15,16 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 const VERIFIED_LIMIT = 5000;
 const verified = new Map<string, { actor: Actor; expiresAtMs: number; keys: unknown; issuer: string; audience: string }>();
 
-/**
- * Bearer token → actor: the only way a request becomes authenticated. No header → null
- * (the route decides whether it needs a caller); any other scheme, or a token that fails
- * verification → 401 with one generic message, the reason logged as `authRejection`.
- */
 /** A request without credentials (no Authorization header, or an empty one): an anonymous caller. */
 export function hasNoCredentials(header: string | undefined): header is undefined | '' {
   return header === undefined || header === '';
 }
 
+/**
+ * Bearer token → actor: the only way a request becomes authenticated. No header → null
+ * (the route decides whether it needs a caller); any other scheme, or a token that fails
+ * verification → 401 with one generic message, the reason logged as `authRejection`.
+ */
 export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' | 'clock' | 'log'>): Authenticator {
   return async (header) => {
     if (hasNoCredentials(header)) return null;
