@@ -1,7 +1,6 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
 import { AppError } from '../../shared/kernel/app-error';
 import { createRouter } from '../../shared/http/router';
 import { problemResponse } from '../../shared/http/problem';
@@ -16,6 +15,7 @@ import { paymentsRouter } from '../payments';
 import { ordersRouter } from '../orders';
 import { healthRouter } from './health';
 import { methodIndex, notFound, onError } from './middleware/errors';
+import { cors } from './middleware/cors';
 import { requestContext } from './middleware/request-context';
 import { registerOpenApi } from './openapi';
 import { services, type Services } from './services';
@@ -70,10 +70,10 @@ export function createApp() {
 
 function corsHandler(origins: string): MiddlewareHandler {
   return cors({
-    origin: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()),
+    origins,
     allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'x-request-id'],
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow'],
-    maxAge: 600,
+    maxAgeSeconds: 600,
   });
 }

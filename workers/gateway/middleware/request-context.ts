@@ -4,6 +4,7 @@ import type { AppEnv } from '../../../shared/http/context';
 import { createLogger } from '../../../shared/http/logging';
 import { continueTrace, formatTraceparent } from '../../../shared/http/trace';
 import { newId } from '../../../shared/kernel/ids';
+import { setResponseHeaders } from '../../../shared/http/response-headers';
 import { routePath } from 'hono/route';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -24,13 +25,16 @@ export function requestContext(
     c.set('trace', trace);
     c.set('actor', null);
     c.set('log', {});
-    c.header('x-request-id', requestId);
-    c.header('traceparent', formatTraceparent(trace));
 
     try {
       c.set('config', readConfig(c.env));
       await next();
     } finally {
+      // On the final response (errors and preflights included), in place: see response-headers.ts.
+      setResponseHeaders(c, [
+        ['x-request-id', requestId],
+        ['traceparent', formatTraceparent(trace)],
+      ]);
       const status = c.res.status;
       const level = status >= 500 ? 'error' : 'info';
       const config = c.get('config');
