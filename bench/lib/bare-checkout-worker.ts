@@ -33,6 +33,11 @@ interface Line {
   price: number;
 }
 
+const CART_SCHEMA = `CREATE TABLE IF NOT EXISTS cart (id INTEGER PRIMARY KEY CHECK (id = 1), cart_id TEXT NOT NULL, status TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS lines (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL, price INTEGER NOT NULL)`;
+const STOCK_SCHEMA = `CREATE TABLE IF NOT EXISTS stock (id INTEGER PRIMARY KEY CHECK (id = 1), on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, quantity INTEGER NOT NULL, status TEXT NOT NULL)`;
+
 /** An object of the skeleton: SQLite storage whose tables `schema` creates when the object starts. */
 abstract class BareObject extends DurableObject<BareEnv> {
   protected readonly sql = this.ctx.storage.sql;
@@ -44,12 +49,7 @@ abstract class BareObject extends DurableObject<BareEnv> {
 
 export class BareCart extends BareObject {
   constructor(ctx: DurableObjectState, env: BareEnv) {
-    super(
-      ctx,
-      env,
-      `CREATE TABLE IF NOT EXISTS cart (id INTEGER PRIMARY KEY CHECK (id = 1), cart_id TEXT NOT NULL, status TEXT NOT NULL);
-       CREATE TABLE IF NOT EXISTS lines (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL, price INTEGER NOT NULL)`,
-    );
+    super(ctx, env, CART_SCHEMA);
   }
   open(cartId: string): { cartId: string; status: string } {
     // A reused object (`?owner=`) starts its next cart empty.
@@ -73,12 +73,7 @@ export class BareCart extends BareObject {
 
 export class BareStock extends BareObject {
   constructor(ctx: DurableObjectState, env: BareEnv) {
-    super(
-      ctx,
-      env,
-      `CREATE TABLE IF NOT EXISTS stock (id INTEGER PRIMARY KEY CHECK (id = 1), on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL);
-       CREATE TABLE IF NOT EXISTS holds (ref TEXT PRIMARY KEY, quantity INTEGER NOT NULL, status TEXT NOT NULL)`,
-    );
+    super(ctx, env, STOCK_SCHEMA);
   }
   receive(units: number): void {
     this.sql.exec('INSERT INTO stock (id, on_hand, reserved) VALUES (1, ?, 0) ON CONFLICT (id) DO UPDATE SET on_hand = on_hand + excluded.on_hand', units);

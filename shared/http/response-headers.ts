@@ -9,19 +9,20 @@ import type { Context } from 'hono';
  * response exists, and its `cors` middleware (which touches `c.res` before the handler runs),
  * build a new Response and copy every header each time: two to three extra Responses per request.
  */
-export function setResponseHeaders(c: Context, headers: readonly (readonly [name: string, value: string, append?: 'append'])[]): void {
-  let target = c.res.headers;
+export function setResponseHeaders(c: Context, headers: HeaderList): void {
   try {
-    apply(target, headers);
+    apply(c.res.headers, headers);
   } catch (e) {
     if (!(e instanceof TypeError)) throw e;
     c.res = new Response(c.res.body, c.res);
-    target = c.res.headers;
-    apply(target, headers);
+    apply(c.res.headers, headers);
   }
 }
 
-function apply(target: Headers, headers: readonly (readonly [string, string, 'append'?])[]): void {
+/** Headers to set, in order; `'append'` adds a value instead of replacing (e.g. `Vary`). */
+export type HeaderList = readonly (readonly [name: string, value: string, append?: 'append'])[];
+
+function apply(target: Headers, headers: HeaderList): void {
   for (const [name, value, append] of headers) {
     if (append) target.append(name, value);
     else target.set(name, value);

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { setResponseHeaders } from '../../../shared/http/response-headers';
+import { setResponseHeaders, type HeaderList } from '../../../shared/http/response-headers';
 
 export interface CorsOptions {
   /** `*`, or a comma-separated list of allowed origins (`CORS_ORIGINS`). */
@@ -41,7 +41,7 @@ export function cors(opts: CorsOptions): MiddlewareHandler {
       return new Response(null, { status: 204, headers });
     }
     await next();
-    const set: [string, string, 'append'?][] = [['access-control-expose-headers', expose]];
+    const set: HeaderList[number][] = [['access-control-expose-headers', expose]];
     if (origin) set.push(['access-control-allow-origin', origin]);
     if (!any) set.push(['vary', 'Origin', 'append']);
     setResponseHeaders(c, set);
