@@ -9,7 +9,11 @@
  * collections this prints: the scavenges and mark-compacts with their pauses, the bytes allocated in
  * the young generation, what the scavenges promoted, how much the old generation grew between
  * collections (outside any scavenge), and, divided by the request log lines seen between
- * the isolate's first and last collection, the same per request. Each bench scenario runs its own
+ * the isolate's first and last collection, the same per request. For the mark-compacts it also
+ * prints the embedder heap (workerd's C++ API objects: requests, responses, headers, RPC stubs,
+ * SQL cursors...) before and after, and how much of each pause lies outside V8's own phases
+ * (mark, clear, evacuate, sweep, finish): workerd destroying the API objects that died, in its
+ * collection epilogue (docs/performance.md). Each bench scenario runs its own
  * workerd, so its isolates are separate entries. Not part of `npm run bench`.
  */
 import { readFileSync } from 'node:fs';
@@ -24,6 +28,15 @@ interface GcRecord {
   allocated: number;
   start_old_gen_consumed_size: number;
   end_old_gen_consumed_size: number;
+  /** V8's heap plus the embedder's (workerd's C++ objects of its API, on cppgc). */
+  start_global_consumed_size?: number;
+  end_global_consumed_size?: number;
+  /** Milliseconds of the atomic pause in each of V8's own phases. */
+  mark?: number;
+  clear?: number;
+  evacuate?: number;
+  sweep?: number;
+  finish?: number;
   new_space_capacity: number;
   'incremental.steps_count'?: number;
 }
@@ -80,5 +93,15 @@ for (const [isolate, { records, first, last }] of byIsolate) {
   console.log(`  young allocated ${MB(sum(scavenges, (r) => r.allocated))} MB${perRequest(sum(scavenges, (r) => r.allocated))}`);
   console.log(`  promoted        ${MB(promoted)} MB in ${sum(scavenges, (r) => r.nodes_promoted ?? 0)} objects${perRequest(promoted)}`);
   console.log(`  old generation grew between collections by ${MB(oldGrowth)} MB${perRequest(oldGrowth)}`);
+  const embedder = (r: GcRecord, at: 'start' | 'end') =>
+    (at === 'start' ? (r.start_global_consumed_size ?? 0) - r.start_old_gen_consumed_size : (r.end_global_consumed_size ?? 0) - r.end_old_gen_consumed_size);
+  const phases = (r: GcRecord) => (r.mark ?? 0) + (r.clear ?? 0) + (r.evacuate ?? 0) + (r.sweep ?? 0) + (r.finish ?? 0);
+  for (const r of fulls) {
+    if (r.start_global_consumed_size === undefined) continue;
+    console.log(
+      `  mark-compact   pause ${r.pause.toFixed(1)} ms, of it outside V8's phases ${Math.max(0, r.pause - phases(r)).toFixed(1)} ms; ` +
+        `old generation ${MB(r.start_old_gen_consumed_size)} -> ${MB(r.end_old_gen_consumed_size)} MB, embedder ${MB(embedder(r, 'start'))} -> ${MB(embedder(r, 'end'))} MB`,
+    );
+  }
 }
 if (shown === 0) console.log(`no isolate with ${values['min-gcs']} or more collections in ${file} (was the run made with MINIFLARE_WORKERD_V8_FLAGS=--trace-gc-nvp?)`);

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { createRoute } from '@hono/zod-openapi';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { env } from 'cloudflare:workers';
 import { createRouter } from '../../shared/http/router';
 import { call, json, problem } from '../../test/support/http';
@@ -78,6 +78,36 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const get = await call('/livez', { headers: { origin: 'https://shop.example' } });
     expect(get.headers.get('access-control-expose-headers')).toContain('x-request-id');
+  });
+});
+
+describe('an invalid Worker configuration', () => {
+  it('is a 500 problem carrying the request id, and its log line says 500', async () => {
+    const app = createRouter();
+    app.use(requestContext(() => undefined));
+    app.get('/anything', (c) => c.json({ reached: true }, 200));
+    app.onError(onError);
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      const res = await app.request('/anything', { headers: { 'x-request-id': 'cfg-check-1' } }, { ...env, LOG_LEVEL: 'loud' }, {
+        waitUntil: () => undefined,
+        passThroughOnException: () => undefined,
+        props: {},
+      } as unknown as ExecutionContext);
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.headers.get('x-request-id')).toBe('cfg-check-1');
+      const body = await res.json<{ code: string; requestId: string }>();
+      expect(body).toMatchObject({ code: 'INTERNAL', requestId: 'cfg-check-1' });
+      // The configuration's own text (which names settings) stays out of the answer.
+      expect(JSON.stringify(body)).not.toContain('LOG_LEVEL');
+      const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+      expect(line).toMatchObject({ level: 'error', requestId: 'cfg-check-1', status: 500, outcome: 'server_error' });
+      expect(String((line!.error as { message?: string } | undefined)?.message ?? line!.error)).toContain('Invalid Worker configuration');
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

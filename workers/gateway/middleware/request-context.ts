@@ -6,6 +6,7 @@ import { continueTrace, formatTraceparent } from '../../../shared/http/trace';
 import { newId } from '../../../shared/kernel/ids';
 import { setResponseHeaders } from '../../../shared/http/response-headers';
 import { routePath } from 'hono/route';
+import { onError } from './errors';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -27,7 +28,16 @@ export function requestContext(
     c.set('log', {});
 
     try {
-      c.set('config', readConfig(c.env));
+      let config: ReturnType<typeof readConfig>;
+      try {
+        config = readConfig(c.env);
+      } catch (err) {
+        // An invalid Worker configuration is answered here, not by hono after this middleware
+        // has returned: so the log line below and the id headers belong to the 500 that is sent.
+        c.res = await onError(err instanceof Error ? err : new Error(String(err)), c);
+        return;
+      }
+      c.set('config', config);
       await next();
     } finally {
       // On the final response (errors and preflights included), in place: see response-headers.ts.
