@@ -103,6 +103,7 @@ async function readTokenForm(c: Context<AppEnv>): Promise<TokenForm> {
     if (!FORM_FIELDS.has(k)) continue;
     if (k in form) throw new OAuthError('invalid_request', `${k} must not be repeated`);
     if (v.length > 2048) throw new OAuthError('invalid_request', `${k} is too long`);
+    if (v.includes('\u0000')) throw new OAuthError('invalid_request', `${k} must not contain the NUL character`);
     form[k] = v;
   }
   return form;

@@ -16,6 +16,7 @@ import { ordersRouter } from '../orders';
 import { healthRouter } from './health';
 import { methodIndex, notFound, onError } from './middleware/errors';
 import { cors } from './middleware/cors';
+import { rejectNulCharacters } from './middleware/nul-guard';
 import { requestContext } from './middleware/request-context';
 import { registerOpenApi } from './openapi';
 import { services, type Services } from './services';
@@ -40,6 +41,8 @@ export function createApp() {
       onError: (c) => problemResponse(c, new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MiB')),
     }),
   );
+  // U+0000 anywhere in the URL or a JSON/form body: 400 before any handler runs.
+  app.use('*', rejectNulCharacters());
 
   // Authentication is lazy: `requires(...)` on a route resolves the bearer token through this.
   // No Authorization header is an anonymous caller (what the authenticator answers too), without
