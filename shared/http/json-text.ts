@@ -6,7 +6,9 @@ import type { JSONParsed } from 'hono/utils/types';
  * isolate's memory cache hands every request the same immutable object until the entry expires
  * or its generation moves on). Serialising a product list took about 30 % of the Worker's CPU
  * per cached `GET /v1/products` (docs/performance.md, 0.3.7); this serialises each cached object
- * once. The text lives as long as the object does (a WeakMap), so nothing outlives the cache entry.
+ * once. The text lives as long as the object does (a WeakMap), so nothing outlives the cache entry;
+ * while it lives, a cached entry takes its text's size again beside the object (the memory cache
+ * bounds its values at 8 MiB of JSON, so this adds at most as much).
  */
 const texts = new WeakMap<object, string>();
 
