@@ -28,3 +28,13 @@ function apply(target: Headers, headers: HeaderList): void {
     else target.set(name, value);
   }
 }
+
+/**
+ * `c.json(body, status, headers)` with headers besides the content type makes hono build a
+ * `Headers` of its own that the `Response` then copies. Setting them on the response `c.json`
+ * returns, in place, builds neither: `withHeaders(c.json(body, 200), NO_STORE)`.
+ */
+export function withHeaders<R extends Response>(res: R, headers: Readonly<Record<string, string>>): R {
+  for (const name in headers) res.headers.set(name, headers[name]!);
+  return res;
+}

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
+import { withHeaders } from '../../shared/http/response-headers';
 import { createRouter } from '../../shared/http/router';
 import { addItemRoute, createCartRoute, getCartRoute, removeItemRoute, updateItemRoute } from './cart.routes';
 import type { CartService } from './cart.service';
@@ -12,26 +13,27 @@ export type { Cart, CartLine, CheckoutSnapshot, GuestCartMerge, MergeReport, Add
 export { CartSchema, MergeReportSchema } from './cart.schemas';
 export { CART_ERASURE_CONSUMER } from './cart.consumer';
 
+// Set on the response in place (shared/http/response-headers.ts withHeaders): no extra Headers.
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function cartRouter(service: (c: Context<AppEnv>) => CartService) {
   const app = createRouter();
   app.openapi(createCartRoute, async (c) => {
     const { cart, created } = await service(c).create(requestMeta(c));
-    return created ? c.json(cart, 201, NO_STORE) : c.json(cart, 200, NO_STORE);
+    return created ? withHeaders(c.json(cart, 201), NO_STORE) : withHeaders(c.json(cart, 200), NO_STORE);
   });
-  app.openapi(getCartRoute, async (c) => c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE));
+  app.openapi(getCartRoute, async (c) => withHeaders(c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
   app.openapi(addItemRoute, async (c) => {
     const { cart, replayed } = await service(c).addItem(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return c.json(cart, 201, replayed ? { ...NO_STORE, 'Idempotent-Replayed': 'true' } : NO_STORE);
+    return withHeaders(c.json(cart, 201), replayed ? { ...NO_STORE, 'Idempotent-Replayed': 'true' } : NO_STORE);
   });
   app.openapi(updateItemRoute, async (c) => {
     const { id, itemId } = c.req.valid('param');
-    return c.json(await service(c).updateItem(id, itemId, c.req.valid('json'), requestMeta(c)), 200, NO_STORE);
+    return withHeaders(c.json(await service(c).updateItem(id, itemId, c.req.valid('json'), requestMeta(c)), 200), NO_STORE);
   });
   app.openapi(removeItemRoute, async (c) => {
     const { id, itemId } = c.req.valid('param');
-    return c.json(await service(c).removeItem(id, itemId, requestMeta(c)), 200, NO_STORE);
+    return withHeaders(c.json(await service(c).removeItem(id, itemId, requestMeta(c)), 200), NO_STORE);
   });
   return app;
 }
