@@ -6,6 +6,7 @@ import { problemContent } from '../../shared/http/problem';
 import { createRouter } from '../../shared/http/router';
 import { AuditPageSchema, AuditQuerySchema } from './audit.schemas';
 import type { AuditService } from './audit.service';
+import { withHeaders } from '../../shared/http/response-headers';
 
 /** The audit trail's public surface: reading it (admins, and integrations with `audit:read`). */
 export { makeAuditService, type AuditDeps, type AuditService } from './audit.service';
@@ -29,6 +30,6 @@ export const listAuditRoute = createRoute({
 
 export function auditRouter(service: (c: Context<AppEnv>) => AuditService) {
   const app = createRouter();
-  app.openapi(listAuditRoute, async (c) => c.json(await service(c).list(c.req.valid('query')), 200, { 'Cache-Control': 'no-store' }));
+  app.openapi(listAuditRoute, async (c) => withHeaders(c.json(await service(c).list(c.req.valid('query')), 200), { 'Cache-Control': 'no-store' }));
   return app;
 }

@@ -26,14 +26,15 @@ import {
 } from './auth.routes';
 import { OAuthError, type AuthService } from './service';
 import type { TokenForm } from './service/client-token';
+import { withHeaders } from '../../shared/http/response-headers';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 /** Glue only: valid input → one service verb → status + DTO. */
 export function registerAuthHandlers(app: OpenAPIHono<AppEnv>, service: (c: Context<AppEnv>) => AuthService) {
-  app.openapi(registerRoute, async (c) => c.json(await service(c).register(c.req.valid('json'), requestMeta(c)), 201, NO_STORE));
-  app.openapi(loginRoute, async (c) => c.json(await service(c).login(c.req.valid('json'), requestMeta(c)), 200, NO_STORE));
-  app.openapi(refreshRoute, async (c) => c.json(await service(c).refresh(c.req.valid('json').refreshToken, requestMeta(c)), 200, NO_STORE));
+  app.openapi(registerRoute, async (c) => withHeaders(c.json(await service(c).register(c.req.valid('json'), requestMeta(c)), 201), NO_STORE));
+  app.openapi(loginRoute, async (c) => withHeaders(c.json(await service(c).login(c.req.valid('json'), requestMeta(c)), 200), NO_STORE));
+  app.openapi(refreshRoute, async (c) => withHeaders(c.json(await service(c).refresh(c.req.valid('json').refreshToken, requestMeta(c)), 200), NO_STORE));
   app.openapi(logoutRoute, async (c) => {
     await actorOf(c);
     // The body is optional (a bearer token alone ends its session); when sent it was validated.
@@ -47,7 +48,7 @@ export function registerAuthHandlers(app: OpenAPIHono<AppEnv>, service: (c: Cont
   app.post(tokenRoute.path, async (c) => {
     try {
       const form = await readTokenForm(c);
-      return c.json(await service(c).clientToken(form, c.req.header('authorization'), requestMeta(c)), 200, NO_STORE);
+      return withHeaders(c.json(await service(c).clientToken(form, c.req.header('authorization'), requestMeta(c)), 200), NO_STORE);
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
       c.get('log').oauthError = e.error;
@@ -56,36 +57,36 @@ export function registerAuthHandlers(app: OpenAPIHono<AppEnv>, service: (c: Cont
   });
 
   app.openapi(jwksRoute, async (c) =>
-    c.json(await service(c).jwks(), 200, { 'Cache-Control': 'public, max-age=300, stale-while-revalidate=600' }),
+    withHeaders(c.json(await service(c).jwks(), 200), { 'Cache-Control': 'public, max-age=300, stale-while-revalidate=600' }),
   );
 
-  app.openapi(getMeRoute, async (c) => c.json(await service(c).getMe(requestMeta(c)), 200, NO_STORE));
-  app.openapi(updateMeRoute, async (c) => c.json(await service(c).updateMe(c.req.valid('json'), requestMeta(c)), 200, NO_STORE));
+  app.openapi(getMeRoute, async (c) => withHeaders(c.json(await service(c).getMe(requestMeta(c)), 200), NO_STORE));
+  app.openapi(updateMeRoute, async (c) => withHeaders(c.json(await service(c).updateMe(c.req.valid('json'), requestMeta(c)), 200), NO_STORE));
   app.openapi(exportMeRoute, async (c) =>
-    c.json(await service(c).exportMe(requestMeta(c)), 200, { ...NO_STORE, 'Content-Disposition': 'attachment; filename="agora-my-data.json"' }),
+    withHeaders(c.json(await service(c).exportMe(requestMeta(c)), 200), { ...NO_STORE, 'Content-Disposition': 'attachment; filename="agora-my-data.json"' }),
   );
   app.openapi(eraseMeRoute, async (c) => {
     await service(c).eraseMe(c.req.valid('json').password, requestMeta(c));
     return c.body(null, 204);
   });
-  app.openapi(listAddressesRoute, async (c) => c.json(await service(c).listAddresses(requestMeta(c)), 200, NO_STORE));
-  app.openapi(createAddressRoute, async (c) => c.json(await service(c).createAddress(c.req.valid('json'), requestMeta(c)), 201, NO_STORE));
+  app.openapi(listAddressesRoute, async (c) => withHeaders(c.json(await service(c).listAddresses(requestMeta(c)), 200), NO_STORE));
+  app.openapi(createAddressRoute, async (c) => withHeaders(c.json(await service(c).createAddress(c.req.valid('json'), requestMeta(c)), 201), NO_STORE));
   app.openapi(updateAddressRoute, async (c) =>
-    c.json(await service(c).updateAddress(c.req.valid('param').id, c.req.valid('json'), requestMeta(c)), 200, NO_STORE),
+    withHeaders(c.json(await service(c).updateAddress(c.req.valid('param').id, c.req.valid('json'), requestMeta(c)), 200), NO_STORE),
   );
   app.openapi(deleteAddressRoute, async (c) => {
     await service(c).deleteAddress(c.req.valid('param').id, requestMeta(c));
     return c.body(null, 204);
   });
 
-  app.openapi(listUsersRoute, async (c) => c.json(await service(c).listUsers(c.req.valid('query')), 200, NO_STORE));
-  app.openapi(getUserRoute, async (c) => c.json(await service(c).getUser(c.req.valid('param').id), 200, NO_STORE));
+  app.openapi(listUsersRoute, async (c) => withHeaders(c.json(await service(c).listUsers(c.req.valid('query')), 200), NO_STORE));
+  app.openapi(getUserRoute, async (c) => withHeaders(c.json(await service(c).getUser(c.req.valid('param').id), 200), NO_STORE));
   app.openapi(updateUserRoute, async (c) =>
-    c.json(await service(c).updateUser(c.req.valid('param').id, c.req.valid('json'), requestMeta(c)), 200, NO_STORE),
+    withHeaders(c.json(await service(c).updateUser(c.req.valid('param').id, c.req.valid('json'), requestMeta(c)), 200), NO_STORE),
   );
-  app.openapi(createClientRoute, async (c) => c.json(await service(c).createClient(c.req.valid('json'), requestMeta(c)), 201, NO_STORE));
-  app.openapi(listClientsRoute, async (c) => c.json(await service(c).listClients(), 200, NO_STORE));
-  app.openapi(revokeClientRoute, async (c) => c.json(await service(c).revokeClient(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE));
+  app.openapi(createClientRoute, async (c) => withHeaders(c.json(await service(c).createClient(c.req.valid('json'), requestMeta(c)), 201), NO_STORE));
+  app.openapi(listClientsRoute, async (c) => withHeaders(c.json(await service(c).listClients(), 200), NO_STORE));
+  app.openapi(revokeClientRoute, async (c) => withHeaders(c.json(await service(c).revokeClient(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
 }
 
 const FORM_FIELDS = new Set(['grant_type', 'scope', 'client_id', 'client_secret']);

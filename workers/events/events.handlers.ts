@@ -4,15 +4,16 @@ import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { discardDeadLetterRoute, listDeadLettersRoute, redriveDeadLetterRoute } from './events.routes';
 import type { EventsService } from './events.service';
+import { withHeaders } from '../../shared/http/response-headers';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function registerEventsHandlers(app: OpenAPIHono<AppEnv>, service: (c: Context<AppEnv>) => EventsService) {
-  app.openapi(listDeadLettersRoute, async (c) => c.json(await service(c).list(c.req.valid('query')), 200, NO_STORE));
+  app.openapi(listDeadLettersRoute, async (c) => withHeaders(c.json(await service(c).list(c.req.valid('query')), 200), NO_STORE));
   app.openapi(redriveDeadLetterRoute, async (c) =>
-    c.json(await service(c).redrive(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE),
+    withHeaders(c.json(await service(c).redrive(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE),
   );
   app.openapi(discardDeadLetterRoute, async (c) =>
-    c.json(await service(c).discard(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE),
+    withHeaders(c.json(await service(c).discard(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE),
   );
 }

@@ -17,6 +17,7 @@ import {
 } from './orders.routes';
 import { CarrierUpdateSchema } from './orders.schemas';
 import type { OrdersService } from './orders.service';
+import { withHeaders } from '../../shared/http/response-headers';
 
 /** Orders' public surface: the service, its router, the order-events projection. */
 export { makeOrdersService, type OrdersDeps, type OrdersService, type CatalogPort, type StockPort, type CartPort } from './orders.service';
@@ -29,24 +30,24 @@ export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {
   const app = createRouter();
   app.openapi(placeOrderRoute, async (c) => {
     const r = await service(c).place(c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return c.json(r.order, r.replayed ? 200 : 201, NO_STORE);
+    return withHeaders(c.json(r.order, r.replayed ? 200 : 201), NO_STORE);
   });
-  app.openapi(listMyOrdersRoute, async (c) => c.json(await service(c).listMine(c.req.valid('query'), requestMeta(c)), 200, NO_STORE));
-  app.openapi(getOrderRoute, async (c) => c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE));
-  app.openapi(trackingRoute, async (c) => c.json(await service(c).tracking(c.req.valid('param').id, requestMeta(c)), 200, NO_STORE));
+  app.openapi(listMyOrdersRoute, async (c) => withHeaders(c.json(await service(c).listMine(c.req.valid('query'), requestMeta(c)), 200), NO_STORE));
+  app.openapi(getOrderRoute, async (c) => withHeaders(c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
+  app.openapi(trackingRoute, async (c) => withHeaders(c.json(await service(c).tracking(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
   app.openapi(cancelOrderRoute, async (c) => {
     const body = (c.req.valid('json') as { reason?: string } | undefined) ?? {};
-    return c.json(await service(c).cancel(c.req.valid('param').id, body.reason, requestMeta(c)), 200, NO_STORE);
+    return withHeaders(c.json(await service(c).cancel(c.req.valid('param').id, body.reason, requestMeta(c)), 200), NO_STORE);
   });
   app.openapi(fulfilRoute, async (c) => {
     const r = await service(c).fulfil(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return c.json(r.order, r.replayed ? 200 : 201, NO_STORE);
+    return withHeaders(c.json(r.order, r.replayed ? 200 : 201), NO_STORE);
   });
   app.openapi(refundRoute, async (c) => {
     const r = await service(c).refund(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return c.json(r.order, r.replayed ? 200 : 201, NO_STORE);
+    return withHeaders(c.json(r.order, r.replayed ? 200 : 201), NO_STORE);
   });
-  app.openapi(adminListRoute, async (c) => c.json(await service(c).adminList(c.req.valid('query')), 200, NO_STORE));
+  app.openapi(adminListRoute, async (c) => withHeaders(c.json(await service(c).adminList(c.req.valid('query')), 200), NO_STORE));
   app.openapi(carrierWebhookRoute, async (c) => {
     const raw = await c.req.text();
     await service(c).verifyCarrierSignature(raw, c.req.valid('header')['x-carrier-signature']);

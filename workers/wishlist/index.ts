@@ -4,6 +4,7 @@ import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
 import { addWishlistRoute, listWishlistRoute, moveToCartRoute, removeWishlistRoute } from './wishlist.routes';
 import type { WishlistService } from './wishlist.service';
+import { withHeaders } from '../../shared/http/response-headers';
 
 /** The wishlist's public surface: its service (with the user.erased consumer verb) and its router. */
 export { makeWishlistService, WISHLIST_ERASURE_CONSUMER, WISHLIST_MAX_ITEMS, type WishlistDeps, type WishlistService } from './wishlist.service';
@@ -13,7 +14,7 @@ const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function wishlistRouter(service: (c: Context<AppEnv>) => WishlistService) {
   const app = createRouter();
-  app.openapi(listWishlistRoute, async (c) => c.json(await service(c).list(c.req.valid('query'), requestMeta(c)), 200, NO_STORE));
+  app.openapi(listWishlistRoute, async (c) => withHeaders(c.json(await service(c).list(c.req.valid('query'), requestMeta(c)), 200), NO_STORE));
   app.openapi(addWishlistRoute, async (c) => {
     const { item, created } = await service(c).add(c.req.valid('json'), requestMeta(c));
     return created ? c.json(item, 201) : c.json(item, 200);
@@ -23,7 +24,7 @@ export function wishlistRouter(service: (c: Context<AppEnv>) => WishlistService)
     return c.body(null, 204);
   });
   app.openapi(moveToCartRoute, async (c) =>
-    c.json((await service(c).moveToCart(c.req.valid('param').productId, c.req.valid('json'), requestMeta(c))) as Record<string, unknown>, 200, NO_STORE),
+    withHeaders(c.json((await service(c).moveToCart(c.req.valid('param').productId, c.req.valid('json'), requestMeta(c))) as Record<string, unknown>, 200), NO_STORE),
   );
   return app;
 }
