@@ -29,6 +29,9 @@ function apply(target: Headers, headers: HeaderList): void {
   }
 }
 
+/** Answers that no cache may keep: personal data, writes, live stock. */
+export const NO_STORE: Readonly<Record<string, string>> = { 'Cache-Control': 'no-store' };
+
 /**
  * `c.json(body, status, headers)` with headers besides the content type makes hono build a
  * `Headers` of its own that the `Response` then copies. Setting them on the response `c.json`

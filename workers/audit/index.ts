@@ -4,9 +4,9 @@ import { requires } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { problemContent } from '../../shared/http/problem';
 import { createRouter } from '../../shared/http/router';
+import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
 import { AuditPageSchema, AuditQuerySchema } from './audit.schemas';
 import type { AuditService } from './audit.service';
-import { withHeaders } from '../../shared/http/response-headers';
 
 /** The audit trail's public surface: reading it (admins, and integrations with `audit:read`). */
 export { makeAuditService, type AuditDeps, type AuditService } from './audit.service';
@@ -30,6 +30,6 @@ export const listAuditRoute = createRoute({
 
 export function auditRouter(service: (c: Context<AppEnv>) => AuditService) {
   const app = createRouter();
-  app.openapi(listAuditRoute, async (c) => withHeaders(c.json(await service(c).list(c.req.valid('query')), 200), { 'Cache-Control': 'no-store' }));
+  app.openapi(listAuditRoute, async (c) => withHeaders(c.json(await service(c).list(c.req.valid('query')), 200), NO_STORE));
   return app;
 }

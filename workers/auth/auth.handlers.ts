@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { actorOf, requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
+import { withHeaders } from '../../shared/http/response-headers';
 import {
   createAddressRoute,
   createClientRoute,
@@ -26,7 +27,6 @@ import {
 } from './auth.routes';
 import { OAuthError, type AuthService } from './service';
 import type { TokenForm } from './service/client-token';
-import { withHeaders } from '../../shared/http/response-headers';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 

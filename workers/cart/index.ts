@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
-import { withHeaders } from '../../shared/http/response-headers';
 import { createRouter } from '../../shared/http/router';
+import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
 import { addItemRoute, createCartRoute, getCartRoute, removeItemRoute, updateItemRoute } from './cart.routes';
 import type { CartService } from './cart.service';
 
@@ -12,9 +12,6 @@ export type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.
 export type { Cart, CartLine, CheckoutSnapshot, GuestCartMerge, MergeReport, AddItemBody } from './cart.schemas';
 export { CartSchema, MergeReportSchema } from './cart.schemas';
 export { CART_ERASURE_CONSUMER } from './cart.consumer';
-
-// Set on the response in place (shared/http/response-headers.ts withHeaders): no extra Headers.
-const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function cartRouter(service: (c: Context<AppEnv>) => CartService) {
   const app = createRouter();

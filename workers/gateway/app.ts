@@ -41,7 +41,7 @@ export function createApp() {
       onError: (c) => problemResponse(c, new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MiB')),
     }),
   );
-  // U+0000 anywhere in the URL or a JSON/form body: 400 before any handler runs.
+  // U+0000 anywhere in the URL or a JSON body: 400 before any handler runs (middleware/nul-guard.ts).
   app.use('*', rejectNulCharacters());
 
   // Authentication is lazy: `requires(...)` on a route resolves the bearer token through this.

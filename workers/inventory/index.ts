@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
+import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
 import {
   adjustStockRoute,
   availabilityRoute,
@@ -16,16 +17,15 @@ import {
   warehouseStockRoute,
 } from './inventory.routes';
 import type { InventoryService } from './inventory.service';
-import { withHeaders } from '../../shared/http/response-headers';
 
 /** Inventory's public surface: availability, reservations, warehouse stock, adjustments and transfers (routes and service). */
 export { makeInventoryService, type InventoryDeps, type InventoryService } from './inventory.service';
 
 export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryService) {
   const app = createRouter();
-  app.openapi(availabilityRoute, async (c) => withHeaders(c.json(await service(c).availability(c.req.valid('param').sku), 200), { 'Cache-Control': 'no-store' }));
+  app.openapi(availabilityRoute, async (c) => withHeaders(c.json(await service(c).availability(c.req.valid('param').sku), 200), NO_STORE));
   app.openapi(warehouseStockRoute, async (c) =>
-    withHeaders(c.json(await service(c).warehouseStock(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), { 'Cache-Control': 'no-store' }),
+    withHeaders(c.json(await service(c).warehouseStock(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), NO_STORE),
   );
   app.openapi(adjustStockRoute, async (c) =>
     c.json(
@@ -48,11 +48,11 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
     c.json(await service(c).transfer(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)), 201),
   );
   app.openapi(listTransfersRoute, async (c) =>
-    withHeaders(c.json(await service(c).listTransfers(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), { 'Cache-Control': 'no-store' }),
+    withHeaders(c.json(await service(c).listTransfers(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), NO_STORE),
   );
   app.openapi(getTransferRoute, async (c) => {
     const { id, transferId } = c.req.valid('param');
-    return withHeaders(c.json(await service(c).getTransfer(id, transferId, requestMeta(c)), 200), { 'Cache-Control': 'no-store' });
+    return withHeaders(c.json(await service(c).getTransfer(id, transferId, requestMeta(c)), 200), NO_STORE);
   });
   app.openapi(receiveTransferRoute, async (c) => {
     const { id, transferId } = c.req.valid('param');

@@ -4,6 +4,7 @@ import { zodIssuesToFieldErrors } from '../../shared/http/problem';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
+import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
 import {
   adminListRoute,
   cancelOrderRoute,
@@ -17,14 +18,11 @@ import {
 } from './orders.routes';
 import { CarrierUpdateSchema } from './orders.schemas';
 import type { OrdersService } from './orders.service';
-import { withHeaders } from '../../shared/http/response-headers';
 
 /** Orders' public surface: the service, its router, the order-events projection. */
 export { makeOrdersService, type OrdersDeps, type OrdersService, type CatalogPort, type StockPort, type CartPort } from './orders.service';
 export { projectOrderEvent, ORDER_PROJECTION_CONSUMER } from './orders.consumer';
 export { makeSagaPorts, type SagaPortDeps } from './orders.saga-ports';
-
-const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {
   const app = createRouter();

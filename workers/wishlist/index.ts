@@ -2,15 +2,13 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
+import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
 import { addWishlistRoute, listWishlistRoute, moveToCartRoute, removeWishlistRoute } from './wishlist.routes';
 import type { WishlistService } from './wishlist.service';
-import { withHeaders } from '../../shared/http/response-headers';
 
 /** The wishlist's public surface: its service (with the user.erased consumer verb) and its router. */
 export { makeWishlistService, WISHLIST_ERASURE_CONSUMER, WISHLIST_MAX_ITEMS, type WishlistDeps, type WishlistService } from './wishlist.service';
 export type { WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
-
-const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function wishlistRouter(service: (c: Context<AppEnv>) => WishlistService) {
   const app = createRouter();
