@@ -103,6 +103,49 @@ const lazy = <T>(make: () => T): (() => T) => {
   return () => (value ??= make());
 };
 
+type ServiceMakers = { [K in Exclude<keyof Services, 'db'>]: () => Services[K] };
+
+/**
+ * One request's services, each built on first use. A class, not an object literal with getters:
+ * V8 gives every evaluation of a literal with accessors its own hidden class (the accessors are
+ * part of it), allocated in the old generation, and that hidden class kept the request's whole
+ * service graph through every young-generation collection until the next full one (about 3 KB
+ * promoted per request; docs/performance.md, 0.3.8). The getters below exist once, on the prototype.
+ */
+class RequestServices implements Services {
+  constructor(
+    readonly db: DbProvider,
+    private readonly make: ServiceMakers,
+  ) {}
+  get catalog() {
+    return this.make.catalog();
+  }
+  get auth() {
+    return this.make.auth();
+  }
+  get audit() {
+    return this.make.audit();
+  }
+  get events() {
+    return this.make.events();
+  }
+  get inventory() {
+    return this.make.inventory();
+  }
+  get payments() {
+    return this.make.payments();
+  }
+  get orders() {
+    return this.make.orders();
+  }
+  get cart() {
+    return this.make.cart();
+  }
+  get wishlist() {
+    return this.make.wishlist();
+  }
+}
+
 export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<unknown>) => void, log: LogFields = {}): Services {
   const db = new DbProvider(config);
   const publisher = new QueuePublisher(env.EVENTS);
@@ -210,36 +253,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     log,
   }));
   // Each context's service is built on its first use in the request (most requests use one or two).
-  return {
-    db,
-    get catalog() {
-      return catalog();
-    },
-    get auth() {
-      return auth();
-    },
-    get audit() {
-      return audit();
-    },
-    get events() {
-      return events();
-    },
-    get inventory() {
-      return inventory();
-    },
-    get payments() {
-      return payments();
-    },
-    get orders() {
-      return orders();
-    },
-    get cart() {
-      return cart();
-    },
-    get wishlist() {
-      return wishlist();
-    },
-  };
+  return new RequestServices(db, { catalog, auth, audit, events, inventory, payments, orders, cart, wishlist });
 }
 
 /** The request's services, built on first use. */
