@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { AppError } from '../../shared/kernel/app-error';
+import { hasNulEscape } from '../../shared/http/nul';
 import { zodIssuesToFieldErrors } from '../../shared/http/problem';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
@@ -49,6 +50,10 @@ export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {
   app.openapi(carrierWebhookRoute, async (c) => {
     const raw = await c.req.text();
     await service(c).verifyCarrierSignature(raw, c.req.valid('header')['x-carrier-signature']);
+    // Signed, so it passed no NUL guard: a U+0000 in it cannot reach the Postgres projection.
+    if (hasNulEscape(raw)) {
+      throw new AppError('VALIDATION_FAILED', 'The carrier update is not valid', { errors: [{ path: 'body', message: 'must not contain the NUL character (U+0000)' }] });
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);

@@ -192,6 +192,10 @@ describe('orders: cancel, refund, fulfil, track', () => {
     };
     const bad = await carrierPost({ eventId: 'e0', trackingNumber: tn, status: 'delivered', occurredAt: new Date().toISOString() }, 'another-secret-0123456789');
     expect(bad.status).toBe(400);
+    // Signed but carrying U+0000: refused before anything is recorded (the parcel is still in transit below).
+    const nul = await carrierPost({ eventId: 'e-nul', trackingNumber: tn, status: 'delivered', description: 'left\u0000at the door', occurredAt: new Date().toISOString() });
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { errors: unknown }).errors).toEqual([{ path: 'body', message: 'must not contain the NUL character (U+0000)' }]);
     for (const sh of [first.body.shipments[0], second.body.shipments[1]]) {
       const res = await carrierPost({ eventId: `d-${sh.trackingNumber}`, trackingNumber: sh.trackingNumber, status: 'delivered', description: 'left at the door', location: 'Amsterdam', occurredAt: new Date().toISOString() });
       expect(res.status, await res.clone().text()).toBe(200);

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../../shared/kernel/app-error';
 import type { AppEnv } from '../../../shared/http/context';
+import { hasNulEscape } from '../../../shared/http/nul';
 import { problemResponse } from '../../../shared/http/problem';
 
 /**
@@ -17,9 +18,9 @@ import { problemResponse } from '../../../shared/http/problem';
  *
  * The body is read with `c.req.text()`, which hono caches: the route's validator parses that
  * same text, so nothing is read or built twice. Provider webhooks are left alone: their bodies
- * are signed, must reach the signature check byte for byte, and are not ours to refuse.
+ * are signed and must reach the signature check byte for byte; the carrier webhook checks its
+ * body itself after the signature (workers/orders).
  */
-const NUL_IN_JSON = /(?<!\\)(?:\\\\)*\\u0000/;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const TOKEN_PATH = '/v1/auth/token';
 
@@ -32,7 +33,7 @@ export function rejectNulCharacters(): MiddlewareHandler<AppEnv> {
     }
     if (!WITH_BODY.has(c.req.method) || c.req.path.includes('/webhooks/') || c.req.path === TOKEN_PATH) return next();
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(c.req.header('content-type') ?? '')) return next();
-    if (NUL_IN_JSON.test(await c.req.text())) return refuse(c, 'body');
+    if (hasNulEscape(await c.req.text())) return refuse(c, 'body');
     return next();
   };
 }
