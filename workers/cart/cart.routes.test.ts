@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
 import { call, json, problem } from '../../test/support/http';
-import { productWith, reprice, type FixtureProduct } from '../../test/support/products';
+import { adminSession, productWith, reprice, type FixtureProduct } from '../../test/support/products';
 
 /** Carts through the real Worker: catalog checks, live availability, the per-cart Durable Object. */
 type Cart = {
@@ -103,6 +103,41 @@ describe('guest carts', () => {
     await problem(`/v1/carts/${cart.id}/items/${line}`, 409, 'INSUFFICIENT_STOCK', jsonInit('PATCH', { quantity: 4 }));
     await problem(`/v1/carts/${cart.id}/items/${line}`, 422, 'QUANTITY_LIMIT_EXCEEDED', jsonInit('PATCH', { quantity: 11 }));
     expect((await json<Cart>(`/v1/carts/${cart.id}/items/${line}`, jsonInit('PATCH', { quantity: 1 }))).body.lines[0]!.quantity).toBe(1);
+  });
+
+  it('checks availability live near the end of the stock, and reuses a figure far above the line limit for at most a second', async () => {
+    const { token, warehouseId } = await adminSession();
+    // Line limit 10 (the default), so the memo's floor is 100 units.
+    const p = await productWith([
+      { price: 400, stock: 5 },
+      { price: 400, stock: 500 },
+    ]);
+    const damage = async (i: number, delta: number) => {
+      const r = await json(
+        `/v1/warehouses/${warehouseId}/stock/adjustments`,
+        jsonInit('POST', { sku: p.variants[i]!.sku, delta, reason: 'damage' }, bearer(token, { 'idempotency-key': `damage-${p.variants[i]!.sku}` })),
+      );
+      expect(r.res.status, JSON.stringify(r.body)).toBe(201);
+    };
+    const cart = await newCart();
+    const url = `/v1/carts/${cart.id}/items`;
+
+    // Under the floor every add asks the SKU's object: the units just lost are seen at once.
+    await addOk(cart.id, item(p, 0, 1));
+    await damage(0, -5);
+    await problem(url, 409, 'OUT_OF_STOCK', addInit(item(p, 0, 1)));
+
+    // Far above it, the figure read by the first add answers the next ones for up to a second:
+    // 499 units lost meanwhile are not seen yet (the reservation at checkout is what counts).
+    const started = Date.now();
+    await addOk(cart.id, item(p, 1, 1));
+    await damage(1, -499);
+    expect((await addOk(cart.id, item(p, 1, 5))).lines.find((l) => l.variantId === p.variants[1]!.id)?.quantity).toBe(6);
+    expect(Date.now() - started, 'the three calls must fit in the memo\'s second for this check to mean anything').toBeLessThan(1000);
+    // A second later the check is live again: 1 unit is left.
+    await new Promise((r) => setTimeout(r, 1000));
+    const short = await problem(url, 409, 'INSUFFICIENT_STOCK', addInit(item(p, 1, 1)));
+    expect(short.detail).toContain('Only 1');
   });
 
   it('adds once per Idempotency-Key: the same body answers the first response again, another body is 422', async () => {

@@ -8,6 +8,7 @@ import { AppError } from '../../shared/kernel/app-error';
 import { newId } from '../../shared/kernel/ids';
 import type { AddItemBody, Cart, CartLine, CheckoutSnapshot, GuestCartMerge, UpdateItemBody } from './cart.schemas';
 import type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
+import type { AvailabilityMemo } from './availability-memo';
 
 export interface CartDeps {
   /** The CART Durable Object namespace. */
@@ -16,12 +17,17 @@ export interface CartDeps {
   stock: CartStockPort;
   limits: Limits;
   idleTtlSeconds: number;
+  /** Availability remembered per isolate while far above the line limit (availability-memo.ts); none: every check is live. */
+  availabilityMemo?: AvailabilityMemo;
   /** The request's wide log event. */
   log?: Record<string, unknown>;
 }
 
 /** Who the cart sees: a signed-in user by id; anyone else (anonymous, machine clients) reaches guest carts only. */
 export const cartActorId = (actor: Pick<Actor, 'kind' | 'id'> | null | undefined): string | null => (actor?.kind === 'user' ? actor.id : null);
+
+/** The memo answers only while the remembered figure is at least this many times the line limit. */
+export const MEMO_FLOOR_LINES = 10;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -72,6 +78,17 @@ function must<R extends { ok: boolean }>(r: R): Exclude<R, { ok: false }> {
  */
 export function makeCartService(deps: CartDeps) {
   const idleTtlMs = deps.idleTtlSeconds * 1000;
+
+  /** Units of a SKU available to add: live from inventory, or remembered while far above the line limit. */
+  async function availableToAdd(sku: string): Promise<number> {
+    const floor = deps.limits.maxLineQuantity * MEMO_FLOOR_LINES;
+    const now = Date.now();
+    const known = deps.availabilityMemo?.fresh(sku, floor, now);
+    if (known !== undefined) return known;
+    const live = await deps.stock.available(sku);
+    deps.availabilityMemo?.remember(sku, live, floor, now);
+    return live;
+  }
 
   async function productsOf(ids: Iterable<string>): Promise<Map<string, CatalogProductView | null>> {
     const unique = [...new Set(ids)];
@@ -163,7 +180,7 @@ export function makeCartService(deps: CartDeps) {
 
   async function addLine(cartId: string, actorId: string | null, body: AddItemBody, idempotencyKey: string | undefined) {
     const { product, variant } = await sellableVariant(body.productId, body.variantId);
-    const available = await deps.stock.available(variant.sku);
+    const available = await availableToAdd(variant.sku);
     const result = await cartFor(deps.objects, cartId).addItem({
       actorId,
       idleTtlMs,
@@ -211,7 +228,7 @@ export function makeCartService(deps: CartDeps) {
       const stub = cartFor(deps.objects, cartId);
       // Availability matters only when the line grows; the object knows the line's SKU.
       const current = must(await stub.view({ actorId })).cart.lines.find((l) => l.itemId === itemId);
-      const available = current && body.quantity > current.quantity ? await deps.stock.available(current.sku) : null;
+      const available = current && body.quantity > current.quantity ? await availableToAdd(current.sku) : null;
       return render(must(await stub.updateItem({ actorId, idleTtlMs, limits: deps.limits, itemId, quantity: body.quantity, available })).cart);
     },
 

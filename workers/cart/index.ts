@@ -8,6 +8,7 @@ import type { CartService } from './cart.service';
 
 /** The cart's public surface: its service (with the checkout verbs of issue 7), its types, its router. */
 export { makeCartService, cartActorId, type CartDeps, type CartService, type CheckoutSnapshotFn, type MarkCheckedOutFn } from './cart.service';
+export { AvailabilityMemo, AVAILABILITY_MEMO_MS } from './availability-memo';
 export type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
 export type { Cart, CartLine, CheckoutSnapshot, GuestCartMerge, MergeReport, AddItemBody } from './cart.schemas';
 export { CartSchema, MergeReportSchema } from './cart.schemas';

@@ -13,7 +13,7 @@ import { makeAuditService, type AuditService } from '../audit';
 import { loadSigningKeys, makeAuthService, type AuthService } from '../auth';
 import { makeEventsService, type EventsService } from '../events';
 import { makeInventoryService, type InventoryService } from '../inventory';
-import { makeCartService, type CartService } from '../cart';
+import { AvailabilityMemo, makeCartService, type CartService } from '../cart';
 import { makeWishlistService, type WishlistService } from '../wishlist';
 import { DrizzleWebhookEventStore, makePaymentsService, paymentsConfig, type PaymentsService } from '../payments';
 import { orderSagaSink } from './payment-events';
@@ -97,6 +97,9 @@ async function cachedShardCount(env: Env, sku: string): Promise<number> {
   shardCounts.set(sku, { shards, until: Date.now() + 5000 });
   return shards;
 }
+
+/** Add-to-cart availability per isolate, while far above the line limit (workers/cart/availability-memo.ts). */
+const availabilityMemo = new AvailabilityMemo();
 
 const lazy = <T>(make: () => T): (() => T) => {
   let value: T | undefined;
@@ -214,6 +217,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     },
     limits: { maxLineQuantity: config.CART_MAX_LINE_QUANTITY, maxUnits: config.CART_MAX_UNITS, maxLines: config.CART_MAX_LINES },
     idleTtlSeconds: config.CART_IDLE_TTL_SECONDS,
+    availabilityMemo,
     log,
   }));
   const wishlist = lazy(() => makeWishlistService({
