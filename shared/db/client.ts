@@ -3,15 +3,19 @@ import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-
 import { drizzle as drizzlePool, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Config } from '../env';
-import * as schema from './schema';
 
-export type Schema = typeof schema;
-/** Any drizzle Postgres database over our schema: what repositories accept. */
-export type AnyDb = PgDatabase<PgQueryResultHKT, Schema>;
+/**
+ * Any drizzle Postgres database: what repositories accept. Queries are built from the tables in
+ * `./schema` (the query builder); the relational API (`db.query.*`) is not used, so the
+ * databases are made without the schema: drizzle would otherwise walk every table and relation
+ * to build its relational config each time one is made, which is once per request or queue
+ * batch that touches Postgres (1.9 % of the checkout journey's workerd CPU, docs/performance.md).
+ */
+export type AnyDb = PgDatabase<PgQueryResultHKT>;
 /** Pool-backed (WebSocket) database: interactive transactions. */
-export type PoolDb = NeonDatabase<Schema>;
+export type PoolDb = NeonDatabase;
 /** HTTP-backed database: one-shot reads and non-interactive batches, no connection set-up. */
-export type HttpDb = NeonHttpDatabase<Schema>;
+export type HttpDb = NeonHttpDatabase;
 
 let configuredFor: string | undefined;
 
@@ -63,14 +67,14 @@ export class DbProvider {
         console.warn(JSON.stringify({ level: 'warn', msg: 'db pool connection error', error: String(err) }));
       });
       this.#pool = pool;
-      this.#poolDb = drizzlePool({ client: this.#pool, schema });
+      this.#poolDb = drizzlePool({ client: this.#pool });
     }
     return this.#poolDb;
   }
 
   /** HTTP-backed database for one-shot reads. */
   http(): HttpDb {
-    this.#httpDb ??= drizzleHttp({ client: neon(this.config.DATABASE_URL), schema });
+    this.#httpDb ??= drizzleHttp({ client: neon(this.config.DATABASE_URL) });
     return this.#httpDb;
   }
 
