@@ -56,6 +56,27 @@ defineScenario({
   warmup: 1,
 });
 
+/**
+ * Access tokens alone (lib/token-worker.ts): ES256 sign, verify of a token not seen before in
+ * this isolate's memo, and refusal of a bad signature, each one per request in a bare Worker.
+ * Read against the bare Worker of the same run: the difference is the operation's cost.
+ */
+for (const [op, title] of [
+  ['verify', 'verify an access token (ES256), alone'],
+  ['sign', 'issue an access token (ES256), alone'],
+  ['reject', 'refuse a badly signed access token, alone'],
+] as const) {
+  defineScenario({
+    name: `auth.token.${op}`,
+    title,
+    tags: ['auth', 'tokens', 'reference'],
+    reference: true,
+    script: fileURLToPath(new URL('../lib/token-worker.ts', import.meta.url)),
+    request: { path: `/${op}` },
+    runs: [saturation()],
+  });
+}
+
 interface Tokens {
   customer: string;
 }

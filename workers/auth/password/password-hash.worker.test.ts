@@ -151,6 +151,5 @@ describe('no user enumeration by timing', () => {
       expect(other / m.wrong).toBeGreaterThan(0.6);
       expect(other / m.wrong).toBeLessThan(1.6);
     }
-    expect(m.wrong).toBeLessThan(1000); // ~50 ms here; generous for a loaded machine
   });
 });
