@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
   CART_MAX_UNITS: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Most distinct lines (variants) in one cart. */
   CART_MAX_LINES: z.coerce.number().int().min(1).max(500).default(50),
+  /** How long an add-to-cart availability read far above the line limit is reused per isolate, ms (0: every check live; workers/cart/availability-memo.ts). */
+  CART_AVAILABILITY_MEMO_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
 
   // Payments (workers/payments/README.md). Unset API bases mean the real providers; a provider
   // without keys is "not configured" (its methods and webhook answer 503).

@@ -8,7 +8,7 @@ import { AppError } from '../../shared/kernel/app-error';
 import { newId } from '../../shared/kernel/ids';
 import type { AddItemBody, Cart, CartLine, CheckoutSnapshot, GuestCartMerge, UpdateItemBody } from './cart.schemas';
 import type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
-import type { AvailabilityMemo } from './availability-memo';
+import { AVAILABILITY_MEMO_MS, type AvailabilityMemo } from './availability-memo';
 
 export interface CartDeps {
   /** The CART Durable Object namespace. */
@@ -19,6 +19,8 @@ export interface CartDeps {
   idleTtlSeconds: number;
   /** Availability remembered per isolate while far above the line limit (availability-memo.ts); none: every check is live. */
   availabilityMemo?: AvailabilityMemo;
+  /** How long the memo keeps a figure, ms (default AVAILABILITY_MEMO_MS; 0: every check is live). */
+  availabilityMemoMs?: number;
   /** The request's wide log event. */
   log?: Record<string, unknown>;
 }
@@ -78,15 +80,18 @@ function must<R extends { ok: boolean }>(r: R): Exclude<R, { ok: false }> {
  */
 export function makeCartService(deps: CartDeps) {
   const idleTtlMs = deps.idleTtlSeconds * 1000;
+  const memoMs = deps.availabilityMemoMs ?? AVAILABILITY_MEMO_MS;
 
   /** Units of a SKU available to add: live from inventory, or remembered while far above the line limit. */
   async function availableToAdd(sku: string): Promise<number> {
+    const memo = memoMs > 0 ? deps.availabilityMemo : undefined;
+    if (!memo) return deps.stock.available(sku);
     const floor = deps.limits.maxLineQuantity * MEMO_FLOOR_LINES;
     const now = Date.now();
-    const known = deps.availabilityMemo?.fresh(sku, floor, now);
+    const known = memo.fresh(sku, floor, now);
     if (known !== undefined) return known;
     const live = await deps.stock.available(sku);
-    deps.availabilityMemo?.remember(sku, live, floor, now);
+    memo.remember(sku, live, floor, now, memoMs);
     return live;
   }
 

@@ -218,6 +218,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     limits: { maxLineQuantity: config.CART_MAX_LINE_QUANTITY, maxUnits: config.CART_MAX_UNITS, maxLines: config.CART_MAX_LINES },
     idleTtlSeconds: config.CART_IDLE_TTL_SECONDS,
     availabilityMemo,
+    availabilityMemoMs: config.CART_AVAILABILITY_MEMO_MS,
     log,
   }));
   const wishlist = lazy(() => makeWishlistService({
