@@ -5,11 +5,12 @@
  * Adding to a cart only checks availability (the reservation at checkout is what counts), yet
  * each check is a call into the SKU's inventory object, the same object that serialises that
  * SKU's reservations. In an add-to-cart storm on a launch product that doubles the load on the
- * one object that must not fall behind. So a figure read from the object is reused for
- * `ttlMs` (`CART_AVAILABILITY_MEMO_MS`, 1 s by default; 0 remembers nothing), but only while it is at least `floor` (the cart service passes ten times the line
- * limit): a line can never ask for more than the line limit, so at such a level the check passes
- * with the remembered figure exactly as it would with the live one, unless more than `floor`
- * minus the line limit units went within the last `ttlMs`. Near the end of the stock every check
+ * one object that must not fall behind. So a figure read from the object is reused for `ttlMs`
+ * (`CART_AVAILABILITY_MEMO_MS`, 1 s by default; 0 remembers nothing), but only while it is at
+ * least `floor` (the cart service passes ten times the line limit). A line can never ask for
+ * more than the line limit, so at such a level the check passes with the remembered figure
+ * exactly as it would with the live one, unless more than `floor` minus the line limit units went
+ * within the last `ttlMs`. Near the end of the stock every check
  * is live again, so a refusal is never made from a remembered figure, and a SKU coming back into
  * stock is seen at once.
  */
