@@ -184,6 +184,16 @@ export function defineScenario<D>(scenario: Scenario<D>): Scenario<D> {
   return scenario;
 }
 
+/**
+ * Reference scenarios over one bare Worker script (bundled if TypeScript): one per path, named
+ * `<prefix>.<path>`, each a saturation run of `GET /<path>`. Read against the run's bare Worker.
+ */
+export function defineScriptReferences(prefix: string, script: string, tags: string[], paths: readonly (readonly [path: string, title: string])[]): void {
+  for (const [path, title] of paths) {
+    defineScenario({ name: `${prefix}.${path}`, title, tags: [...tags, 'reference'], reference: true, script, request: { path: `/${path}` }, runs: [saturation()] });
+  }
+}
+
 export function registeredScenarios(): AnyScenario[] {
   return [...registry.values()];
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_DEV_PASSWORD } from '../../scripts/dev-accounts.ts';
 import { fileURLToPath } from 'node:url';
-import { defineScenario, fixedRate, saturation, target, type SetupContext } from '../lib/scenario.ts';
+import { defineScenario, defineScriptReferences, fixedRate, saturation, target, type SetupContext } from '../lib/scenario.ts';
 
 /**
  * Identity. Login is dominated by the password KDF by design (scrypt, about 165 ms of CPU), so
@@ -61,21 +61,11 @@ defineScenario({
  * this isolate's memo, and refusal of a bad signature, each one per request in a bare Worker.
  * Read against the bare Worker of the same run: the difference is the operation's cost.
  */
-for (const [op, title] of [
+defineScriptReferences('auth.token', fileURLToPath(new URL('../lib/token-worker.ts', import.meta.url)), ['auth', 'tokens'], [
   ['verify', 'verify an access token (ES256), alone'],
   ['sign', 'issue an access token (ES256), alone'],
   ['reject', 'refuse a badly signed access token, alone'],
-] as const) {
-  defineScenario({
-    name: `auth.token.${op}`,
-    title,
-    tags: ['auth', 'tokens', 'reference'],
-    reference: true,
-    script: fileURLToPath(new URL('../lib/token-worker.ts', import.meta.url)),
-    request: { path: `/${op}` },
-    runs: [saturation()],
-  });
-}
+]);
 
 interface Tokens {
   customer: string;
