@@ -48,9 +48,10 @@ defineScenario({
   tags: ['auth', 'login', 'kdf', 'reference'],
   reference: true,
   script: fileURLToPath(new URL('../lib/kdf-worker.js', import.meta.url)),
-  scriptModules: ['lib/setup.js', 'lib/argon2id.js', 'lib/blake2b.js', 'dist/simd.wasm', 'dist/no-simd.wasm'].map((f) =>
-    fileURLToPath(new URL(`../../node_modules/argon2id/${f}`, import.meta.url)),
-  ),
+  scriptModules: [
+    ...['lib/argon2id.js', 'lib/blake2b.js'].map((f) => fileURLToPath(new URL(`../../node_modules/argon2id/${f}`, import.meta.url))),
+    ...['argon2id-simd.wasm', 'argon2id-no-simd.wasm'].map((f) => fileURLToPath(new URL(`../../workers/auth/password/wasm/${f}`, import.meta.url))),
+  ],
   request: { path: '/' },
   runs: [fixedRate(10, { duration: 20 }), saturation({ connections: 4, duration: 10 })],
   warmup: 1,

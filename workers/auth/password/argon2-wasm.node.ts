@@ -1,9 +1,10 @@
-// In Node (scripts, seeding, node tests): the same WASM binaries, read from the package.
+// In Node (scripts, seeding, node tests): the same WASM binaries as in workerd, read from
+// ./wasm/ (the `argon2id` package's cores with a smaller memory minimum: scripts/vendor-argon2-wasm.ts).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
-const load = (file: string) => (imports: WebAssembly.Imports) =>
-  WebAssembly.instantiate(readFileSync(require.resolve(`argon2id/dist/${file}`)), imports);
+/** Node's `WebAssembly.instantiate(bytes)`, which the project's (workerd) types do not declare: workerd takes modules only. */
+const instantiateBytes = WebAssembly.instantiate as unknown as (bytes: Uint8Array, imports: WebAssembly.Imports) => Promise<{ instance: WebAssembly.Instance }>;
 
-export const argon2Wasm = { simd: load('simd.wasm'), noSimd: load('no-simd.wasm') };
+const load = (file: string) => (imports: WebAssembly.Imports) => instantiateBytes(readFileSync(new URL(`./wasm/${file}`, import.meta.url)), imports);
+
+export const argon2Wasm = { simd: load('argon2id-simd.wasm'), noSimd: load('argon2id-no-simd.wasm') };

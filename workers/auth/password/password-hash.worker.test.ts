@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argon2idHasher } from './argon2';
+import { argon2MemoryBytes, argon2PagesFor, argon2idHasher } from './argon2';
 import { CURRENT_ARGON2ID_PARAMS, dummyVerify, hashPassword, hashPasswordScrypt, needsRehash, verifyPassword } from './password-hash';
 
 /**
@@ -24,6 +24,12 @@ describe('hashPassword', () => {
     expect(b).toMatch(CURRENT);
     expect(a).not.toBe(b);
     expect(CURRENT_ARGON2ID_PARAMS).toEqual({ m: 19456, t: 2, p: 1 });
+  });
+
+  it("keeps the core in a linear memory sized for the current cost (19 MiB, not the package build's 65 MiB)", async () => {
+    await hashPassword(PASSWORD);
+    expect(argon2MemoryBytes()).toBe(argon2PagesFor(CURRENT_ARGON2ID_PARAMS.m, CURRENT_ARGON2ID_PARAMS.p) * 64 * 1024);
+    expect(argon2MemoryBytes()).toBeLessThan(20 * 1024 * 1024);
   });
 
   it('refuses parameters that could not be read back or that workerd would refuse', async () => {
@@ -68,6 +74,8 @@ describe('verifyPassword', () => {
   it('reads argon2id hashes made by another implementation (and upgrades its 8-byte salt)', async () => {
     expect(await verifyPassword('password', FOREIGN_ARGON2ID)).toEqual({ ok: true, needsRehash: true });
     expect(await verifyPassword('passwore', FOREIGN_ARGON2ID)).toEqual({ ok: false, needsRehash: false });
+    // Its 64 MiB cost grew the memory (it never shrinks): the cores run over any size.
+    expect(argon2MemoryBytes()).toBeGreaterThanOrEqual(64 * 1024 * 1024);
   });
 
   it('reads hashes from other scrypt implementations (RFC 7914 test vector) and asks to upgrade them', async () => {
