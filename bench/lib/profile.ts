@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/lib/profile.ts inventory.flash-sale [--connections=256] [--amount=10000] [--top=40]
  *   npx tsx bench/lib/profile.ts checkout.journey --connections=16 [--duration=10]   (journeys for that long)
+ *   ... --lines=openForUser   that function's self time by line of dist/bench/index.js
  *   ... --allocations   also where the objects that reach the old generation are allocated
  *   ... --trace-gc      print every collection of workerd's V8 (kind, heap before/after, pause)
  *   ... --all-allocations   where everything is allocated (young garbage too): what drives the scavenges
@@ -41,6 +42,7 @@ const { values, positionals } = parseArgs({
     'all-allocations': { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
     retainers: { type: 'string', default: '' },
+    lines: { type: 'string', default: '' },
   },
 });
 const name = positionals[0] ?? 'inventory.flash-sale';
@@ -58,6 +60,8 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
+  /** Samples by source line (1-based) in which this node was the running function. */
+  positionTicks?: { line: number; ticks: number }[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -124,6 +128,45 @@ function summarise(profile: CpuProfile, top: number) {
   };
   print('Self time', self);
   print('Inclusive time', inclusive);
+
+  // By entry: the frame just under (root), where a task began or an async function resumed. The
+  // native work of an RPC call (e.g. creating a Durable Object the call is the first to reach)
+  // runs on the caller's stack and shows up as the caller's self time; this groups it by step.
+  const entries = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    let at = id;
+    for (let up = parent.get(at); up !== undefined && parent.get(up) !== undefined; up = parent.get(up)) at = up;
+    const k = key(byId.get(at)?.callFrame ?? { functionName: '?', url: '', lineNumber: 0, columnNumber: 0 });
+    entries.set(k, (entries.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  print('By entry frame (a task or an async continuation)', entries);
+}
+
+/**
+ * --lines=<function>: the function's self time by source line of the bundle (which call or
+ * statement is hot). V8 counts samples per line; the time is the function's self time (from the
+ * samples' own intervals) shared out by those counts.
+ */
+function summariseLines(profile: CpuProfile, fn: string) {
+  const ids = new Set(profile.nodes.filter((n) => n.callFrame.functionName === fn).map((n) => n.id));
+  let selfUs = 0;
+  profile.samples.forEach((id, i) => {
+    if (ids.has(id)) selfUs += profile.timeDeltas[i] ?? 0;
+  });
+  const lines = new Map<string, number>();
+  for (const n of profile.nodes) {
+    if (!ids.has(n.id)) continue;
+    for (const t of n.positionTicks ?? []) {
+      const k = `${path.basename(n.callFrame.url) || '(native)'}:${t.line}`;
+      lines.set(k, (lines.get(k) ?? 0) + t.ticks);
+    }
+  }
+  const ticks = [...lines.values()].reduce((a, b) => a + b, 0);
+  console.log(`\nSelf time of ${fn} by line (${(selfUs / 1000).toFixed(0)} ms in ${ticks} samples)`);
+  if (ticks === 0) console.log('  none: no function of that name ran, or the profile has no line ticks');
+  for (const [k, n] of [...lines].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.log(`  ${((100 * n) / ticks).toFixed(1).padStart(5)}%  ${((selfUs * n) / ticks / 1000).toFixed(0).padStart(7)} ms  ${String(n).padStart(6)} samples  ${k}`);
+  }
 }
 
 /** The longest stretches of consecutive garbage-collector samples: the pauses a request can meet. */
@@ -322,6 +365,7 @@ try {
     await writeFile(file, JSON.stringify(profile));
     log(`raw profile: ${file}`);
     summarise(profile, Number(values.top));
+    if (values.lines) summariseLines(profile, values.lines);
     pauses(profile);
     if (allocations) summariseAllocations(allocations.head, Number(values.top), Boolean(values['all-allocations']));
     if (snapshot) summariseSnapshot(JSON.parse(chunks.join('')) as HeapSnapshot, Number(values.top), values.retainers ?? '');
