@@ -252,6 +252,23 @@ describe('orders: from a cart, and at the till', () => {
     expect(await available(p.sku)).toBe(3);
   });
 
+  it('two orders of one cart at once (a double submit, two keys): one is placed, the other refused, holding no stock', async () => {
+    const p = await stockedProduct(6, 1500);
+    const c = await newCustomer();
+    const cartId = (await json('/v1/carts', jsonInit('POST', {}, bearer(c.accessToken)))).body.id as string;
+    const added = await json(`/v1/carts/${cartId}/items`, jsonInit('POST', { productId: p.productId, variantId: p.variantId, quantity: 2 }, bearer(c.accessToken)));
+    expect(added.res.status, JSON.stringify(added.body)).toBe(201);
+    const [a, b] = await Promise.all([place({ cartId, paymentMethod: 'CARD' }, c.accessToken), place({ cartId, paymentMethod: 'CARD' }, c.accessToken)]);
+    const statuses = [a.res.status, b.res.status].sort();
+    expect(statuses, JSON.stringify([a.body, b.body])).toEqual([201, 409]);
+    const lost = a.res.status === 409 ? a : b;
+    expect(lost.body.code).toMatch(/^CART_(CHECKED_OUT|VERSION_MISMATCH)$/);
+    // Only the placed order holds units: the refused one's object gave its reservation back.
+    expect(await available(p.sku)).toBe(4);
+    const won = a.res.status === 201 ? a : b;
+    expect((await json(`/v1/carts/${cartId}`, { headers: bearer(c.accessToken) })).body).toMatchObject({ status: 'checked_out', orderId: won.body.orderId });
+  });
+
   it('a POS agent sells for a customer, paid at the till: PAID at once, stock committed', async () => {
     const p = await stockedProduct(2);
     const c = await newCustomer();

@@ -52,6 +52,9 @@ export interface OrdersDeps {
   log?: Record<string, unknown>;
 }
 
+/** The cart's refusals to close for an order (the cart service's codes): the order must not stand. */
+const CART_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CART_VERSION_MISMATCH', 'CART_CHECKED_OUT', 'CART_CLOSED', 'CART_EXPIRED', 'CART_NOT_FOUND']);
+
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 async function sha256(text: string): Promise<Uint8Array> {
@@ -225,9 +228,12 @@ export function makeOrdersService(deps: OrdersDeps) {
         try {
           await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version);
         } catch (e) {
-          // The cart changed between its snapshot and now: this order does not match it. Undo the
-          // order (its stock comes back) and let the shopper check out again.
-          if (e instanceof AppError && e.code === 'CART_VERSION_MISMATCH') {
+          // The cart refused to close for this order: it changed since its snapshot, or another
+          // order closed it first (a double submit with two keys), or it was merged or expired
+          // meanwhile. This order does not own the cart: undo it (its stock comes back, its
+          // payment is cancelled) and pass the refusal on. A failure that is not a refusal
+          // leaves the order for a retry with the same key.
+          if (e instanceof AppError && CART_REFUSALS.has(e.code)) {
             await stub(orderId).cancel({ opId: 'cart-changed', by: 'system', reason: 'cart_changed_during_checkout' });
           }
           throw e;
