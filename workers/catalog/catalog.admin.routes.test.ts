@@ -53,6 +53,20 @@ describe('/v1/admin/products', () => {
     ]);
   });
 
+  it('two creations of one slug or SKU at once: one is created, the other is a 409, never a 500', async () => {
+    const h = await admin();
+    const input = await newProduct();
+    const same = await Promise.all([0, 1, 2].map(() => json('/v1/admin/products', jsonInit('POST', input, h))));
+    expect(same.map((r) => r.res.status).sort(), JSON.stringify(same.map((r) => r.body))).toEqual([201, 409, 409]);
+    // Another slug, the same SKU.
+    const other = await newProduct();
+    const sku = (other.variants as { sku: string }[])[0]!.sku;
+    const bySku = await Promise.all(
+      ['a', 'b'].map((x) => json('/v1/admin/products', jsonInit('POST', { ...other, slug: `${other.slug}-${x}`, variants: [{ sku, name: 'Default', price: 4599 }] }, h))),
+    );
+    expect(bySku.map((r) => r.res.status).sort(), JSON.stringify(bySku.map((r) => r.body))).toEqual([201, 409]);
+  });
+
   it('lets an integration with catalog:write in, and keeps everyone else out', async () => {
     const input = await newProduct();
     await problem('/v1/admin/products', 401, 'UNAUTHENTICATED', jsonInit('POST', input));

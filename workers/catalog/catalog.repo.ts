@@ -319,17 +319,23 @@ export async function updateProductRow(tx: Tx, id: string, patch: Partial<typeof
 }
 
 /** Replaces a product's variants, keeping the id (and projected stock) of SKUs that stay. */
+/**
+ * The product's variants become `rows` (by SKU: a kept SKU keeps its variant id). Answers the SKUs
+ * it could not write because another product holds them (a concurrent save won the SKU after the
+ * caller's check): the caller refuses the change, which rolls the transaction back.
+ */
 export async function replaceVariants(
   tx: Tx,
   productId: string,
   rows: (typeof productVariants.$inferInsert)[],
-): Promise<void> {
+): Promise<string[]> {
   const keep = rows.map((r) => r.sku);
   await tx
     .delete(productVariants)
     .where(and(eq(productVariants.productId, productId), sql`${productVariants.sku} not in ${keep}`));
+  const taken: string[] = [];
   for (const row of rows) {
-    await tx
+    const written = await tx
       .insert(productVariants)
       .values(row)
       .onConflictDoUpdate({
@@ -342,8 +348,13 @@ export async function replaceVariants(
           currency: row.currency,
           position: row.position,
         },
-      });
+        // Only this product's own variant is updated in place; another product's is left alone.
+        setWhere: eq(productVariants.productId, productId),
+      })
+      .returning({ id: productVariants.id });
+    if (written.length === 0) taken.push(row.sku);
   }
+  return taken;
 }
 
 export async function addSearchTerms(tx: Tx, terms: string[]): Promise<void> {

@@ -111,6 +111,40 @@ describe('an invalid Worker configuration', () => {
   });
 });
 
+describe('a write that lost a race for a unique value', () => {
+  it('is a 409 CONFLICT problem naming no internals, with the constraint in the log line; other database errors stay 500', async () => {
+    const app = createRouter();
+    app.use(requestContext(() => undefined));
+    // As drizzle throws it: "Failed query: ..." wrapping the driver's error (SQLSTATE and constraint).
+    const dbError = (code: string, constraint: string) =>
+      Object.assign(new Error('Failed query: insert into "things" ...'), { cause: Object.assign(new Error('duplicate key value'), { code, constraint }) });
+    app.post('/unique', () => {
+      throw dbError('23505', 'things_slug_uq');
+    });
+    app.post('/foreign', () => {
+      throw dbError('23503', 'things_owner_fk');
+    });
+    app.onError(onError);
+    const lines: string[] = [];
+    const spies = (['log', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation((line: unknown) => void lines.push(String(line))));
+    const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+    try {
+      const res = await app.request('/unique', { method: 'POST', headers: { 'x-request-id': 'race-1' } }, { ...env, LOG_LEVEL: 'info' }, ctx);
+      expect(res.status).toBe(409);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const body = await res.json<{ code: string }>();
+      expect(body.code).toBe('CONFLICT');
+      expect(JSON.stringify(body)).not.toMatch(/things|insert|duplicate/);
+      const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === 'race-1');
+      expect(line).toMatchObject({ status: 409, conflict: 'things_slug_uq' });
+      const other = await app.request('/foreign', { method: 'POST' }, { ...env, LOG_LEVEL: 'info' }, ctx);
+      expect(other.status).toBe(500);
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
+  });
+});
+
 describe('JSON bodies through the shared router and error handler', () => {
   // The public JSON routes arrive with identity; this exercises the same router factory,
   // validation hook and error handler every context uses.

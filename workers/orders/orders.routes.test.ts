@@ -156,6 +156,23 @@ describe('orders: cancel, refund, fulfil, track', () => {
     expect(actions.filter((a: string) => a === 'order.refund.requested')).toHaveLength(2);
   });
 
+  it('two refunds at once (two keys) never add up to more than was captured', async () => {
+    const p = await stockedProduct(2, 1000);
+    const c = await newCustomer();
+    const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
+    const pi = paymentIntentOf(placed.body);
+    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+    await deliverWebhooks(pi);
+    const h = await admin();
+    const url = `/v1/admin/orders/${placed.body.orderId}/refunds`;
+    const send = () => json(url, jsonInit('POST', { amount: 1200, reason: 'double click' }, { ...h, 'idempotency-key': crypto.randomUUID() }));
+    const [a, b] = await Promise.all([send(), send()]);
+    expect([a.res.status, b.res.status].sort(), JSON.stringify([a.body, b.body])).toEqual([201, 422]);
+    expect((a.res.status === 422 ? a : b).body.code).toBe('REFUND_EXCEEDS_CAPTURED');
+    const order = await json(`/v1/orders/${placed.body.orderId}`, { headers: h });
+    expect(order.body.refunds).toHaveLength(1);
+  });
+
   it('staff ship from their warehouse (split shipments), a carrier update is tracked, delivery completes it', async () => {
     const p = await stockedProduct(3);
     const c = await newCustomer();

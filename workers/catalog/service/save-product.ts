@@ -1,4 +1,5 @@
 import { recordAudit } from '../../../shared/audit/audit';
+import { isUniqueViolation, violatedConstraint } from '../../../shared/db/errors';
 import { AppError, notFound, validationFailed, type FieldError } from '../../../shared/kernel/app-error';
 import { newId } from '../../../shared/kernel/ids';
 import type { RequestMeta } from '../../../shared/http/context';
@@ -20,10 +21,32 @@ import { toProduct } from './mappers';
  * the product whatever its status. Authorisation is the admin routes' `requires('catalog:write')`;
  * the audit row is written in the same transaction as the change.
  */
+/**
+ * One write transaction. The slug and SKU checks inside it read before they write, so two
+ * requests at once can both pass them; the unique index then refuses the later commit, and that
+ * is the same 409 the checks give, not a 500.
+ */
+async function writeOrConflict(deps: CatalogDeps, body: Parameters<ReturnType<CatalogDeps['writeDb']>['transaction']>[0]): Promise<void> {
+  try {
+    await deps.writeDb().transaction(body);
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    const constraint = violatedConstraint(e);
+    if (constraint === 'products_slug_uq') throw new AppError('CONFLICT', 'A product with this slug exists (created by a concurrent request)');
+    if (constraint === 'product_variants_sku_uq') throw new AppError('CONFLICT', 'A SKU of this product is used by another product (saved by a concurrent request)');
+    throw e;
+  }
+}
+
+/** SKUs another product took between our check and our write: the change is refused (and rolled back). */
+function refuseRaced(taken: string[]): void {
+  if (taken.length) throw new AppError('CONFLICT', `SKU already used by another product: ${taken.join(', ')}`);
+}
+
 export async function createProduct(raw: CreateProductInput, meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
   const input = parse(CreateProductInputSchema, raw);
   const id = newId('product', deps.clock.now().getTime());
-  await deps.writeDb().transaction(async (tx) => {
+  await writeOrConflict(deps, async (tx) => {
     if (await repo.slugTaken(tx, input.slug)) throw new AppError('CONFLICT', `A product with slug '${input.slug}' exists`);
     await refuseTakenSkus(tx, input.variants, null);
     const { brand, category } = await resolveRefs(tx, { slug: input.brandSlug }, { slug: input.categorySlug });
@@ -44,7 +67,7 @@ export async function createProduct(raw: CreateProductInput, meta: RequestMeta, 
       updatedAt: now,
       ...derived.product,
     });
-    await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency));
+    refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency)));
     // Only storefront-visible products feed the dictionary, so corrections never reveal drafts.
     if (input.status === 'active') await repo.addSearchTerms(tx, derived.terms);
     await recordAudit(tx, { action: 'catalog.product.created', outcome: 'success', target: { kind: 'product', id }, data: { slug: input.slug, status: input.status } }, meta, now);
@@ -60,7 +83,7 @@ export async function updateProduct(
   deps: CatalogDeps,
 ): Promise<AdminProduct> {
   const patch = parse(UpdateProductInputSchema, raw);
-  await deps.writeDb().transaction(async (tx) => {
+  await writeOrConflict(deps, async (tx) => {
     const current = await repo.findProductForUpdate(tx, id);
     if (!current) throw notFound('Product', id);
     if (patch.variants) await refuseTakenSkus(tx, patch.variants, id);
@@ -87,7 +110,7 @@ export async function updateProduct(
       updatedAt: deps.clock.now(),
       ...derived.product,
     });
-    if (patch.variants) await repo.replaceVariants(tx, id, variantRows(id, patch.variants, deps.currency));
+    if (patch.variants) refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, patch.variants, deps.currency)));
     if (status === 'active') await repo.addSearchTerms(tx, derived.terms);
     const archived = patch.status === 'archived' && current.status !== 'archived';
     await recordAudit(

@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { isUniqueViolation, violatedConstraint } from '../../../shared/db/errors';
 import { AppError, isAppError } from '../../../shared/kernel/app-error';
 import type { AppEnv } from '../../../shared/http/context';
 import { problemResponse } from '../../../shared/http/problem';
@@ -12,6 +13,13 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
     return problemResponse(c, err);
   }
   if (err instanceof HTTPException) return problemResponse(c, fromHttpException(err));
+  // Two requests raced to write the same unique value (a check-then-insert that another request
+  // won): the loser's write conflicts; nothing was written. Services map the races they know to
+  // their own message; this is the floor, so a race is never a 500.
+  if (isUniqueViolation(err)) {
+    c.get('log').conflict = violatedConstraint(err) ?? 'unique';
+    return problemResponse(c, new AppError('CONFLICT', 'The request conflicts with a concurrent change; read the current state and try again'));
+  }
   c.get('log').error = err;
   return problemResponse(c, new AppError('INTERNAL', 'An unexpected error occurred; quote the requestId when reporting it'));
 };
