@@ -14,6 +14,17 @@ const config = readConfig(env);
 
 const place = (body: unknown, token: string, key: string = crypto.randomUUID()) => json('/v1/orders', jsonInit('POST', body, { ...bearer(token), 'idempotency-key': key }));
 
+/** A customer's CARD order of `quantity` units of a fresh product, paid at the emulator and its webhooks delivered. */
+async function paidCardOrder(quantity: number, unitPrice: number) {
+  const p = await stockedProduct(quantity, unitPrice);
+  const customer = await newCustomer();
+  const placed = await place({ items: [{ productId: p.productId, quantity }], paymentMethod: 'CARD' }, customer.accessToken);
+  const pi = paymentIntentOf(placed.body);
+  await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
+  await deliverWebhooks(pi);
+  return { placed, customer };
+}
+
 describe('orders: placing', () => {
   it("takes the original design's body, reserves stock and answers PENDING with Stripe's client secret", async () => {
     const p = await stockedProduct(5);
@@ -124,12 +135,7 @@ describe('orders: cancel, refund, fulfil, track', () => {
   });
 
   it('admins refund partially, then the rest; never more than was captured; each is audited', async () => {
-    const p = await stockedProduct(2, 1000);
-    const c = await newCustomer();
-    const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
-    const pi = paymentIntentOf(placed.body);
-    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
-    await deliverWebhooks(pi);
+    const { placed, customer: c } = await paidCardOrder(2, 1000);
     const h = await admin();
     const url = `/v1/admin/orders/${placed.body.orderId}/refunds`;
     const key = crypto.randomUUID();
@@ -157,12 +163,7 @@ describe('orders: cancel, refund, fulfil, track', () => {
   });
 
   it('two refunds at once (two keys) never add up to more than was captured', async () => {
-    const p = await stockedProduct(2, 1000);
-    const c = await newCustomer();
-    const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' }, c.accessToken);
-    const pi = paymentIntentOf(placed.body);
-    await emulator(`/_emulator/payment_intents/${pi}/succeed`, { method: 'POST' });
-    await deliverWebhooks(pi);
+    const { placed } = await paidCardOrder(2, 1000);
     const h = await admin();
     const url = `/v1/admin/orders/${placed.body.orderId}/refunds`;
     const send = () => json(url, jsonInit('POST', { amount: 1200, reason: 'double click' }, { ...h, 'idempotency-key': crypto.randomUUID() }));
