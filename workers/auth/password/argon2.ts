@@ -1,10 +1,9 @@
 import argon2id from 'argon2id/lib/argon2id.js';
 import type { computeHash } from 'argon2id/lib/setup.js';
 import { argon2Wasm } from '#argon2-wasm';
+import { CURRENT_ARGON2ID_PARAMS } from './argon2-params';
 
 const WASM_PAGE = 64 * 1024;
-/** The memory cost new hashes use (CURRENT_ARGON2ID_PARAMS.m in password-hash.ts; a test ties the two). */
-const CURRENT_MEMORY_KIB = 19 * 1024;
 
 /**
  * Pages of linear memory the core needs for a memory cost of `kib` KiB over `lanes` lanes: the
@@ -33,7 +32,7 @@ let memory: WebAssembly.Memory | undefined;
 export function argon2idHasher(): Promise<computeHash> {
   if (!ready) {
     ready = (async () => {
-      const mem = new WebAssembly.Memory({ initial: argon2PagesFor(CURRENT_MEMORY_KIB), maximum: 65536 });
+      const mem = new WebAssembly.Memory({ initial: argon2PagesFor(CURRENT_ARGON2ID_PARAMS.m, CURRENT_ARGON2ID_PARAMS.p), maximum: 65536 });
       const imports = { env: { memory: mem } };
       let loaded: { instance: WebAssembly.Instance };
       try {

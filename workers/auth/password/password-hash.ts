@@ -1,5 +1,6 @@
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { argon2idHasher } from './argon2';
+import { CURRENT_ARGON2ID_PARAMS, type Argon2idParams } from './argon2-params';
 import { formatPhc, parsePhc } from './phc';
 
 /**
@@ -13,14 +14,7 @@ import { formatPhc, parsePhc } from './phc';
  *   `$scrypt$ln=15,r=8,p=3$<salt>$<hash>` (N = 2^ln; read only)
  * Passwords are NFKC-normalised (NIST SP 800-63B) and hashed as UTF-8.
  */
-export interface Argon2idParams {
-  /** Memory in KiB. */
-  m: number;
-  /** Passes. */
-  t: number;
-  /** Lanes (computed one after another here). */
-  p: number;
-}
+export { CURRENT_ARGON2ID_PARAMS, type Argon2idParams };
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -31,8 +25,6 @@ export interface ScryptParams {
   p: number;
 }
 
-/** OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane. */
-export const CURRENT_ARGON2ID_PARAMS: Readonly<Argon2idParams> = Object.freeze({ m: 19 * 1024, t: 2, p: 1 });
 /** The scrypt parameters used before argon2id (OWASP's "N=2^15, r=8, p=3"); still accepted for old hashes. */
 export const LEGACY_SCRYPT_PARAMS: Readonly<ScryptParams> = Object.freeze({ ln: 15, r: 8, p: 3 });
 export const ARGON2_VERSION = 0x13;
