@@ -22,9 +22,9 @@ import { toProduct } from './mappers';
  * the audit row is written in the same transaction as the change.
  */
 /**
- * One write transaction. The slug and SKU checks inside it read before they write, so two
- * requests at once can both pass them; the unique index then refuses the later commit, and that
- * is the same 409 the checks give, not a 500.
+ * One write transaction. The slug check inside it reads before the insert, so two creations at
+ * once can both pass it; the unique index then refuses the later one, and that is the same 409
+ * the check gives, not a 500. (SKUs another product won meanwhile are `refuseRaced`.)
  */
 async function writeOrConflict(deps: CatalogDeps, body: Parameters<ReturnType<CatalogDeps['writeDb']>['transaction']>[0]): Promise<void> {
   try {
@@ -33,7 +33,6 @@ async function writeOrConflict(deps: CatalogDeps, body: Parameters<ReturnType<Ca
     if (!isUniqueViolation(e)) throw e;
     const constraint = violatedConstraint(e);
     if (constraint === 'products_slug_uq') throw new AppError('CONFLICT', 'A product with this slug exists (created by a concurrent request)');
-    if (constraint === 'product_variants_sku_uq') throw new AppError('CONFLICT', 'A SKU of this product is used by another product (saved by a concurrent request)');
     throw e;
   }
 }
