@@ -202,6 +202,16 @@ describe('signed-in carts', () => {
     expect((await json<Cart>(url, { headers: bearer(me.accessToken) })).body).toMatchObject({ version: 2, lines: [{ quantity: 2 }] });
   });
 
+  it('opens one cart when several devices open it at once', async () => {
+    const me = await newCustomer();
+    const opened = await Promise.all(Array.from({ length: 5 }, () => json<Cart>('/v1/carts', { method: 'POST', headers: bearer(me.accessToken) })));
+    const ids = new Set(opened.map((r) => r.body.id));
+    expect(ids.size, JSON.stringify(opened.map((r) => [r.res.status, r.body]))).toBe(1);
+    expect(opened.every((r) => r.res.status === 200 || r.res.status === 201)).toBe(true);
+    // The same cart afterwards, whichever request won.
+    expect((await json<Cart>('/v1/carts', { method: 'POST', headers: bearer(me.accessToken) })).body.id).toBe([...ids][0]);
+  });
+
   it('merges a guest cart at login: quantities combined, clamped to the limits and reported; the guest cart is closed', async () => {
     const p = await productWith([
       { price: 1000, stock: 50 },
