@@ -58,6 +58,20 @@ export async function deleteItem(db: AnyDb, userId: string, productId: string): 
   return r.length > 0;
 }
 
+/** Removes the entry and answers it (null when there was none): of requests racing for one entry, one gets it. */
+export async function takeItem(db: AnyDb, userId: string, productId: string): Promise<WishlistRow | null> {
+  const [row] = await db
+    .delete(wishlistItems)
+    .where(and(eq(wishlistItems.userId, userId), eq(wishlistItems.productId, productId)))
+    .returning();
+  return row ?? null;
+}
+
+/** Puts a taken entry back as it was, unless the user saved the product again meanwhile. */
+export async function restoreItem(db: AnyDb, row: WishlistRow): Promise<void> {
+  await db.insert(wishlistItems).values(row).onConflictDoNothing();
+}
+
 export async function deleteAllOf(db: AnyDb, userId: string): Promise<number> {
   const r = await db.delete(wishlistItems).where(eq(wishlistItems.userId, userId)).returning({ productId: wishlistItems.productId });
   return r.length;

@@ -72,6 +72,19 @@ describe('wishlist', () => {
     expect((await json<{ id: string }>('/v1/carts', { method: 'POST', headers: h })).body.id).toBe(moved.body.id);
     await problem(`/v1/me/wishlist/${p.productId}/move-to-cart`, 404, 'NOT_FOUND', jsonInit('POST', { variantId: p.variants[0]!.id }, h));
   });
+
+  it('moves an item once when the move is sent several times at once (a double click)', async () => {
+    const p = await productWith([{ price: 1500, stock: 9 }]);
+    const me = await newCustomer();
+    const h = bearer(me.accessToken);
+    await json('/v1/me/wishlist', jsonInit('POST', { productId: p.productId }, h));
+    const move = () => json<{ lines: { quantity: number }[] }>(`/v1/me/wishlist/${p.productId}/move-to-cart`, jsonInit('POST', { variantId: p.variants[0]!.id, quantity: 2 }, h));
+    const moves = await Promise.all([move(), move(), move()]);
+    expect(moves.every((m) => m.res.status === 200 || m.res.status === 404), JSON.stringify(moves.map((m) => [m.res.status, m.body]))).toBe(true);
+    const cart = await json<{ lines: { quantity: number }[] }>('/v1/carts', { method: 'POST', headers: h });
+    expect(cart.body.lines).toMatchObject([{ quantity: 2 }]);
+    expect((await json<Page>('/v1/me/wishlist', { headers: h })).body.items).toEqual([]);
+  });
 });
 
 async function fetchStatus(path: string, init: RequestInit): Promise<number> {

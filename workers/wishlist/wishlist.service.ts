@@ -75,15 +75,21 @@ export function makeWishlistService(deps: WishlistDeps) {
     },
 
     /**
-     * Moves an item to the user's cart: added to the cart first (the cart checks variant, stock
-     * and limits; its refusals pass through and the item stays), then removed from the wishlist.
+     * Moves an item to the user's cart. The entry is taken off the wishlist first, so of the same
+     * move sent several times at once (a double click) one moves it and the others answer 404;
+     * then it is added to the cart (which checks variant, stock and limits). A refusal, or any
+     * failure, puts the entry back as it was, and the refusal passes through.
      */
     async moveToCart(productId: string, body: MoveToCartBody, meta: RequestMeta): Promise<unknown> {
       const userId = selfUserId(meta);
-      if (!(await repo.findItem(deps.readDb(), userId, productId))) throw new AppError('NOT_FOUND', `Product '${productId}' is not in your wishlist`);
-      const cart = await deps.cart.addToMyCart(userId, { productId, variantId: body.variantId, quantity: body.quantity });
-      await repo.deleteItem(deps.writeDb(), userId, productId);
-      return cart;
+      const entry = await repo.takeItem(deps.writeDb(), userId, productId);
+      if (!entry) throw new AppError('NOT_FOUND', `Product '${productId}' is not in your wishlist`);
+      try {
+        return await deps.cart.addToMyCart(userId, { productId, variantId: body.variantId, quantity: body.quantity });
+      } catch (e) {
+        await repo.restoreItem(deps.writeDb(), entry);
+        throw e;
+      }
     },
 
     /** user.erased: every wishlist row of the user, once per event. */
