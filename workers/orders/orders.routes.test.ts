@@ -54,6 +54,21 @@ describe('orders: placing', () => {
     expect(await available(p.sku)).toBe(4);
   });
 
+  it('the same Idempotency-Key and body sent three times at once place one order, reserve once, ask one payment', async () => {
+    const p = await stockedProduct(5);
+    const c = await newCustomer();
+    const key = crypto.randomUUID();
+    const body = { items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' };
+    const answers = await Promise.all([0, 1, 2].map(() => place(body, c.accessToken, key)));
+    const statuses = answers.map((a) => a.res.status);
+    expect(statuses.filter((st) => st === 201), JSON.stringify(answers.map((a) => [a.res.status, a.body]))).toHaveLength(1);
+    expect(statuses.every((st) => st === 201 || st === 200 || st === 409)).toBe(true);
+    const placed = answers.filter((a) => a.res.status < 300);
+    expect(new Set(placed.map((a) => a.body.orderId)).size).toBe(1);
+    expect(new Set(placed.map((a) => paymentIntentOf(a.body))).size).toBe(1);
+    expect(await available(p.sku)).toBe(3);
+  });
+
   it('refuses what cannot be sold with a clear 4xx, holding nothing', async () => {
     const p = await stockedProduct(2);
     const c = await newCustomer();
