@@ -171,6 +171,25 @@ export function makeOrdersService(deps: OrdersDeps) {
     return { lines, currency: lines[0]!.currency, cart };
   }
 
+  /**
+   * Closes the cart for the order. When the cart refuses (it changed since its snapshot, another
+   * order closed it first, as in a double submit with two keys, or it was merged, expired or
+   * erased meanwhile), this order does not own it: the order is undone (its stock comes back, its
+   * payment is cancelled) and the refusal passes on. A failure that is not a refusal leaves the
+   * order for a retry with the same key.
+   */
+  async function closeCartFor(cartId: string, orderId: string, expectedVersion: number): Promise<void> {
+    if (!deps.carts) return;
+    try {
+      await deps.carts.markCheckedOut(cartId, orderId, expectedVersion);
+    } catch (e) {
+      if (e instanceof AppError && CART_REFUSALS.has(e.code)) {
+        await stub(orderId).cancel({ opId: 'cart-changed', by: 'system', reason: 'cart_changed_during_checkout' });
+      }
+      throw e;
+    }
+  }
+
   return {
     /**
      * Places an order (API.md): for oneself, or — POS agents, admins, integrations — for the
@@ -199,7 +218,13 @@ export function makeOrdersService(deps: OrdersDeps) {
         if (idempotencyKey && body.cartId && e instanceof AppError && e.code === 'CART_CHECKED_OUT') {
           const earlier = await stub(orderId).replay(requestHash);
           if (earlier && !earlier.ok) throw orderError(earlier);
-          if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
+          if (earlier?.ok) {
+            // Closed for this order (the first try closed it: a no-op), or for another one (the
+            // first try died before closing it and another order took the cart: a refusal,
+            // which undoes this order). A checked-out cart answers before it looks at versions.
+            await closeCartFor(body.cartId, orderId, 1);
+            return { order: toOrderDto(earlier.order, true), replayed: true };
+          }
         }
         throw e;
       }
@@ -224,21 +249,7 @@ export function makeOrdersService(deps: OrdersDeps) {
       if (!r.ok) throw orderError(r);
       if (deps.log) Object.assign(deps.log, { orderId, replayed: r.replayed });
       // Also on a replay: the first try may have died before closing the cart (closing is idempotent per order).
-      if (cart && deps.carts) {
-        try {
-          await deps.carts.markCheckedOut(cart.cartId, orderId, cart.version);
-        } catch (e) {
-          // The cart refused to close for this order: it changed since its snapshot, or another
-          // order closed it first (a double submit with two keys), or it was merged or expired
-          // meanwhile. This order does not own the cart: undo it (its stock comes back, its
-          // payment is cancelled) and pass the refusal on. A failure that is not a refusal
-          // leaves the order for a retry with the same key.
-          if (e instanceof AppError && CART_REFUSALS.has(e.code)) {
-            await stub(orderId).cancel({ opId: 'cart-changed', by: 'system', reason: 'cart_changed_during_checkout' });
-          }
-          throw e;
-        }
-      }
+      if (cart) await closeCartFor(cart.cartId, orderId, cart.version);
       return { order: toOrderDto(r.order, true), replayed: r.replayed };
     },
 
