@@ -126,7 +126,7 @@ describe('a write that lost a race for a unique value', () => {
     });
     app.onError(onError);
     const lines: string[] = [];
-    const spies = (['log', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation((line: unknown) => void lines.push(String(line))));
+    const spies = (['log', 'warn', 'error'] as const).map((m) => vi.spyOn(console, m).mockImplementation((line: unknown) => void lines.push(String(line))));
     const ctx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
     try {
       const res = await app.request('/unique', { method: 'POST', headers: { 'x-request-id': 'race-1' } }, { ...env, LOG_LEVEL: 'info' }, ctx);
@@ -136,7 +136,7 @@ describe('a write that lost a race for a unique value', () => {
       expect(body.code).toBe('CONFLICT');
       expect(JSON.stringify(body)).not.toMatch(/things|insert|duplicate/);
       const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === 'race-1');
-      expect(line).toMatchObject({ status: 409, conflict: 'things_slug_uq' });
+      expect(line).toMatchObject({ level: 'warn', status: 409, conflict: 'things_slug_uq' });
       const other = await app.request('/foreign', { method: 'POST' }, { ...env, LOG_LEVEL: 'info' }, ctx);
       expect(other.status).toBe(500);
     } finally {

@@ -46,7 +46,8 @@ export function requestContext(
         ['traceparent', formatTraceparent(trace)],
       ]);
       const status = c.res.status;
-      const level = status >= 500 ? 'error' : 'info';
+      // A unique violation answered 409 (errors.ts) is a warning: a race, or a missing check.
+      const level = status >= 500 ? 'error' : c.get('log').conflict ? 'warn' : 'info';
       const config = c.get('config');
       const logger = createLogger(config?.LOG_LEVEL ?? 'info');
       logger.log(level, 'request', {
