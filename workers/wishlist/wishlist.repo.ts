@@ -51,11 +51,7 @@ export async function upsertItem(db: AnyDb, userId: string, productId: string, v
 }
 
 export async function deleteItem(db: AnyDb, userId: string, productId: string): Promise<boolean> {
-  const r = await db
-    .delete(wishlistItems)
-    .where(and(eq(wishlistItems.userId, userId), eq(wishlistItems.productId, productId)))
-    .returning({ productId: wishlistItems.productId });
-  return r.length > 0;
+  return (await takeItem(db, userId, productId)) !== null;
 }
 
 /** Removes the entry and answers it (null when there was none): of requests racing for one entry, one gets it. */

@@ -1,5 +1,4 @@
 import { recordAudit } from '../../../shared/audit/audit';
-import { isUniqueViolation, violatedConstraint } from '../../../shared/db/errors';
 import { AppError, notFound, validationFailed, type FieldError } from '../../../shared/kernel/app-error';
 import { newId } from '../../../shared/kernel/ids';
 import type { RequestMeta } from '../../../shared/http/context';
@@ -21,22 +20,6 @@ import { toProduct } from './mappers';
  * the product whatever its status. Authorisation is the admin routes' `requires('catalog:write')`;
  * the audit row is written in the same transaction as the change.
  */
-/**
- * One write transaction. The slug check inside it reads before the insert, so two creations at
- * once can both pass it; the unique index then refuses the later one, and that is the same 409
- * the check gives, not a 500. (SKUs another product won meanwhile are `refuseRaced`.)
- */
-async function writeOrConflict(deps: CatalogDeps, body: Parameters<ReturnType<CatalogDeps['writeDb']>['transaction']>[0]): Promise<void> {
-  try {
-    await deps.writeDb().transaction(body);
-  } catch (e) {
-    if (!isUniqueViolation(e)) throw e;
-    const constraint = violatedConstraint(e);
-    if (constraint === 'products_slug_uq') throw new AppError('CONFLICT', 'A product with this slug exists (created by a concurrent request)');
-    throw e;
-  }
-}
-
 /** SKUs another product took between our check and our write: the change is refused (and rolled back). */
 function refuseRaced(taken: string[]): void {
   if (taken.length) throw new AppError('CONFLICT', `SKU already used by another product: ${taken.join(', ')}`);
@@ -45,7 +28,9 @@ function refuseRaced(taken: string[]): void {
 export async function createProduct(raw: CreateProductInput, meta: RequestMeta, deps: CatalogDeps): Promise<AdminProduct> {
   const input = parse(CreateProductInputSchema, raw);
   const id = newId('product', deps.clock.now().getTime());
-  await writeOrConflict(deps, async (tx) => {
+  // Two creations of one slug at once can both pass this check: the unique index refuses the
+  // later insert, which the error handler answers 409 CONFLICT as well.
+  await deps.writeDb().transaction(async (tx) => {
     if (await repo.slugTaken(tx, input.slug)) throw new AppError('CONFLICT', `A product with slug '${input.slug}' exists`);
     await refuseTakenSkus(tx, input.variants, null);
     const { brand, category } = await resolveRefs(tx, { slug: input.brandSlug }, { slug: input.categorySlug });
@@ -82,7 +67,7 @@ export async function updateProduct(
   deps: CatalogDeps,
 ): Promise<AdminProduct> {
   const patch = parse(UpdateProductInputSchema, raw);
-  await writeOrConflict(deps, async (tx) => {
+  await deps.writeDb().transaction(async (tx) => {
     const current = await repo.findProductForUpdate(tx, id);
     if (!current) throw notFound('Product', id);
     if (patch.variants) await refuseTakenSkus(tx, patch.variants, id);
