@@ -41,6 +41,9 @@ const updated = (sku: string, aggregateVersion: number, onHand: number, reserved
     { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
   );
 
+/** The follower reads the SKU's availability through this, in its transaction. */
+const units = (n: number) => async () => n;
+
 const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
 
 describe('catalog follows stock (inventory.updated)', () => {
@@ -51,20 +54,20 @@ describe('catalog follows stock (inventory.updated)', () => {
     try {
       const gen0 = await generations.current(CATALOG_NAMESPACE);
       const inStock = updated(sku, 1, 5, 0);
-      expect(await syncVariantAvailability(pool.pool(), generations, inStock, 5)).toEqual({ processed: true, changed: true, stockFlipped: true });
+      expect(await syncVariantAvailability(pool.pool(), generations, inStock, units(5))).toEqual({ processed: true, available: 5, changed: true, stockFlipped: true });
       const gen1 = await generations.current(CATALOG_NAMESPACE);
       expect(gen1).toBeGreaterThan(gen0);
       // The same event again: nothing happens.
-      expect(await syncVariantAvailability(pool.pool(), generations, inStock, 5)).toEqual({ processed: false, changed: false, stockFlipped: false });
+      expect(await syncVariantAvailability(pool.pool(), generations, inStock, units(5))).toEqual({ processed: false, available: null, changed: false, stockFlipped: false });
       // Fewer units, still in stock: no cache bust.
-      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 2, 5, 2), 3)).toEqual({ processed: true, changed: true, stockFlipped: false });
+      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 2, 5, 2), units(3))).toEqual({ processed: true, available: 3, changed: true, stockFlipped: false });
       expect(await generations.current(CATALOG_NAMESPACE)).toBe(gen1);
       expect(await availableQty(sku)).toBe(3);
       // Sold out: the in-stock filter must drop it.
-      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 3, 5, 5), 0)).toMatchObject({ stockFlipped: true });
+      expect(await syncVariantAvailability(pool.pool(), generations, updated(sku, 3, 5, 5), units(0))).toMatchObject({ stockFlipped: true });
       expect(await generations.current(CATALOG_NAMESPACE)).toBeGreaterThan(gen1);
       // An unknown SKU changes nothing.
-      expect(await syncVariantAvailability(pool.pool(), generations, updated('NO-SUCH-SKU', 1, 1, 0), 1)).toEqual({ processed: true, changed: false, stockFlipped: false });
+      expect(await syncVariantAvailability(pool.pool(), generations, updated('NO-SUCH-SKU', 1, 1, 0), units(1))).toEqual({ processed: true, available: 1, changed: false, stockFlipped: false });
     } finally {
       await pool.close();
     }

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { AnyDb } from '../../shared/db/client';
 import { productVariants } from '../../shared/db/schema/catalog';
+import { lockForTransaction, skuStockLockKey } from '../../shared/db/locks';
 import { consumeOnce } from '../../shared/events/consume-once';
 import type { GenerationStore } from '../../shared/ports/cache';
 import { CATALOG_NAMESPACE } from './service/deps';
@@ -11,6 +12,8 @@ export const VARIANT_AVAILABILITY_CONSUMER = 'catalog.variant_availability';
 export interface VariantAvailabilityOutcome {
   /** false: a duplicate delivery of an event already applied (nothing done). */
   processed: boolean;
+  /** The SKU's units that can be sold, as the projection had them (null for a duplicate). */
+  available: number | null;
   /** The variant's available_qty moved. */
   changed: boolean;
   /** It crossed 0 (in stock ↔ out of stock): the catalog cache generation was bumped. */
@@ -20,9 +23,9 @@ export interface VariantAvailabilityOutcome {
 /**
  * The catalog's follower of `inventory.updated` (docs/events.md): keeps
  * `product_variants.available_qty`, which the storefront's `inStock` filter and facets read, equal
- * to `available` (the SKU's units that can be sold, over every warehouse and shard, as the
- * inventory projection has them; the gateway reads it through the inventory service after the
- * inventory projection has applied the same event). When the variant goes in or out of stock the
+ * to `available(tx)` (the SKU's units that can be sold, over every warehouse and shard, as the
+ * inventory projection has them; the gateway passes the inventory repository's reader, run in
+ * this transaction after the inventory projection has applied the same event). When the variant goes in or out of stock the
  * catalog cache generation is bumped, inside the transaction (a failed bump rolls back and the
  * event is retried; a bump whose commit then fails only costs an extra cache miss), so cached
  * listings follow. Other quantity changes do not bust the cache: pages show them after the cache TTL.
@@ -33,16 +36,19 @@ export async function syncVariantAvailability(
   db: AnyDb,
   generations: GenerationStore,
   event: { id: string; data: { sku: string } },
-  available: number,
+  available: (tx: AnyDb) => Promise<number>,
 ): Promise<VariantAvailabilityOutcome> {
-  const units = Math.max(0, Math.trunc(available));
   const result = await consumeOnce(db, VARIANT_AVAILABILITY_CONSUMER, event.id, async (tx) => {
+    // Under the SKU's stock lock (the projection's too): the sum read next includes every
+    // projection committed before, and one committed after runs its own follower after this one.
+    await lockForTransaction(tx, skuStockLockKey(event.data.sku));
+    const units = Math.max(0, Math.trunc(await available(tx)));
     const [before] = await tx.select({ qty: productVariants.availableQty }).from(productVariants).where(eq(productVariants.sku, event.data.sku)).limit(1);
-    if (!before || before.qty === units) return { changed: false, stockFlipped: false };
+    if (!before || before.qty === units) return { available: units, changed: false, stockFlipped: false };
     await tx.update(productVariants).set({ availableQty: units }).where(eq(productVariants.sku, event.data.sku));
     const stockFlipped = before.qty > 0 !== units > 0;
     if (stockFlipped) await generations.bump(CATALOG_NAMESPACE);
-    return { changed: true, stockFlipped };
+    return { available: units, changed: true, stockFlipped };
   });
-  return result.processed ? { processed: true, ...result.value } : { processed: false, changed: false, stockFlipped: false };
+  return result.processed ? { processed: true, ...result.value } : { processed: false, available: null, changed: false, stockFlipped: false };
 }

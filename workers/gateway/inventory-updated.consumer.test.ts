@@ -5,8 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
 import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
+import { syncVariantAvailability } from '../catalog';
+import { projectedAvailable } from '../inventory';
 import worker from './index';
 import { EVENTS_QUEUE } from './queues';
+import { generations } from './services';
 
 /** The stock projection's consumer (inventory.updated → stock_levels) and the catalog's follower (product_variants.available_qty), through the Worker's queue handler. */
 async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
@@ -105,6 +108,63 @@ describe('inventory.updated → stock projection', () => {
     await deliver(updated(sku, 2, [{ warehouseId: wh1, onHand: 2, reserved: 0 }], 1));
     expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 8, reserved: 1, version: '7' }]);
     expect(await availableQty(sku)).toBe(7);
+  });
+
+  // Queues run consumer invocations side by side, each with its own connection. Two of them
+  // deriving one sum from rows the other has not committed yet left the sum stale for good (seen on
+  // PostgreSQL 15; PGlite serialises its one connection and cannot show it).
+  it('batches delivered at once, one per shard: the projected sum is the sum of the shards after every round', async () => {
+    const sku = await newVariant();
+    const shards = [0, 1, 2, 3];
+    for (let round = 1; round <= 6; round++) {
+      const onHand = (shard: number) => 10 * round + shard;
+      const results = await Promise.all(shards.map((shard) => deliver(updated(sku, round, [{ warehouseId: wh1, onHand: onHand(shard), reserved: 0 }], shard))));
+      expect(results.map((r) => r.explicitAcks.length)).toEqual([1, 1, 1, 1]);
+      const want = shards.reduce((s, shard) => s + onHand(shard), 0);
+      expect(await projection(sku), `round ${round}`).toEqual([{ warehouse_id: wh1, on_hand: want, reserved: 0, version: String(round * shards.length) }]);
+      expect(await availableQty(sku), `round ${round}`).toBe(want);
+    }
+  });
+
+  it('batches delivered at once, one per warehouse: available_qty is the sum of the warehouses after every round', async () => {
+    const sku = await newVariant();
+    for (let round = 1; round <= 6; round++) {
+      const a = updated(sku, 2 * round - 1, [{ warehouseId: wh1, onHand: 10 * round, reserved: 0 }]);
+      const b = updated(sku, 2 * round, [{ warehouseId: wh2, onHand: 10 * round + 1, reserved: 0 }]);
+      await Promise.all([deliver(a), deliver(b)]);
+      expect(await availableQty(sku), `round ${round}`).toBe(20 * round + 1);
+    }
+  });
+
+  it('the catalog follower reads the sum under the SKU lock: one that read before another event was applied cannot overwrite the later sum', async () => {
+    const sku = await newVariant();
+    await deliver(updated(sku, 1, [{ warehouseId: wh1, onHand: 5, reserved: 0 }]));
+    expect(await availableQty(sku)).toBe(5);
+    const provider = new DbProvider(readConfig(env));
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let signalRead!: () => void;
+    const read = new Promise<void>((r) => (signalRead = r));
+    try {
+      // A follower of an earlier event (a redelivery, say) reads the sum, then stalls.
+      const slow = syncVariantAvailability(provider.pool(), generations(env, readConfig(env)), { id: `evt_slow_${crypto.randomUUID()}`, data: { sku } }, async (tx) => {
+        const n = await projectedAvailable(tx, sku);
+        signalRead();
+        await Promise.race([gate, sleep(400)]);
+        return n;
+      });
+      await read;
+      // Meanwhile another invocation applies a newer event for the other warehouse, projection and follower.
+      const other = deliver(updated(sku, 2, [{ warehouseId: wh2, onHand: 7, reserved: 0 }]));
+      await Promise.race([other, sleep(250)]);
+      release();
+      await Promise.all([slow, other]);
+      // Without the lock: the newer follower wrote 12, and then the stalled one wrote its 5.
+      expect(await availableQty(sku)).toBe(12);
+    } finally {
+      await provider.close();
+    }
   });
 
   it('acks a level for a warehouse Postgres does not know without projecting it', async () => {

@@ -3,7 +3,7 @@ import { readConfig } from '../../shared/env';
 import { InventoryUpdated, ORDER_EVENTS, parseEnvelope, UserErased, type EventDefinition, type EventEnvelope } from '../../shared/events';
 import type { LogFields } from '../../shared/http/context';
 import { createLogger, type LogLevel } from '../../shared/http/logging';
-import { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
+import { projectedAvailable, projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
 import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from '../catalog';
 import { CART_ERASURE_CONSUMER } from '../cart';
 import { ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
@@ -200,9 +200,8 @@ export const EVENT_HANDLERS: readonly EventHandler[] = [
   // The catalog's in-stock filter follows stock: after the projection above (same message, in
   // order), the SKU's projected availability goes into product_variants.available_qty.
   on(InventoryUpdated, VARIANT_AVAILABILITY_CONSUMER, async (event, ctx) => {
-    const available = await ctx.services.inventory.projectedAvailable(event.data.sku);
-    const r = await syncVariantAvailability(ctx.db.pool(), generations(ctx.env, readConfig(ctx.env)), event, available);
-    Object.assign(ctx.log, { available, availabilityChanged: r.changed, stockFlipped: r.stockFlipped });
+    const r = await syncVariantAvailability(ctx.db.pool(), generations(ctx.env, readConfig(ctx.env)), event, (tx) => projectedAvailable(tx, event.data.sku));
+    Object.assign(ctx.log, { available: r.available, availabilityChanged: r.changed, stockFlipped: r.stockFlipped });
   }) as EventHandler,
   // GDPR erasure: the wishlist rows (once per event id) and the user's active cart object.
   on(UserErased, WISHLIST_ERASURE_CONSUMER, async (event, ctx) => {

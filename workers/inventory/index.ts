@@ -67,3 +67,5 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
 
 /** The stock projection's queue consumer (registered for inventory.updated in workers/gateway/queues.ts). */
 export { projectInventoryUpdated, STOCK_PROJECTION_CONSUMER, type InventoryUpdatedEvent } from './inventory.consumer';
+/** Units of a SKU that can be sold as the projection has them (the catalog's stock follower reads it inside its transaction). */
+export { projectedAvailable } from './inventory.repo';

@@ -3,6 +3,7 @@ import type { AnyDb } from '../../shared/db/client';
 import { stockLevelShards, warehouses } from '../../shared/db/schema/inventory';
 import type { EventEnvelope, InventoryUpdated } from '../../shared/events';
 import { consumeOnce } from '../../shared/events/consume-once';
+import { lockForTransaction, skuStockLockKey } from '../../shared/db/locks';
 
 /** The consumer name of the stock projection (processed_events.consumer): never rename it. */
 export const STOCK_PROJECTION_CONSUMER = 'inventory.stock_levels';
@@ -31,6 +32,12 @@ export interface ProjectionOutcome {
  *    consumer of the same event (workers/catalog/catalog.consumer.ts, registered after this one)
  *    reads the SKU's availability from this projection through the inventory service.
  *
+ * Consumer invocations run side by side (Queues scale them out), and steps 2 and 3 derive a sum
+ * from rows that other invocations write: each transaction takes the SKU's advisory lock first
+ * (`skuStockLockKey`), so one SKU's events are applied one at a time and every sum sees the rows
+ * committed before it. Without it, four shards' first events at once each summed only their own
+ * shard, and the projection stayed at one shard's units (PostgreSQL 15).
+ *
  * A level for a warehouse Postgres does not know is skipped (reported on the log line): it
  * cannot be projected (foreign key) and retrying would not help. Nothing is lost for good:
  * events carry whole levels, not deltas, so the next event for that warehouse restores it.
@@ -44,6 +51,9 @@ export async function projectInventoryUpdated(db: AnyDb, event: InventoryUpdated
   const at = new Date(event.occurredAt);
   const { sku, shard } = event.data;
   const result = await consumeOnce(db, STOCK_PROJECTION_CONSUMER, event.id, async (tx) => {
+    // One SKU's events at a time: each derives stock_levels from every shard's row (and the
+    // catalog's follower derives available_qty from stock_levels under the same lock).
+    await lockForTransaction(tx, skuStockLockKey(sku));
     const applied: string[] = [];
     const ids = [...new Set(event.data.levels.map((l) => l.warehouseId))];
     const known = new Set((await tx.select({ id: warehouses.id }).from(warehouses).where(inArray(warehouses.id, ids))).map((w) => w.id));

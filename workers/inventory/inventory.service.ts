@@ -355,11 +355,6 @@ export function makeInventoryService(deps: InventoryDeps) {
       return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level: line(input.sku, view, warehouseId) };
     },
 
-    /** Units of a SKU that can be sold, as the Postgres projection has them (the catalog's stock follower reads this). */
-    projectedAvailable(sku: string): Promise<number> {
-      return repo.projectedAvailable(deps.readDb(), sku);
-    },
-
     /**
      * Sends units from one warehouse (staff bound to it, or admin) to another: available units
      * leave the source's on hand now and are in transit (available nowhere) until the destination
