@@ -8,7 +8,7 @@ import { readConfig } from '../../shared/env';
 import { consumeOnce } from '../../shared/events/consume-once';
 import { defineEvent, UserErased, type EventEnvelope } from '../../shared/events';
 import worker from './index';
-import { createQueueHandler, EVENTS_DLQ, EVENTS_MAX_RETRIES, EVENTS_QUEUE, on, retryDelaySeconds } from './queues';
+import { BATCH_CONCURRENCY, createQueueHandler, EVENTS_DLQ, EVENTS_MAX_RETRIES, EVENTS_QUEUE, inLanes, on, retryDelaySeconds } from './queues';
 
 async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
   const db = new DbProvider(readConfig(env)).http();
@@ -89,6 +89,43 @@ describe('events queue consumer', () => {
     const retry = await run(EVENTS_QUEUE, [message(e, 4)]);
     expect(retry.explicitAcks).toHaveLength(1);
     expect(effects.filter((n) => n === 303)).toHaveLength(1);
+  });
+
+  it('works on several aggregates of a batch at once, and on the messages of one aggregate in delivery order', async () => {
+    const Slow = defineEvent('test.slow', 1, z.object({ n: z.number().int() }));
+    const seen: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const perSubject = new Map<string, number>();
+    let mostPerSubject = 0;
+    const slow = createQueueHandler([
+      on(Slow, `test-slow-${crypto.randomUUID()}`, async (event) => {
+        const subject = event.subject!;
+        inFlight++;
+        perSubject.set(subject, (perSubject.get(subject) ?? 0) + 1);
+        most = Math.max(most, inFlight);
+        mostPerSubject = Math.max(mostPerSubject, perSubject.get(subject)!);
+        await new Promise((r) => setTimeout(r, 20));
+        seen.push(`${subject}:${event.data.n}`);
+        perSubject.set(subject, perSubject.get(subject)! - 1);
+        inFlight--;
+      }),
+    ]);
+    const subjects = ['ord_a', 'ord_b', 'ord_c', 'ord_d', 'ord_e', 'ord_f'];
+    const batch = [1, 2, 3].flatMap((n) => subjects.map((subject) => message(Slow.create({ n }, { correlationId: `req_${crypto.randomUUID()}`, source: 'test', subject }))));
+    const result = await run(EVENTS_QUEUE, batch, slow);
+    expect(result.explicitAcks).toHaveLength(batch.length);
+    expect(most).toBe(BATCH_CONCURRENCY);
+    expect(mostPerSubject).toBe(1);
+    for (const subject of subjects) expect(seen.filter((x) => x.startsWith(`${subject}:`))).toEqual([1, 2, 3].map((n) => `${subject}:${n}`));
+  });
+
+  it('deals a batch into lanes: one aggregate (or one event id) per lane, at most the lanes asked for', () => {
+    const m = (id: string, body: unknown) => ({ id, body });
+    const lanes = inLanes([m('1', { subject: 'a' }), m('2', { subject: 'b' }), m('3', { subject: 'a' }), m('4', { id: 'evt_x' }), m('5', { id: 'evt_x' }), m('6', 'not an envelope'), m('7', null)], 3);
+    expect(lanes.map((l) => l.map((x) => x.id))).toEqual([['1', '3', '6'], ['2', '7'], ['4', '5']]);
+    expect(inLanes([m('1', { subject: 'a' }), m('2', { subject: 'a' })], 4).map((l) => l.map((x) => x.id))).toEqual([['1', '2']]);
+    expect(inLanes([], 4)).toEqual([[]]);
   });
 
   it('dead-letters a malformed message at once and acks it (through the Worker)', async () => {

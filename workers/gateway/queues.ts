@@ -27,6 +27,39 @@ export const EVENTS_MAX_RETRIES = 5;
 /** Cloudflare Queues accepts delays up to 12 hours; we cap backoff well below. */
 export const MAX_RETRY_DELAY_SECONDS = 15 * 60;
 
+/**
+ * Messages of one batch in progress at once: the projections wait on Postgres round trips, not
+ * on the CPU, so one at a time left the order projection far behind a checkout load. Keep it at
+ * or below the pool's `max` (shared/db/client.ts): each message in progress may hold a connection.
+ */
+export const BATCH_CONCURRENCY = 4;
+
+/**
+ * Splits a batch into at most `lanes` lists, each run in order. Messages of one aggregate (the
+ * envelope's `subject`: an order, a SKU) share a lane, so they are applied in delivery order and do
+ * not queue on each other's locks; without a subject, copies of one event share a lane, and a body
+ * that is not an envelope is a group of its own. Groups are dealt to the lanes round-robin by first
+ * appearance.
+ */
+export function inLanes<M extends { id: string; body: unknown }>(messages: readonly M[], lanes: number): M[][] {
+  const bySubject = new Map<string, M[]>();
+  const groups: M[][] = [];
+  for (const m of messages) {
+    const body = m.body as { subject?: unknown; id?: unknown } | null;
+    const key = typeof body?.subject === 'string' ? `s:${body.subject}` : typeof body?.id === 'string' ? `e:${body.id}` : `m:${m.id}`;
+    let group = bySubject.get(key);
+    if (!group) {
+      group = [];
+      bySubject.set(key, group);
+      groups.push(group);
+    }
+    group.push(m);
+  }
+  const out: M[][] = Array.from({ length: Math.max(1, Math.min(lanes, groups.length)) }, () => []);
+  groups.forEach((g, i) => out[i % out.length]!.push(...g));
+  return out;
+}
+
 /** What a handler gets beside the event: the batch's services (one DbProvider) and its log line. */
 export interface ConsumerContext {
   services: Services;
@@ -85,20 +118,27 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
     const config = readConfig(env);
     const logger = createLogger(config.LOG_LEVEL);
     const services = buildServices(env, config, (p) => ctx.waitUntil(p));
-    try {
-      for (const message of batch.messages) {
-        const started = performance.now();
-        const fields: LogFields = { queue: batch.queue, messageId: message.id, attempts: message.attempts };
-        let outcome: Outcome;
-        if (batch.queue === EVENTS_QUEUE || batch.queue === ORDER_EVENTS_QUEUE) outcome = await consumeEvent(message, fields, { services, db: services.db, env, log: fields }, batch.queue);
-        else if (DLQ_SOURCE[batch.queue]) outcome = await recordDeadLetter(message, fields, services, DLQ_SOURCE[batch.queue]!);
-        else {
-          fields.error = `no consumer for queue ${batch.queue}`;
-          message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-          outcome = 'retried';
-        }
-        logger.log(LEVEL[outcome], 'queue message', { ...fields, outcome, durationMs: Math.round((performance.now() - started) * 100) / 100 });
+    const one = async (message: Message) => {
+      const started = performance.now();
+      const fields: LogFields = { queue: batch.queue, messageId: message.id, attempts: message.attempts };
+      let outcome: Outcome;
+      if (batch.queue === EVENTS_QUEUE || batch.queue === ORDER_EVENTS_QUEUE) outcome = await consumeEvent(message, fields, { services, db: services.db, env, log: fields }, batch.queue);
+      else if (DLQ_SOURCE[batch.queue]) outcome = await recordDeadLetter(message, fields, services, DLQ_SOURCE[batch.queue]!);
+      else {
+        fields.error = `no consumer for queue ${batch.queue}`;
+        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        outcome = 'retried';
       }
+      logger.log(LEVEL[outcome], 'queue message', { ...fields, outcome, durationMs: Math.round((performance.now() - started) * 100) / 100 });
+    };
+    try {
+      // One aggregate's messages in delivery order, different aggregates side by side.
+      const lanes = inLanes(batch.messages, BATCH_CONCURRENCY);
+      await Promise.all(
+        lanes.map(async (lane) => {
+          for (const message of lane) await one(message);
+        }),
+      );
     } finally {
       ctx.waitUntil(services.db.close().catch(() => undefined));
     }
