@@ -3,12 +3,14 @@ import { ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapsh
 import { systemClock, type Clock } from '../../shared/kernel/clock';
 import { applyMigrations } from '../sqlite-migrations';
 import {
+  addressNeeded,
   backoffMs,
   checkShipment,
   fulfilmentStatus,
   opId,
   PAID_AT_TILL,
   providerFor,
+  redactedAddress,
   refundable,
   refundedAmount,
   subtotal,
@@ -353,6 +355,22 @@ export class OrderDurableObject extends DurableObject<Env> {
     }
     await this.drive();
     return { ok: true, order: this.load()!, replayed: false };
+  }
+
+  /**
+   * The customer's account was erased (`user.erased`): the order stays (an accounting record,
+   * under the user's pseudonymous id) but forgets who it ships to as soon as it no longer needs
+   * to: now when it is done, else when it is delivered, cancelled or refunded. Idempotent; no
+   * event (the projection holds no address).
+   */
+  forgetCustomer(): { ok: true; redacted: boolean; pending: boolean } | OrderFailure {
+    const r = this.write((s) => {
+      s.customerErased = true;
+      return { ok: true as const };
+    });
+    if (r === null) return fail('NOT_FOUND', 'no such order');
+    const s = this.load()!;
+    return { ok: true, redacted: !addressNeeded(s), pending: addressNeeded(s) && s.shippingAddress !== null };
   }
 
   /** Runs due steps and relays the outbox now (operators, tests; the alarm does the same). */
@@ -734,7 +752,14 @@ export class OrderDurableObject extends DurableObject<Env> {
           throw e;
         }
         if (isFailure(result)) this.doc = null; // a refusal saves nothing; drop any partial change
-        else this.saveDoc(this.doc!);
+        else {
+          // The one place every change passes: an erased customer's address goes when it is no longer needed.
+          if (s.customerErased && s.shippingAddress && !addressNeeded(s)) {
+            const redacted = redactedAddress(s.shippingAddress);
+            if (JSON.stringify(redacted) !== JSON.stringify(s.shippingAddress)) s.shippingAddress = redacted;
+          }
+          this.saveDoc(this.doc!);
+        }
         return result;
       });
     } catch (e) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, canTransition, checkShipment, fulfilmentStatus, refundable, TERMINAL, transition, TransitionRefused, TRANSITIONS } from './order.logic';
+import { addressNeeded, backoffMs, canTransition, checkShipment, fulfilmentStatus, redactedAddress, refundable, TERMINAL, transition, TransitionRefused, TRANSITIONS } from './order.logic';
 import type { OrderState } from './order.schemas';
 
 const line = (itemId: string, quantity: number) => ({ itemId, productId: 'p', variantId: 'v', sku: 's', name: 'n', quantity, unitPrice: 100, lineTotal: 100 * quantity });
@@ -62,5 +62,27 @@ describe('order state machine', () => {
     expect(backoffMs(1, 60_000, () => 0.5)).toBe(2000);
     expect(backoffMs(3, 60_000, () => 0)).toBe(6400);
     expect(backoffMs(30, 60_000, () => 1)).toBe(72_000);
+  });
+});
+
+describe('the shipping address after an erasure', () => {
+  const line = { itemId: 'i1', quantity: 2 } as OrderState['lines'][number];
+  const shipment = (quantity: number, status: string) => ({ lines: [{ itemId: 'i1', quantity }], status }) as unknown as OrderState['shipments'][number];
+  const order = (status: OrderState['status'], shipments: OrderState['shipments'] = []) => ({ status, lines: [line], shipments });
+
+  it('is needed while the order can still ship or is on its way, not once it is done', () => {
+    expect(addressNeeded(order('PENDING'))).toBe(true);
+    expect(addressNeeded(order('PAID'))).toBe(true);
+    expect(addressNeeded(order('PARTIALLY_SHIPPED', [shipment(1, 'in_transit')]))).toBe(true);
+    expect(addressNeeded(order('SHIPPED', [shipment(2, 'in_transit')]))).toBe(true);
+    expect(addressNeeded(order('PARTIALLY_REFUNDED'))).toBe(true);
+    expect(addressNeeded(order('PARTIALLY_REFUNDED', [shipment(2, 'delivered')]))).toBe(false);
+    for (const done of ['DELIVERED', 'CANCELLED', 'PAYMENT_FAILED', 'REFUNDED'] as const) expect(addressNeeded(order(done)), done).toBe(false);
+  });
+
+  it('keeps only the country', () => {
+    expect(redactedAddress({ name: 'Asha Rao', line1: '12 MG Road', city: 'Bengaluru', postalCode: '560001', country: 'IN', phone: '+91' })).toEqual({ country: 'IN' });
+    expect(redactedAddress({ name: 'No country' })).toBeNull();
+    expect(redactedAddress(null)).toBeNull();
   });
 });

@@ -110,6 +110,23 @@ export function fulfilmentStatus(state: Pick<OrderState, 'lines' | 'shipments'>)
   return state.shipments.every((s) => s.status === 'delivered') ? 'delivered' : 'shipped';
 }
 
+/**
+ * Whether the order may still need its shipping address: it can still ship, or is on its way.
+ * Cancelled, failed, fully refunded and delivered orders do not.
+ */
+export function addressNeeded(state: Pick<OrderState, 'status' | 'lines' | 'shipments'>): boolean {
+  if (state.status === 'CANCELLED' || state.status === 'PAYMENT_FAILED' || state.status === 'REFUNDED' || state.status === 'DELIVERED') return false;
+  return fulfilmentStatus(state) !== 'delivered';
+}
+
+/**
+ * The shipping address after the customer's erasure (GDPR Art. 17): only the country is kept,
+ * the tax jurisdiction of the sale; name, street, postal code and phone go.
+ */
+export function redactedAddress(address: Record<string, string> | null): Record<string, string> | null {
+  return address?.country ? { country: address.country } : null;
+}
+
 /** Money captured and not refunded (pending refunds count as gone: they cannot be promised twice). */
 export function refundable(state: Pick<OrderState, 'payment' | 'refunds'>): number {
   const out = state.refunds.filter((r) => r.status !== 'failed').reduce((s, r) => s + r.amount, 0);

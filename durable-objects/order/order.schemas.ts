@@ -144,6 +144,12 @@ export const OrderState = z.object({
   subtotal: MinorUnits,
   total: MinorUnits,
   shippingAddress: z.record(z.string(), z.string()).nullable(),
+  /**
+   * The customer's account was erased: the address is reduced to its country as soon as the order
+   * no longer needs it (at once, or when it is delivered, cancelled or refunded). Absent on orders
+   * stored before this field existed.
+   */
+  customerErased: z.boolean().optional(),
   payment: PaymentState,
   stock: StockState,
   refunds: z.array(RefundState),

@@ -234,6 +234,14 @@ export const ExportSchema = z
     addresses: z.array(AddressSchema),
     sessions: z.array(z.object({ id: z.string(), createdAt: Timestamp, expiresAt: Timestamp, status: z.string(), userAgent: z.string().nullable() })),
     auditTrail: z.array(z.object({ action: z.string(), outcome: z.string(), occurredAt: Timestamp, ip: z.string().nullable(), requestId: z.string().nullable() })),
+    cart: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'Your active cart as `GET /v1/carts/{id}` shows it (a `Cart`), or null' }),
+    wishlist: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'Your wishlist entries as `GET /v1/me/wishlist` shows them (`WishlistItem`)' }),
+    orders: z
+      .array(z.record(z.string(), z.unknown()))
+      .openapi({ description: 'Your orders as `GET /v1/orders/{id}` shows them (`Order`, shipping address included), oldest first' }),
   })
   .openapi('PersonalDataExport');
 export type PersonalDataExport = z.infer<typeof ExportSchema>;

@@ -310,6 +310,14 @@ export function makeCartService(deps: CartDeps) {
       return { cartId, orderId, version: r.cart.version, changed: r.changed };
     },
 
+    /** GDPR export: the user's active cart (null when none is open), without opening one. */
+    async activeCartOf(userId: string): Promise<Cart | null> {
+      const current = must(await userCartPointer(deps.objects, userId).userCart()).cartId;
+      if (!current) return null;
+      const view = await cartFor(deps.objects, current).view({ actorId: userId });
+      return view.ok && view.cart.status === 'active' ? render(view.cart) : null;
+    },
+
     /** user.erased: the user's active cart and their pointer are deleted (idempotent). */
     async eraseUser(userId: string): Promise<{ erasedCart: string | null }> {
       const pointer = userCartPointer(deps.objects, userId);

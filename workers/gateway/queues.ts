@@ -6,7 +6,7 @@ import { createLogger, type LogLevel } from '../../shared/http/logging';
 import { projectedAvailable, projectInventoryUpdated, STOCK_PROJECTION_CONSUMER } from '../inventory';
 import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from '../catalog';
 import { CART_ERASURE_CONSUMER } from '../cart';
-import { ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
+import { ORDER_ERASURE_CONSUMER, ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
 import { WISHLIST_ERASURE_CONSUMER } from '../wishlist';
 import { buildServices, generations, type Services } from './services';
 
@@ -230,6 +230,11 @@ export const EVENT_HANDLERS: readonly EventHandler[] = [
       on(def, ORDER_PROJECTION_CONSUMER, async (event, ctx) => {
         const r = await projectOrderEvent(ctx.db.pool(), event);
         Object.assign(ctx.log, { orderId: event.data.orderId, aggregateVersion: event.aggregateVersion, duplicate: !r.processed, projection: r.outcome });
+        // After the commit: an order whose customer was erased meanwhile forgets its address too
+        // (also on a redelivery, in case the check failed after the projection committed).
+        if (r.outcome === 'inserted' || !r.processed) {
+          if ((await ctx.services.orders.afterFirstProjection(event.data.orderId, event.data.userId)).customerErased) ctx.log.customerErased = true;
+        }
       }) as EventHandler,
   ),
   on(InventoryUpdated, STOCK_PROJECTION_CONSUMER, async (event, ctx) => {
@@ -247,6 +252,10 @@ export const EVENT_HANDLERS: readonly EventHandler[] = [
   on(UserErased, WISHLIST_ERASURE_CONSUMER, async (event, ctx) => {
     const r = await ctx.services.wishlist.eraseUser(event);
     Object.assign(ctx.log, { userId: event.data.userId, duplicate: !r.processed, wishlistItemsDeleted: r.deleted });
+  }) as EventHandler,
+  on(UserErased, ORDER_ERASURE_CONSUMER, async (event, ctx) => {
+    const r = await ctx.services.orders.eraseCustomer(event.data.userId, new Date(event.occurredAt));
+    Object.assign(ctx.log, { userId: event.data.userId, orders: r.orders, addressesPending: r.pendingAddresses });
   }) as EventHandler,
   on(UserErased, CART_ERASURE_CONSUMER, async (event, ctx) => {
     const r = await ctx.services.cart.eraseUser(event.data.userId);

@@ -182,6 +182,11 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     log,
     // Guest cart merge at login (the cart service is built below; called at request time).
     carts: { mergeGuestCart: (guestCartId, userId) => cart().mergeGuestCart(guestCartId, userId) },
+    // The personal data export's other parts, each as its own API shows it.
+    exportParts: async (userId) => {
+      const [active, saved, placed] = await Promise.all([cart().activeCartOf(userId), wishlist().allOf(userId), orders().exportFor(userId)]);
+      return { cart: active, wishlist: saved, orders: placed };
+    },
   }));
   const audit = lazy(() => makeAuditService({ readDb: () => db.http() }));
   const events = lazy(() => makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock }));
@@ -237,6 +242,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
   }));
   const orders = lazy(() => makeOrdersService({
     readDb: () => db.http(),
+    writeDb: () => db.pool(),
     objects: env,
     catalog: {
       async product(id) {

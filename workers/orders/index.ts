@@ -22,7 +22,7 @@ import type { OrdersService } from './orders.service';
 
 /** Orders' public surface: the service, its router, the order-events projection. */
 export { makeOrdersService, type OrdersDeps, type OrdersService, type CatalogPort, type StockPort, type CartPort } from './orders.service';
-export { projectOrderEvent, ORDER_PROJECTION_CONSUMER } from './orders.consumer';
+export { projectOrderEvent, ORDER_ERASURE_CONSUMER, ORDER_PROJECTION_CONSUMER } from './orders.consumer';
 export { makeSagaPorts, type SagaPortDeps } from './orders.saga-ports';
 
 export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {

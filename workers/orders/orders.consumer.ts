@@ -6,6 +6,8 @@ import { projectOrder, type ProjectOutcome } from './orders.repo';
 
 /** The consumer name of the order projection (processed_events.consumer). */
 export const ORDER_PROJECTION_CONSUMER = 'orders.projection';
+/** The consumer name of the orders' `user.erased` handler (log lines): never rename it. */
+export const ORDER_ERASURE_CONSUMER = 'orders.erase-customer';
 
 /**
  * Projects one order event into Postgres and writes the audit rows of the money it moved, in one

@@ -1,6 +1,6 @@
 import { and, desc, eq, exists, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
-import { orderItems, orderPayments, orderRefunds, orderShipments, orders } from '../../shared/db/schema/orders';
+import { erasedCustomers, orderItems, orderPayments, orderRefunds, orderShipments, orders } from '../../shared/db/schema/orders';
 import type { OrderSnapshot } from '../../shared/events';
 
 /** Postgres side of orders: the projection kept by the order-events consumer, and its reads. */
@@ -144,4 +144,20 @@ export async function staleUnpaid(db: Db, before: Date, limit: number): Promise<
     .orderBy(orders.updatedAt)
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/** Every order id of a customer in the projection, oldest first (erasure, export). At most `limit`. */
+export async function orderIdsOfUser(db: Db, userId: string, limit: number): Promise<string[]> {
+  const rows = await (db as AnyDb).select({ id: orders.id }).from(orders).where(eq(orders.userId, userId)).orderBy(orders.createdAt, orders.id).limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/** Remembers that a customer's account was erased (idempotent). */
+export async function rememberErasedCustomer(db: AnyDb, userId: string, erasedAt: Date): Promise<void> {
+  await db.insert(erasedCustomers).values({ userId, erasedAt }).onConflictDoNothing();
+}
+
+export async function isErasedCustomer(db: Db, userId: string): Promise<boolean> {
+  const rows = await (db as AnyDb).select({ userId: erasedCustomers.userId }).from(erasedCustomers).where(eq(erasedCustomers.userId, userId)).limit(1);
+  return rows.length > 0;
 }

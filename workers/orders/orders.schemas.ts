@@ -120,6 +120,9 @@ export const OrderSchema = z
       retryAt: z.string().nullable().openapi({ description: 'When the provider could not be reached: when the saga asks again' }),
     }),
     paymentDueAt: z.string().nullable().openapi({ description: 'An unpaid order cancels itself (and releases its stock) at this time' }),
+    shippingAddress: ShippingAddressSchema.partial()
+      .nullable()
+      .openapi({ description: "Where the order ships (null when none was given). After the customer's account is erased, only `country` once the order no longer needs the rest (docs/orders.md)" }),
     allocations: z
       .array(z.object({ sku: z.string(), warehouseId: z.string(), quantity: z.number().int() }))
       .openapi({ description: 'Where the stock of each SKU is held (and ships from): chosen by inventory at placement' }),

@@ -7,7 +7,7 @@ import { toHex } from '../../shared/kernel/hex';
 import type { Clock } from '../../shared/kernel/clock';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { newId } from '../../shared/kernel/ids';
-import { listOrders, ordersByTracking, staleUnpaid, type ListPosition } from './orders.repo';
+import { isErasedCustomer, listOrders, orderIdsOfUser, ordersByTracking, rememberErasedCustomer, staleUnpaid, type ListPosition } from './orders.repo';
 import type {
   AdminOrderListQuery,
   CarrierUpdate,
@@ -42,6 +42,8 @@ export interface CartPort {
 
 export interface OrdersDeps {
   readDb: () => AnyDb | HttpDb;
+  /** The primary, for the few rows orders writes outside its projection (erased customers). */
+  writeDb: () => AnyDb;
   objects: OrdersEnv;
   catalog: CatalogPort;
   stock: StockPort;
@@ -56,6 +58,24 @@ export interface OrdersDeps {
 const CART_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CART_VERSION_MISMATCH', 'CART_CHECKED_OUT', 'CART_CLOSED', 'CART_EXPIRED', 'CART_NOT_FOUND']);
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/** Orders of one customer handled by an erasure or an export (the projection's, oldest first). */
+export const CUSTOMER_ORDERS_LIMIT = 10_000;
+
+/** Runs `work` over `items`, at most `parallel` at a time. */
+async function eachLimited<T, R>(items: readonly T[], parallel: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
 
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
@@ -109,6 +129,7 @@ export function toOrderDto(s: OrderState, forOwner: boolean): OrderDto {
       retryAt: s.payment.retryAt,
     },
     paymentDueAt: s.paymentDueAt,
+    shippingAddress: s.shippingAddress,
     allocations: s.stock.items.flatMap((i) => i.lines.map((l) => ({ sku: i.sku, warehouseId: l.warehouseId, quantity: l.quantity }))),
     shipments: s.shipments,
     refunds: s.refunds.map((r) => ({ refundId: r.refundId, amount: money(r.amount, s.currency), status: r.status, reason: r.reason, createdAt: r.createdAt })),
@@ -357,6 +378,37 @@ export function makeOrdersService(deps: OrdersDeps) {
     },
 
     /** Runs an order's due steps now (operators; the object's alarm does it on its own). */
+    /**
+     * user.erased (GDPR Art. 17): the customer is remembered as erased, then each of their orders
+     * forgets its shipping address once it no longer needs it (docs/orders.md, "Erasure"). The
+     * remembering commits before the orders are listed, and `afterFirstProjection` projects
+     * first and checks after: so an order the list misses (not projected yet) is caught there.
+     * Idempotent: a redelivery does it again and changes nothing.
+     */
+    async eraseCustomer(userId: string, erasedAt: Date): Promise<{ orders: number; pendingAddresses: number }> {
+      await rememberErasedCustomer(deps.writeDb(), userId, erasedAt);
+      const ids = await orderIdsOfUser(deps.writeDb(), userId, CUSTOMER_ORDERS_LIMIT);
+      const pending = await eachLimited(ids, 8, async (id) => {
+        const r = await stub(id).forgetCustomer();
+        return r.ok && r.pending;
+      });
+      return { orders: ids.length, pendingAddresses: pending.filter(Boolean).length };
+    },
+
+    /** After the projection wrote an order's first row: an erased customer's order forgets its address too. */
+    async afterFirstProjection(orderId: string, userId: string): Promise<{ customerErased: boolean }> {
+      if (!(await isErasedCustomer(deps.writeDb(), userId))) return { customerErased: false };
+      await stub(orderId).forgetCustomer();
+      return { customerErased: true };
+    },
+
+    /** GDPR Art. 15/20: the customer's orders as `GET /v1/orders/{id}` shows them (shipping address included). */
+    async exportFor(userId: string): Promise<OrderDto[]> {
+      const ids = await orderIdsOfUser(deps.readDb(), userId, CUSTOMER_ORDERS_LIMIT);
+      const states = await eachLimited(ids, 8, async (id): Promise<OrderState | null> => await stub(id).view());
+      return states.filter((s): s is OrderState => s !== null && s.userId === userId).map((s) => toOrderDto(s, true));
+    },
+
     async nudge(orderId: string): Promise<void> {
       await stub(orderId).nudge();
     },

@@ -58,6 +58,12 @@ export function makeWishlistService(deps: WishlistDeps) {
     },
 
     /** Saves a product (again: updates the variant, 200). Unknown or unsold products are refused. */
+    /** GDPR export: every entry of the user (at most WISHLIST_MAX_ITEMS), newest first. */
+    async allOf(userId: string): Promise<WishlistItem[]> {
+      const rows = await repo.itemsOf(deps.readDb(), userId, WISHLIST_MAX_ITEMS);
+      return Promise.all(rows.slice(0, WISHLIST_MAX_ITEMS).map(toItem));
+    },
+
     async add(body: AddWishlistBody, meta: RequestMeta): Promise<{ item: WishlistItem; created: boolean }> {
       const userId = selfUserId(meta);
       await sellable(body.productId, body.variantId);

@@ -105,3 +105,14 @@ export const orderShipments = pgTable(
   },
   (t) => [index('order_shipments_order_idx').on(t.orderId), index('order_shipments_tracking_idx').on(t.carrier, t.trackingNumber)],
 );
+
+/**
+ * Customers whose account was erased (`user.erased`), as the orders context learnt it: an order
+ * projected after the erasure (placed just before it, or with an access token still valid) is
+ * told to forget its shipping address too (workers/orders/orders.erasure.ts). Holds only the
+ * pseudonymous user id.
+ */
+export const erasedCustomers = pgTable('erased_customers', {
+  userId: text('user_id').primaryKey(),
+  erasedAt: timestamp('erased_at', { withTimezone: true }).notNull(),
+});

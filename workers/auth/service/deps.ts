@@ -30,6 +30,15 @@ export interface AuthDeps {
   events?: EventPublisher;
   /** The cart context: merges a guest cart at login (docs/cart.md); absent, `cartId` is ignored. */
   carts?: AuthCartPort;
+  /** The other contexts' part of the personal data export (cart, wishlist, orders); absent, they are empty. */
+  exportParts?: (userId: string) => Promise<ExportParts>;
+}
+
+/** What the other contexts hold about a user, as their own APIs show it. */
+export interface ExportParts {
+  cart: unknown;
+  wishlist: unknown[];
+  orders: unknown[];
 }
 
 /** What login needs from the cart context. */

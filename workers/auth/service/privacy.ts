@@ -12,13 +12,18 @@ import { toAddress, toUser } from './mappers';
 import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
 
 /**
- * GDPR Art. 15/20: everything identity stores about the caller, decrypted, as JSON. (Other
- * contexts add their part as they arrive; the gateway composes the export.)
+ * GDPR Art. 15/20: everything identity stores about the caller, decrypted, as JSON, with the
+ * other contexts' part (cart, wishlist, orders) from `deps.exportParts`, which the gateway wires.
  */
 export async function exportMe(meta: RequestMeta, deps: AuthDeps): Promise<PersonalDataExport> {
   const db = deps.readDb();
   const user = await activeSelf(db, meta);
-  const [addresses, sessions, audit] = await Promise.all([repo.addressesOf(db, user.id), repo.sessionsOf(db, user.id), repo.auditAbout(db, user.id)]);
+  const [addresses, sessions, audit, parts] = await Promise.all([
+    repo.addressesOf(db, user.id),
+    repo.sessionsOf(db, user.id),
+    repo.auditAbout(db, user.id),
+    deps.exportParts ? deps.exportParts(user.id) : Promise.resolve({ cart: null, wishlist: [], orders: [] }),
+  ]);
   const now = deps.clock.now();
   await recordAudit(deps.writeDb(), { action: 'user.exported', outcome: 'success', target: { kind: 'user', id: user.id } }, meta, now);
   return {
@@ -38,6 +43,9 @@ export async function exportMe(meta: RequestMeta, deps: AuthDeps): Promise<Perso
       userAgent: s.userAgent,
     })),
     auditTrail: audit.map((a) => ({ action: a.action, outcome: a.outcome, occurredAt: a.occurredAt.toISOString(), ip: a.ip, requestId: a.requestId })),
+    cart: (parts.cart ?? null) as Record<string, unknown> | null,
+    wishlist: parts.wishlist as Record<string, unknown>[],
+    orders: parts.orders as Record<string, unknown>[],
   };
 }
 
