@@ -10,7 +10,7 @@ import { systemClock } from '../../shared/kernel/clock';
 import type { Cache, GenerationStore } from '../../shared/ports/cache';
 import { makeCatalogService, type CatalogService } from '../catalog';
 import { makeAuditService, type AuditService } from '../audit';
-import { loadSigningKeys, makeAuthService, type AuthService } from '../auth';
+import { KvRevocationList, loadSigningKeys, makeAuthService, type AuthService } from '../auth';
 import { makeEventsService, type EventsService } from '../events';
 import { makeInventoryService, type InventoryService } from '../inventory';
 import { AvailabilityMemo, makeCartService, type CartService } from '../cart';
@@ -180,6 +180,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     },
     events: publisher,
     log,
+    revocations: new KvRevocationList(env.CACHE_KV),
     // Guest cart merge at login (the cart service is built below; called at request time).
     carts: { mergeGuestCart: (guestCartId, userId) => cart().mergeGuestCart(guestCartId, userId) },
     // The personal data export's other parts, each as its own API shows it.

@@ -7,6 +7,7 @@ import * as repo from '../auth.repo';
 import type { AdminUpdateUserInput, AdminUser, AdminUserListQuery } from '../auth.schemas';
 import { normaliseEmail } from '../password/email';
 import type { AuthDeps } from './deps';
+import { revokeTokens } from './authenticate';
 import { toAdminUser } from './mappers';
 
 export async function listUsers(q: AdminUserListQuery, deps: AuthDeps): Promise<{ items: AdminUser[]; nextCursor: string | null }> {
@@ -80,7 +81,9 @@ export async function updateUser(id: string, input: AdminUpdateUserInput, meta: 
     const narrowed = before.some((r) => !roles.includes(r)) || row.warehouseIds.some((w) => !warehouseIds.includes(w)) || (row.storeId !== null && row.storeId !== storeId);
     if (narrowed || status !== 'active') await repo.revokeUserSessions(tx, row.id, status !== 'active' ? 'disabled' : 'roles_changed', now);
     await recordAudit(tx, audits, meta, now);
-    return { ...row, roles, warehouseIds, storeId, status, updatedAt: now };
+    return { ...row, roles, warehouseIds, storeId, status, updatedAt: now, endsTokens: narrowed || status !== 'active' };
   });
+  // After the commit: access tokens already issued stop working too, not only the sessions.
+  if (updated.endsTokens) await revokeTokens(deps, updated.id, now, deps.tokens.accessTokenTtlSeconds + 60);
   return toAdminUser(updated, deps);
 }

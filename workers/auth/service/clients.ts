@@ -7,6 +7,7 @@ import * as repo from '../auth.repo';
 import type { Client, CreateClientInput, CreatedClient } from '../auth.schemas';
 import { CLIENT_SECRET_PREFIX, hashClientSecret } from './client-token';
 import type { AuthDeps } from './deps';
+import { revokeTokens } from './authenticate';
 import { toClient } from './mappers';
 
 /** A new machine client; its secret is in this answer only (the database keeps a hash). */
@@ -58,7 +59,10 @@ export async function listClients(deps: AuthDeps): Promise<{ items: Client[] }> 
   return { items: (await repo.listClients(deps.readDb())).map(toClient) };
 }
 
-/** Revocation is immediate for new tokens; tokens already issued run out within their TTL. */
+/**
+ * Revocation is immediate for new tokens, and for tokens already issued through the revocation
+ * list (within its reach: see authenticate.ts); without one they run out within their TTL.
+ */
 export async function revokeClient(id: string, meta: RequestMeta, deps: AuthDeps): Promise<Client> {
   const now = deps.clock.now();
   const row = await deps.writeDb().transaction(async (tx) => {
@@ -68,5 +72,6 @@ export async function revokeClient(id: string, meta: RequestMeta, deps: AuthDeps
     if (!before.revokedAt) await recordAudit(tx, { action: 'client.revoked', outcome: 'success', target: { kind: 'client', id } }, meta, now);
     return after!;
   });
+  await revokeTokens(deps, id, now, row.tokenTtlSeconds + 60);
   return toClient(row);
 }

@@ -32,6 +32,20 @@ export interface AuthDeps {
   carts?: AuthCartPort;
   /** The other contexts' part of the personal data export (cart, wishlist, orders); absent, they are empty. */
   exportParts?: (userId: string) => Promise<ExportParts>;
+  /** Access tokens refused before they expire (an account disabled, narrowed or erased; a client revoked); absent, none are. */
+  revocations?: RevocationList;
+}
+
+/**
+ * Subjects (user or client ids) whose access tokens issued before some time are refused. Access
+ * tokens are not looked up per request; this list is what makes a disabled account, a removed
+ * role, an erasure or a revoked client take effect before the token runs out.
+ */
+export interface RevocationList {
+  /** The time (ms) before which the subject's tokens are refused, or null. */
+  revokedBefore(subject: string): Promise<number | null>;
+  /** Refuse the subject's tokens issued before `at`, for `forSeconds` (the longest a token issued before it can live). */
+  revoke(subject: string, at: Date, forSeconds: number): Promise<void>;
 }
 
 /** What the other contexts hold about a user, as their own APIs show it. */

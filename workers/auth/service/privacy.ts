@@ -8,6 +8,7 @@ import { verifyPassword } from '../password/password-hash';
 import type { AuthDeps } from './deps';
 import { accountKey } from './login';
 import { activeSelf } from './me';
+import { revokeTokens } from './authenticate';
 import { toAddress, toUser } from './mappers';
 import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
 
@@ -84,6 +85,8 @@ export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDep
     });
     await recordAudit(tx, { action: 'user.erased', outcome: 'success', target: { kind: 'user', id: locked.id } }, meta, now);
   });
+  // After the commit: the access token that asked (and any other) stops working at once.
+  await revokeTokens(deps, user.id, now, deps.tokens.accessTokenTtlSeconds + 60);
   // After the commit; the erasure stands even if the queue refuses (the failure is logged).
   if (deps.events) {
     const event = UserErased.create(

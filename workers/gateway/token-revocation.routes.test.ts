@@ -1,0 +1,84 @@
+/**
+ * Access tokens are not looked up per request; the revocation list (docs/security.md) is what
+ * stops one already issued when its account is disabled, narrowed or erased, or its client
+ * revoked, on every route, not only the ones that read the account.
+ */
+import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
+import { call, json, problem } from '../../test/support/http';
+
+afterEach(() => vi.restoreAllMocks());
+
+const openCart = (token: string) => call('/v1/carts', jsonInit('POST', {}, bearer(token)));
+
+async function adminHeaders() {
+  return bearer((await login('admin@agora.dev')).accessToken);
+}
+
+describe('access tokens issued before a revocation', () => {
+  it('a disabled account: its token is refused everywhere at once, also after the account is enabled again; a new login works', async () => {
+    const c = await newCustomer();
+    expect((await openCart(c.accessToken)).status).toBeLessThan(300);
+    const admin = await adminHeaders();
+    expect((await json(`/v1/admin/users/${c.user.id}`, jsonInit('PATCH', { status: 'disabled' }, admin))).res.status).toBe(200);
+
+    const refused = await call('/v1/carts', jsonInit('POST', {}, bearer(c.accessToken)));
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
+    await problem('/v1/orders', 401, 'UNAUTHENTICATED', { headers: bearer(c.accessToken) });
+    await problem('/v1/me/wishlist', 401, 'UNAUTHENTICATED', { headers: bearer(c.accessToken) });
+
+    expect((await json(`/v1/admin/users/${c.user.id}`, jsonInit('PATCH', { status: 'active' }, admin))).res.status).toBe(200);
+    expect((await openCart(c.accessToken)).status).toBe(401);
+    // Tokens issued from now on are not touched (the check compares issue times to the millisecond, a JWT's iat has seconds).
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await json('/v1/auth/login', jsonInit('POST', { email: c.email, password: c.password }));
+    expect(again.res.status).toBe(200);
+    expect((await openCart(again.body.accessToken)).status).toBeLessThan(300);
+  });
+
+  it('a role taken away: the token that carries it stops working', async () => {
+    const c = await newCustomer();
+    const admin = await adminHeaders();
+    const staff = await login('staff@agora.dev');
+    const warehouseId = staff.user.warehouseIds[0]!;
+    expect((await json(`/v1/admin/users/${c.user.id}`, jsonInit('PATCH', { roles: ['customer', 'warehouse_staff'], warehouseIds: [warehouseId] }, admin))).res.status).toBe(200);
+    const asStaff = await json('/v1/auth/login', jsonInit('POST', { email: c.email, password: c.password }));
+    expect((await json(`/v1/warehouses/${warehouseId}/stock?limit=1`, { headers: bearer(asStaff.body.accessToken) })).res.status).toBe(200);
+
+    expect((await json(`/v1/admin/users/${c.user.id}`, jsonInit('PATCH', { roles: ['customer'] }, admin))).res.status).toBe(200);
+    await problem(`/v1/warehouses/${warehouseId}/stock?limit=1`, 401, 'UNAUTHENTICATED', { headers: bearer(asStaff.body.accessToken) });
+  });
+
+  it('an erased account: the token that erased it is refused on every route', async () => {
+    const c = await newCustomer();
+    const res = await call('/v1/me', { method: 'DELETE', headers: { ...bearer(c.accessToken), 'content-type': 'application/json' }, body: JSON.stringify({ password: c.password }) });
+    expect(res.status).toBe(204);
+    expect((await openCart(c.accessToken)).status).toBe(401);
+  });
+
+  it('a revoked client: its access token is refused before it expires', async () => {
+    const admin = await adminHeaders();
+    const created = await json('/v1/admin/clients', jsonInit('POST', { name: 'Revoked soon', role: 'integration', scopes: ['audit:read'] }, admin));
+    const token = await json('/v1/auth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: created.body.id, client_secret: created.body.clientSecret }).toString(),
+    });
+    const h = bearer(token.body.access_token);
+    expect((await json('/v1/admin/audit-log?limit=1', { headers: h })).res.status).toBe(200);
+    expect((await json(`/v1/admin/clients/${created.body.id}`, { method: 'DELETE', headers: admin })).res.status).toBe(200);
+    await problem('/v1/admin/audit-log?limit=1', 401, 'UNAUTHENTICATED', { headers: h });
+  });
+
+  it('tokens stand when the list cannot be read (they still expire by themselves)', async () => {
+    const c = await newCustomer();
+    const get = env.CACHE_KV.get.bind(env.CACHE_KV);
+    vi.spyOn(env.CACHE_KV, 'get').mockImplementation(((key: string, options?: unknown) => {
+      if (key.startsWith('auth:revoked-before:')) return Promise.reject(new Error('KV unavailable'));
+      return get(key, options as never);
+    }) as typeof env.CACHE_KV.get);
+    expect((await openCart(c.accessToken)).status).toBeLessThan(300);
+  });
+});
