@@ -113,14 +113,19 @@ export async function revokeFamily(db: Db, familyId: string, userId: string, rea
 
 /** Revokes every session of a user, optionally keeping one (the one changing the password). */
 export async function revokeUserSessions(db: Db, userId: string, reason: string, now: Date, keepFamilyId?: string | null): Promise<number> {
+  return (await revokeUserSessionsListed(db, userId, reason, now, keepFamilyId)).revoked;
+}
+
+/** `revokeUserSessions`, also naming the sessions (families) it ended. */
+export async function revokeUserSessionsListed(db: Db, userId: string, reason: string, now: Date, keepFamilyId?: string | null): Promise<{ revoked: number; sessions: string[] }> {
   const where = [eq(refreshTokens.userId, userId), ne(refreshTokens.status, 'revoked')];
   if (keepFamilyId) where.push(ne(refreshTokens.familyId, keepFamilyId));
   const rows = await db
     .update(refreshTokens)
     .set({ status: 'revoked', revokedAt: now, revokedReason: reason })
     .where(and(...where))
-    .returning({ id: refreshTokens.id });
-  return rows.length;
+    .returning({ id: refreshTokens.id, familyId: refreshTokens.familyId });
+  return { revoked: rows.length, sessions: [...new Set(rows.map((r) => r.familyId))] };
 }
 
 /** One row per session (family): when it started, until when, whether it is still usable. */

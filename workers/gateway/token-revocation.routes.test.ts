@@ -72,6 +72,27 @@ describe('access tokens issued before a revocation', () => {
     await problem('/v1/admin/audit-log?limit=1', 401, 'UNAUTHENTICATED', { headers: h });
   });
 
+  it("logout: the session's access token stops working; another session's goes on", async () => {
+    const c = await newCustomer();
+    const other = await json('/v1/auth/login', jsonInit('POST', { email: c.email, password: c.password }));
+    expect(other.res.status).toBe(200);
+    expect((await call('/v1/auth/logout', jsonInit('POST', {}, bearer(c.accessToken)))).status).toBe(204);
+    expect((await openCart(c.accessToken)).status).toBe(401);
+    expect((await openCart(other.body.accessToken)).status).toBeLessThan(300);
+    // Signing out everywhere ends that one too.
+    expect((await call('/v1/auth/logout', jsonInit('POST', { allSessions: true }, bearer(other.body.accessToken)))).status).toBe(204);
+    expect((await openCart(other.body.accessToken)).status).toBe(401);
+  });
+
+  it("a password change: the other sessions' access tokens stop working, this one's goes on", async () => {
+    const c = await newCustomer();
+    const other = await json('/v1/auth/login', jsonInit('POST', { email: c.email, password: c.password }));
+    const changed = await json('/v1/me', jsonInit('PATCH', { currentPassword: c.password, newPassword: `${c.password} and more` }, bearer(c.accessToken)));
+    expect(changed.res.status, JSON.stringify(changed.body)).toBe(200);
+    expect((await openCart(c.accessToken)).status).toBeLessThan(300);
+    expect((await openCart(other.body.accessToken)).status).toBe(401);
+  });
+
   it('tokens stand when the list cannot be read (they still expire by themselves)', async () => {
     const c = await newCustomer();
     const get = env.CACHE_KV.get.bind(env.CACHE_KV);

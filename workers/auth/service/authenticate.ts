@@ -40,6 +40,9 @@ async function revokedBefore(list: RevocationList, subject: string, nowMs: numbe
   return before;
 }
 
+/** The revocation list's subject for one login session (a user token's `sid`): logout and a password change end sessions. */
+export const sessionSubject = (sessionId: string): string => `session:${sessionId}`;
+
 /**
  * Refuses, from now on, the access tokens of `subject` (a user or client id) issued before `at`:
  * for as long as such a token could still live. Call it after the change that requires it has
@@ -70,8 +73,13 @@ export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' 
   /** The actor, unless its subject's tokens issued before this one's were revoked. */
   const unlessRevoked = async (actor: Actor, issuedAtMs: number, nowMs: number): Promise<Actor> => {
     if (!deps.revocations) return actor;
-    const before = await revokedBefore(deps.revocations, actor.id, nowMs);
-    if (before !== null && issuedAtMs < before) {
+    const list = deps.revocations;
+    const [bySubject, bySession] = await Promise.all([
+      revokedBefore(list, actor.id, nowMs),
+      actor.sessionId ? revokedBefore(list, sessionSubject(actor.sessionId), nowMs) : null,
+    ]);
+    const before = Math.max(bySubject ?? -Infinity, bySession ?? -Infinity);
+    if (issuedAtMs < before) {
       deps.log.authRejection = 'revoked';
       throw new AppError('UNAUTHENTICATED', 'This access token is no longer valid; sign in again', {
         headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },

@@ -3,13 +3,15 @@ import type { RequestMeta } from '../../../shared/http/context';
 import { AppError, validationFailed } from '../../../shared/kernel/app-error';
 import * as repo from '../auth.repo';
 import { hashRefreshToken, isRefreshTokenShape } from '../tokens/refresh-token';
+import { revokeTokens, sessionSubject } from './authenticate';
 import type { AuthDeps } from './deps';
 
 /**
  * Ends a session: the one the refresh token belongs to, the one the access token was minted
  * for, or (with `allSessions` and an access token) every session of the user. Idempotent: an
  * unknown or already revoked refresh token still answers 204, so logout never reveals
- * whether a token was valid. Access tokens already issued run out within their ≈15 minutes.
+ * whether a token was valid. The access tokens of the ended sessions are refused from then on
+ * (the revocation list: at once here, within about a minute everywhere).
  */
 export async function logout(input: { refreshToken?: string; allSessions?: boolean }, meta: RequestMeta, deps: AuthDeps): Promise<void> {
   const actor = meta.actor;
@@ -21,7 +23,7 @@ export async function logout(input: { refreshToken?: string; allSessions?: boole
     throw validationFailed([{ path: 'body.refreshToken', message: 'Send the refresh token, or an access token in Authorization' }]);
   }
   const now = deps.clock.now();
-  await deps.writeDb().transaction(async (tx) => {
+  const ended = await deps.writeDb().transaction(async (tx) => {
     let userId = actor?.id ?? null;
     let revoked = 0;
     const sessions: string[] = [];
@@ -48,5 +50,10 @@ export async function logout(input: { refreshToken?: string; allSessions?: boole
         now,
       );
     }
+    return sessions;
   });
+  // After the commit: the access tokens of what ended stop working too (docs/security.md).
+  const forSeconds = deps.tokens.accessTokenTtlSeconds + 60;
+  if (actor && input.allSessions) await revokeTokens(deps, actor.id, now, forSeconds);
+  for (const sid of ended) await revokeTokens(deps, sessionSubject(sid), now, forSeconds);
 }

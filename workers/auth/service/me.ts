@@ -7,6 +7,7 @@ import type { UpdateMeInput, User } from '../auth.schemas';
 import { hashPassword, verifyPassword } from '../password/password-hash';
 import { checkPassword } from '../password/password-policy';
 import type { AuthDeps } from './deps';
+import { revokeTokens, sessionSubject } from './authenticate';
 import { accountKey } from './login';
 import { phoneAad, toUser } from './mappers';
 import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
@@ -69,17 +70,21 @@ export async function updateMe(input: UpdateMeInput, meta: RequestMeta, deps: Au
     patch.passwordChangedAt = now;
   }
 
+  let ended: string[] = [];
   const updated = await deps.writeDb().transaction(async (tx) => {
     const locked = await activeSelf(tx, meta, { forUpdate: true });
     await repo.updateUser(tx, locked.id, patch);
     const audits = [];
     if (changed.length) audits.push({ action: 'user.updated' as const, outcome: 'success' as const, target: { kind: 'user', id: locked.id }, data: { fields: changed } });
     if (passwordHash) {
-      const revoked = await repo.revokeUserSessions(tx, locked.id, 'password_changed', now, meta.actor?.sessionId);
-      audits.push({ action: 'auth.password.changed' as const, outcome: 'success' as const, target: { kind: 'user', id: locked.id }, data: { otherSessionsRevoked: revoked } });
+      const r = await repo.revokeUserSessionsListed(tx, locked.id, 'password_changed', now, meta.actor?.sessionId);
+      ended = r.sessions;
+      audits.push({ action: 'auth.password.changed' as const, outcome: 'success' as const, target: { kind: 'user', id: locked.id }, data: { otherSessionsRevoked: r.revoked } });
     }
     await recordAudit(tx, audits, meta, now);
     return { ...locked, ...patch } as repo.UserRow;
   });
+  // After the commit: the other sessions' access tokens stop working too (this one's stays).
+  for (const sid of ended) await revokeTokens(deps, sessionSubject(sid), now, deps.tokens.accessTokenTtlSeconds + 60);
   return toUser(updated, deps);
 }
