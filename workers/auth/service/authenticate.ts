@@ -25,9 +25,13 @@ export const REVOCATION_MEMO_MS = 10_000;
 const REVOCATION_MEMO_LIMIT = 5000;
 const revocationMemo = new Map<string, { before: number | null; until: number }>();
 
-async function revokedBefore(list: RevocationList, subject: string, nowMs: number): Promise<number | null> {
+/** What the memo holds for `subject` now: a time, null (nothing revoked), or undefined (not known: ask the list). */
+function remembered(subject: string, nowMs: number): number | null | undefined {
   const hit = revocationMemo.get(subject);
-  if (hit && nowMs < hit.until) return hit.before;
+  return hit && nowMs < hit.until ? hit.before : undefined;
+}
+
+async function revokedBefore(list: RevocationList, subject: string, nowMs: number): Promise<number | null> {
   let before: number | null;
   try {
     before = await list.revokedBefore(subject);
@@ -71,21 +75,27 @@ export function hasNoCredentials(header: string | undefined): header is undefine
  */
 export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' | 'clock' | 'log' | 'revocations'>): Authenticator {
   /** The actor, unless its subject's tokens issued before this one's were revoked. */
-  const unlessRevoked = async (actor: Actor, issuedAtMs: number, nowMs: number): Promise<Actor> => {
-    if (!deps.revocations) return actor;
-    const list = deps.revocations;
-    const [bySubject, bySession] = await Promise.all([
-      revokedBefore(list, actor.id, nowMs),
-      actor.sessionId ? revokedBefore(list, sessionSubject(actor.sessionId), nowMs) : null,
-    ]);
-    const before = Math.max(bySubject ?? -Infinity, bySession ?? -Infinity);
-    if (issuedAtMs < before) {
+  const refuseIfRevoked = (actor: Actor, issuedAtMs: number, bySubject: number | null, bySession: number | null): Actor => {
+    if (issuedAtMs < Math.max(bySubject ?? -Infinity, bySession ?? -Infinity)) {
       deps.log.authRejection = 'revoked';
       throw new AppError('UNAUTHENTICATED', 'This access token is no longer valid; sign in again', {
         headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
       });
     }
     return actor;
+  };
+  /** Synchronous when the memo knows both the subject and the session (nearly every request). */
+  const unlessRevoked = (actor: Actor, issuedAtMs: number, nowMs: number): Actor | Promise<Actor> => {
+    const list = deps.revocations;
+    if (!list) return actor;
+    const session = actor.sessionId ? sessionSubject(actor.sessionId) : null;
+    const bySubject = remembered(actor.id, nowMs);
+    const bySession = session ? remembered(session, nowMs) : null;
+    if (bySubject !== undefined && bySession !== undefined) return refuseIfRevoked(actor, issuedAtMs, bySubject, bySession);
+    return Promise.all([
+      bySubject !== undefined ? bySubject : revokedBefore(list, actor.id, nowMs),
+      bySession !== undefined ? bySession : revokedBefore(list, session!, nowMs),
+    ]).then(([a, b]) => refuseIfRevoked(actor, issuedAtMs, a, b));
   };
   return async (header) => {
     if (hasNoCredentials(header)) return null;
@@ -102,13 +112,13 @@ export function makeAuthenticator(deps: Pick<AuthDeps, 'signingKeys' | 'tokens' 
       const now = deps.clock.now();
       const hit = verified.get(raw);
       if (hit && hit.keys === keys && hit.issuer === deps.tokens.issuer && hit.audience === deps.tokens.audience && now.getTime() < hit.expiresAtMs) {
-        return await unlessRevoked({ ...hit.actor }, hit.issuedAtMs, now.getTime());
+        return unlessRevoked({ ...hit.actor }, hit.issuedAtMs, now.getTime());
       }
       const token = await verifyAccessToken(raw, { keys, issuer: deps.tokens.issuer, audience: deps.tokens.audience, now });
       const { tokenId: _tokenId, issuedAt, expiresAt, ...actor } = token;
       if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.keys().next().value as string);
       verified.set(raw, { actor: { ...actor }, issuedAtMs: issuedAt.getTime(), expiresAtMs: expiresAt.getTime(), keys, issuer: deps.tokens.issuer, audience: deps.tokens.audience });
-      return await unlessRevoked(actor satisfies Actor, issuedAt.getTime(), now.getTime());
+      return unlessRevoked(actor satisfies Actor, issuedAt.getTime(), now.getTime());
     } catch (e) {
       deps.log.authRejection ??= rejectionReason(e) ?? 'unknown';
       throw e;
