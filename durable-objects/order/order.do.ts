@@ -363,14 +363,15 @@ export class OrderDurableObject extends DurableObject<Env> {
    * to: now when it is done, else when it is delivered, cancelled or refunded. Idempotent; no
    * event (the projection holds no address).
    */
-  forgetCustomer(): { ok: true; redacted: boolean; pending: boolean } | OrderFailure {
+  forgetCustomer(): { ok: true; pending: boolean } | OrderFailure {
     const r = this.write((s) => {
       s.customerErased = true;
       return { ok: true as const };
     });
     if (r === null) return fail('NOT_FOUND', 'no such order');
     const s = this.load()!;
-    return { ok: true, redacted: !addressNeeded(s), pending: addressNeeded(s) && s.shippingAddress !== null };
+    // pending: the address stays until the order no longer needs it.
+    return { ok: true, pending: addressNeeded(s) && s.shippingAddress !== null };
   }
 
   /** Runs due steps and relays the outbox now (operators, tests; the alarm does the same). */
@@ -754,10 +755,7 @@ export class OrderDurableObject extends DurableObject<Env> {
         if (isFailure(result)) this.doc = null; // a refusal saves nothing; drop any partial change
         else {
           // The one place every change passes: an erased customer's address goes when it is no longer needed.
-          if (s.customerErased && s.shippingAddress && !addressNeeded(s)) {
-            const redacted = redactedAddress(s.shippingAddress);
-            if (JSON.stringify(redacted) !== JSON.stringify(s.shippingAddress)) s.shippingAddress = redacted;
-          }
+          if (s.customerErased && s.shippingAddress && !addressNeeded(s)) s.shippingAddress = redactedAddress(s.shippingAddress);
           this.saveDoc(this.doc!);
         }
         return result;

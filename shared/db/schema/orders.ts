@@ -109,7 +109,8 @@ export const orderShipments = pgTable(
 /**
  * Customers whose account was erased (`user.erased`), as the orders context learnt it: an order
  * projected after the erasure (placed just before it, or with an access token still valid) is
- * told to forget its shipping address too (workers/orders/orders.erasure.ts). Holds only the
+ * told to forget its shipping address too (`eraseCustomer` and `afterFirstProjection` in
+ * workers/orders/orders.service.ts). Holds only the
  * pseudonymous user id.
  */
 export const erasedCustomers = pgTable('erased_customers', {
