@@ -50,3 +50,21 @@ describe('authenticate: verified-token cache', () => {
     await rejects(auth(`Bearer ${tampered}`));
   });
 });
+
+describe('authenticate: the revocation list, to the millisecond', () => {
+  it('refuses a token issued earlier in the second of a revocation and accepts one issued later in that second', async () => {
+    const { both } = await setup();
+    const subject = `usr_rev_${crypto.randomUUID().slice(0, 8)}`;
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const revokedAt = second + 500;
+    const list = { revokedBefore: async (s: string) => (s === subject ? revokedAt : null), revoke: async () => {} };
+    const auth = makeAuthenticator({ signingKeys: async () => both, tokens: { issuer: ISSUER, audience: AUDIENCE } as never, clock: { now: () => new Date(second + 900) }, log: {}, revocations: list });
+    const issue = (ms: number) => issueAccessToken({ sub: subject, kind: 'user', roles: ['customer'] }, { keys: both, issuer: ISSUER, audience: AUDIENCE, now: new Date(ms), ttlSeconds: 60 });
+    const before = await issue(second + 300);
+    const after = await issue(second + 700);
+    const atTheRevocation = await issue(revokedAt);
+    await rejects(auth(`Bearer ${before.token}`));
+    expect((await auth(`Bearer ${after.token}`))?.id).toBe(subject);
+    expect((await auth(`Bearer ${atTheRevocation.token}`))?.id).toBe(subject);
+  });
+});

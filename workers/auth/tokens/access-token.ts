@@ -104,10 +104,11 @@ export async function issueAccessToken(claims: AccessClaimsInput, opts: IssueAcc
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new TypeError(`Refusing to sign invalid access token claims: ${problems}`);
   }
-  const iat = Math.floor(now.getTime() / 1000);
+  const iatMs = now.getTime();
+  const iat = Math.floor(iatMs / 1000);
   const exp = iat + ttlSeconds;
   const tokenId = base64url.encode(crypto.getRandomValues(new Uint8Array(16)));
-  const token = await new SignJWT(claimsToPayload(parsed.data))
+  const token = await new SignJWT({ ...claimsToPayload(parsed.data), iat_ms: iatMs })
     .setProtectedHeader({ alg: SIGNING_ALG, kid: keys.active.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer)
     .setAudience(audience)
@@ -150,6 +151,9 @@ export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOp
     if (p.exp <= p.iat || p.exp - p.iat > MAX_ACCESS_TOKEN_TTL_SECONDS) {
       throw new AccessTokenRejected('invalid_claims', { detail: 'lifetime out of bounds' });
     }
+    if (p.iat_ms !== undefined && Math.floor(p.iat_ms / 1000) !== p.iat) {
+      throw new AccessTokenRejected('invalid_claims', { detail: 'iat_ms is not within iat' });
+    }
     const claims = AccessClaimsSchema.safeParse(payloadToClaims(p));
     if (!claims.success) throw new AccessTokenRejected('invalid_claims', { cause: claims.error });
     const c = claims.data;
@@ -162,7 +166,7 @@ export async function verifyAccessToken(token: string, opts: VerifyAccessTokenOp
       storeId: c.storeId ?? null,
       sessionId: c.sessionId ?? null,
       tokenId: p.jti,
-      issuedAt: new Date(p.iat * 1000),
+      issuedAt: new Date(p.iat_ms ?? p.iat * 1000),
       expiresAt: new Date(p.exp * 1000),
     };
   } catch (e) {

@@ -83,6 +83,12 @@ export const AccessTokenPayloadSchema = z.object({
   aud: z.union([z.string(), z.array(z.string())]),
   sub: z.string(),
   iat: NumericDate,
+  /**
+   * Ours: the issue time in milliseconds (`iat` has whole seconds). The revocation list compares
+   * with it, so a token issued in the same second as a revocation, but after it, stands. Absent in
+   * tokens signed before 0.3.12: those count from the start of their `iat` second.
+   */
+  iat_ms: z.number().int().nonnegative().optional(),
   nbf: NumericDate.optional(),
   exp: NumericDate,
   jti: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),

@@ -91,6 +91,7 @@ describe('issue and verify', () => {
       nbf: T0.getTime() / 1000,
       exp: T0.getTime() / 1000 + 900,
       jti: issued.tokenId,
+      iat_ms: T0.getTime(),
       kind: 'user',
       roles: ['customer'],
     });
@@ -283,6 +284,9 @@ describe('verifyAccessToken refuses', () => {
       ['no exp', standardPayload({ exp: undefined }), 'invalid_claims'],
       ['no sub', standardPayload({ sub: undefined }), 'invalid_claims'],
       ['an iat over an hour old, whatever exp says', standardPayload({ iat: T0.getTime() / 1000 - 7200, nbf: undefined }), 'expired'],
+      ['an iat_ms outside the iat second', standardPayload({ iat_ms: T0.getTime() + 1000 }), 'invalid_claims'],
+      ['an iat_ms before the iat second', standardPayload({ iat_ms: T0.getTime() - 1 }), 'invalid_claims'],
+      ['an iat_ms that is not whole milliseconds', standardPayload({ iat_ms: T0.getTime() + 0.5 }), 'invalid_claims'],
     ];
     for (const [why, payload, reason] of bad) {
       const token = await sign(payload);
@@ -292,6 +296,9 @@ describe('verifyAccessToken refuses', () => {
     }
     // The same construction with good claims passes, so the cases above fail for their claims.
     expect((await verifyAccessToken(await sign(standardPayload()), verifyOpts())).roles).toEqual(['customer']);
+    // The issue time to the millisecond when the token has it; from the start of its second when not (tokens before 0.3.12).
+    expect((await verifyAccessToken(await sign(standardPayload({ iat_ms: T0.getTime() + 999 })), verifyOpts())).issuedAt).toEqual(new Date(T0.getTime() + 999));
+    expect((await verifyAccessToken(await sign(standardPayload()), verifyOpts())).issuedAt).toEqual(T0);
   });
 
   it('strings that are not compact JWS', async () => {
