@@ -110,4 +110,77 @@ describe('order-events → orders projection', () => {
       { action: 'order.refund.succeeded', refund_id: 'rfd_1', amount: 1000 },
     ]);
   });
+
+  it('projects every column of the order, its items, payment, refunds and shipments, and its audit row, from one event', async () => {
+    const orderId = newId('order');
+    const created = '2026-11-24T12:00:00.000Z';
+    const snap = snapshot(orderId, 7, 'PARTIALLY_REFUNDED', {
+      fulfilmentStatus: 'shipped',
+      channel: 'pos',
+      storeId: 'st_proj',
+      subtotal: 5000,
+      total: 5400,
+      items: [
+        { itemId: 'itm_1', productId: 'prd_a', variantId: 'var_a', sku: 'SKU-A', name: 'Lamp "Nord"', quantity: 2, unitPrice: 2000, lineTotal: 4000 },
+        { itemId: 'itm_2', productId: 'prd_b', variantId: 'var_b', sku: 'SKU-B', name: 'Bulb', quantity: 1, unitPrice: 1000, lineTotal: 1000 },
+      ],
+      payment: { attemptId: `${orderId}-pay1`, method: 'CARD', provider: 'stripe', status: 'captured', providerRef: 'pi_proj', amountCaptured: 5400 },
+      refunds: [
+        { refundId: `${orderId}-r1`, amount: 400, status: 'succeeded', reason: 'late', providerRefundRef: 're_1', requestedBy: 'user:usr_admin', createdAt: created },
+        { refundId: `${orderId}-r2`, amount: 100, status: 'pending', reason: 'dent', providerRefundRef: null, requestedBy: 'user:usr_admin', createdAt: created },
+      ],
+      shipments: [
+        { shipmentId: `${orderId}-s1`, warehouseId: 'wh_1', carrier: 'ups', trackingNumber: '1Z999', status: 'in_transit', lines: [{ itemId: 'itm_1', quantity: 2 }], events: [], createdAt: created },
+      ],
+      refundId: `${orderId}-r1`,
+    });
+    const e = event('order.partially_refunded', snap);
+    expect((await deliver(e)).explicitAcks).toHaveLength(1);
+
+    const [o] = await rows(sql`select user_id, status, fulfilment_status, version::int, channel, store_id, currency, subtotal::int, total::int, amount_captured::int,
+      amount_refunded::int, payment_method, payment_status, item_count, snapshot = ${JSON.stringify(snap)}::jsonb as same_snapshot,
+      created_at = ${snap.createdAt}::timestamptz as same_created, updated_at = ${snap.updatedAt}::timestamptz as same_updated from orders where id = ${orderId}`);
+    expect(o).toEqual({
+      user_id: 'usr_projection_test', status: 'PARTIALLY_REFUNDED', fulfilment_status: 'shipped', version: 7, channel: 'pos', store_id: 'st_proj', currency: 'USD',
+      subtotal: 5000, total: 5400, amount_captured: 5400, amount_refunded: 400, payment_method: 'CARD', payment_status: 'captured', item_count: 3,
+      same_snapshot: true, same_created: true, same_updated: true,
+    });
+    expect(await rows(sql`select item_id, product_id, variant_id, sku, name, quantity, unit_price::int, line_total::int from order_items where order_id = ${orderId} order by item_id`)).toEqual([
+      { item_id: 'itm_1', product_id: 'prd_a', variant_id: 'var_a', sku: 'SKU-A', name: 'Lamp "Nord"', quantity: 2, unit_price: 2000, line_total: 4000 },
+      { item_id: 'itm_2', product_id: 'prd_b', variant_id: 'var_b', sku: 'SKU-B', name: 'Bulb', quantity: 1, unit_price: 1000, line_total: 1000 },
+    ]);
+    expect(await rows(sql`select attempt_id, method, provider, provider_ref, status, amount_captured::int from order_payments where order_id = ${orderId}`)).toEqual([
+      { attempt_id: `${orderId}-pay1`, method: 'CARD', provider: 'stripe', provider_ref: 'pi_proj', status: 'captured', amount_captured: 5400 },
+    ]);
+    expect(await rows(sql`select refund_id, amount::int, status, reason, provider_refund_ref, requested_by, created_at = ${created}::timestamptz as same_created from order_refunds where order_id = ${orderId} order by refund_id`)).toEqual([
+      { refund_id: `${orderId}-r1`, amount: 400, status: 'succeeded', reason: 'late', provider_refund_ref: 're_1', requested_by: 'user:usr_admin', same_created: true },
+      { refund_id: `${orderId}-r2`, amount: 100, status: 'pending', reason: 'dent', provider_refund_ref: null, requested_by: 'user:usr_admin', same_created: true },
+    ]);
+    expect(await rows(sql`select shipment_id, warehouse_id, carrier, tracking_number, status, lines, created_at = ${created}::timestamptz as same_created from order_shipments where order_id = ${orderId}`)).toEqual([
+      { shipment_id: `${orderId}-s1`, warehouse_id: 'wh_1', carrier: 'ups', tracking_number: '1Z999', status: 'in_transit', lines: [{ itemId: 'itm_1', quantity: 2 }], same_created: true },
+    ]);
+    const audit = await rows<Record<string, unknown>>(sql`select id, action, outcome, actor_kind, actor_id, target_kind, target_id, request_id, ip, data, occurred_at = ${e.occurredAt}::timestamptz as same_time from audit_log where target_id = ${orderId}`);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      action: 'order.refund.succeeded', outcome: 'success', actor_kind: 'system', actor_id: null, target_kind: 'order', target_id: orderId, request_id: 'req_test', ip: null, same_time: true,
+      data: { orderId, version: 7, currency: 'USD', eventId: e.id, refundId: `${orderId}-r1`, amount: 400, providerRefundRef: 're_1' },
+    });
+    expect(audit[0]!.id).toMatch(/^aud_/);
+    const [claim] = await rows(sql`select count(*)::int as n from processed_events where consumer = 'orders.projection' and event_id = ${e.id}`);
+    expect(claim).toEqual({ n: 1 });
+  });
+
+  it('one event delivered twice at once is applied and audited once; an older one arriving later changes no row but is audited', async () => {
+    const orderId = newId('order');
+    const paid = event('order.paid', snapshot(orderId, 2, 'PAID'));
+    await Promise.all([deliver(paid), deliver(paid), deliver(paid)]);
+    const placed = event('order.placed', snapshot(orderId, 1, 'PENDING', { items: [{ itemId: 'itm_9', productId: 'p', variantId: 'v', sku: 'S', name: 'n', quantity: 1, unitPrice: 1, lineTotal: 1 }] }));
+    await deliver(placed);
+    expect(await rows(sql`select status, version::int from orders where id = ${orderId}`)).toEqual([{ status: 'PAID', version: 2 }]);
+    // The items came with the first row written (version 2's); the older event's items are not added.
+    expect(await rows(sql`select item_id from order_items where order_id = ${orderId}`)).toEqual([{ item_id: 'itm_1' }]);
+    expect(await rows(sql`select status from order_payments where order_id = ${orderId}`)).toEqual([{ status: 'captured' }]);
+    const audit = await rows<{ action: string }>(sql`select action from audit_log where target_id = ${orderId} order by action`);
+    expect(audit.map((a) => a.action)).toEqual(['order.payment.captured', 'order.placed']);
+  });
 });

@@ -1,8 +1,7 @@
-import { recordAudit, type AuditEntry } from '../../shared/audit/audit';
+import { auditRow, type AuditEntry } from '../../shared/audit/audit';
 import type { AnyDb } from '../../shared/db/client';
 import { type EventEnvelope, type OrderSnapshot } from '../../shared/events';
-import { consumeOnce } from '../../shared/events/consume-once';
-import { projectOrder, type ProjectOutcome } from './orders.repo';
+import { projectOrderOnce, type ProjectOutcome } from './orders.repo';
 
 /** The consumer name of the order projection (processed_events.consumer). */
 export const ORDER_PROJECTION_CONSUMER = 'orders.projection';
@@ -11,17 +10,14 @@ export const ORDER_ERASURE_CONSUMER = 'orders.erase-customer';
 
 /**
  * Projects one order event into Postgres and writes the audit rows of the money it moved, in one
- * transaction, once per event id. The projection keeps the newest version (events arrive in any
- * order); the audit rows are written for every event exactly once, whatever its order.
+ * statement (one round trip, one transaction), once per event id. The projection keeps the newest
+ * version (events arrive in any order); the audit rows are written for every event exactly once,
+ * whatever its order.
  */
 export async function projectOrderEvent(db: AnyDb, event: EventEnvelope<OrderSnapshot>): Promise<{ processed: boolean; outcome?: ProjectOutcome }> {
-  const r = await consumeOnce(db, ORDER_PROJECTION_CONSUMER, event.id, async (tx) => {
-    const outcome = await projectOrder(tx, event.data);
-    const entries = auditEntries(event);
-    if (entries.length > 0) await recordAudit(tx, entries, { requestId: event.correlationId, actor: null, ip: null }, new Date(event.occurredAt));
-    return outcome;
-  });
-  return r.processed ? { processed: true, outcome: r.value } : { processed: false };
+  const meta = { requestId: event.correlationId, actor: null, ip: null };
+  const at = new Date(event.occurredAt);
+  return projectOrderOnce(db, { consumer: ORDER_PROJECTION_CONSUMER, eventId: event.id }, event.data, auditEntries(event).map((e) => auditRow(e, meta, at)));
 }
 
 function actorOf(by: string): AuditEntry['actor'] {

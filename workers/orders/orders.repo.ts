@@ -1,6 +1,7 @@
 import { and, desc, eq, exists, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
-import { erasedCustomers, orderItems, orderPayments, orderRefunds, orderShipments, orders } from '../../shared/db/schema/orders';
+import { erasedCustomers, orderItems, orderShipments, orders } from '../../shared/db/schema/orders';
+import type { AuditRow } from '../../shared/audit/audit';
 import type { OrderSnapshot } from '../../shared/events';
 
 /** Postgres side of orders: the projection kept by the order-events consumer, and its reads. */
@@ -9,68 +10,96 @@ type Db = AnyDb | HttpDb;
 export type ProjectOutcome = 'inserted' | 'updated' | 'stale';
 
 /**
- * Writes the order as of `snap.version` unless the projection already holds that version or a
- * newer one (events arrive in any order, some more than once). Child rows are replaced with the
- * order row, in the caller's transaction.
+ * One order event, once per (consumer, event id), in one statement (so one round trip and its
+ * own transaction): the `processed_events` claim, the order as of `snap.version` unless the
+ * projection already holds that version or a newer one (events arrive in any order, some more
+ * than once), its child rows, and the audit rows, which are written for every event exactly once
+ * whatever its order. Items never change after placement: written with the order's first row.
+ * Payments, refunds and shipments only grow or change in place: upserted by their ids (no
+ * deletes). A duplicate delivery finds the claim and changes nothing; a concurrent duplicate waits
+ * on the claim's row lock, then does the same.
  */
-export async function projectOrder(tx: AnyDb, snap: OrderSnapshot): Promise<ProjectOutcome> {
-  const refunded = snap.refunds.filter((r) => r.status === 'succeeded').reduce((s, r) => s + r.amount, 0);
-  const row = {
-    id: snap.orderId,
-    userId: snap.userId,
-    status: snap.status,
-    fulfilmentStatus: snap.fulfilmentStatus,
-    version: snap.version,
-    channel: snap.channel,
-    storeId: snap.storeId,
-    currency: snap.currency,
-    subtotal: snap.subtotal,
-    total: snap.total,
-    amountCaptured: snap.payment.amountCaptured,
-    amountRefunded: refunded,
-    paymentMethod: snap.payment.method,
-    paymentStatus: snap.payment.status,
-    itemCount: snap.items.reduce((s, i) => s + i.quantity, 0),
-    snapshot: snap,
-    createdAt: new Date(snap.createdAt),
-    updatedAt: new Date(snap.updatedAt),
-  };
-  const written = await tx
-    .insert(orders)
-    .values(row)
-    .onConflictDoUpdate({ target: orders.id, set: { ...row, id: undefined }, setWhere: lt(orders.version, snap.version) })
-    .returning({ version: orders.version, inserted: sql<boolean>`(xmax = 0)` });
-  if (written.length === 0) return 'stale';
+export async function projectOrderOnce(
+  db: AnyDb,
+  claim: { consumer: string; eventId: string },
+  snap: OrderSnapshot,
+  audit: AuditRow[],
+): Promise<{ processed: false } | { processed: true; outcome: ProjectOutcome }> {
   const id = snap.orderId;
-  const inserted = written[0]!.inserted;
-  // Items never change after placement: written with the order's first row. Payments, refunds and
-  // shipments only grow or change in place: upserted by their ids (no deletes).
-  if (inserted) await tx.insert(orderItems).values(snap.items.map((i) => ({ orderId: id, ...i }))).onConflictDoNothing();
-  const payment = {
-    orderId: id,
-    method: snap.payment.method,
-    provider: snap.payment.provider,
-    providerRef: snap.payment.providerRef,
-    status: snap.payment.status,
-    amountCaptured: snap.payment.amountCaptured,
-  };
-  await tx
-    .insert(orderPayments)
-    .values({ attemptId: snap.payment.attemptId, ...payment })
-    .onConflictDoUpdate({ target: orderPayments.attemptId, set: payment });
-  if (snap.refunds.length > 0) {
-    await tx
-      .insert(orderRefunds)
-      .values(snap.refunds.map((r) => ({ refundId: r.refundId, orderId: id, amount: r.amount, status: r.status, reason: r.reason, providerRefundRef: r.providerRefundRef, requestedBy: r.requestedBy, createdAt: new Date(r.createdAt) })))
-      .onConflictDoUpdate({ target: orderRefunds.refundId, set: { status: sql`excluded.status`, providerRefundRef: sql`excluded.provider_refund_ref` } });
-  }
-  if (snap.shipments.length > 0) {
-    await tx
-      .insert(orderShipments)
-      .values(snap.shipments.map((sh) => ({ shipmentId: sh.shipmentId, orderId: id, warehouseId: sh.warehouseId, carrier: sh.carrier, trackingNumber: sh.trackingNumber, status: sh.status, lines: sh.lines, createdAt: new Date(sh.createdAt) })))
-      .onConflictDoUpdate({ target: orderShipments.shipmentId, set: { status: sql`excluded.status` } });
-  }
-  return inserted ? 'inserted' : 'updated';
+  const p = snap.payment;
+  const refunded = snap.refunds.filter((r) => r.status === 'succeeded').reduce((s, r) => s + r.amount, 0);
+  const itemCount = snap.items.reduce((s, i) => s + i.quantity, 0);
+  const result = await db.execute(sql`
+    with input as (select ${JSON.stringify(snap)}::jsonb as s),
+    claimed as (
+      insert into processed_events (consumer, event_id) values (${claim.consumer}, ${claim.eventId})
+      on conflict do nothing
+      returning 1 as one
+    ),
+    o as (
+      insert into orders (id, user_id, status, fulfilment_status, version, channel, store_id, currency, subtotal, total,
+                          amount_captured, amount_refunded, payment_method, payment_status, item_count, snapshot, created_at, updated_at)
+      select ${id}, ${snap.userId}, ${snap.status}, ${snap.fulfilmentStatus}, ${snap.version}::bigint, ${snap.channel}, ${snap.storeId}, ${snap.currency},
+             ${snap.subtotal}::bigint, ${snap.total}::bigint, ${p.amountCaptured}::bigint, ${refunded}::bigint, ${p.method}, ${p.status}, ${itemCount}::int,
+             input.s, ${snap.createdAt}::timestamptz, ${snap.updatedAt}::timestamptz
+        from input
+       where exists (select 1 from claimed)
+      on conflict (id) do update
+         set user_id = excluded.user_id, status = excluded.status, fulfilment_status = excluded.fulfilment_status, version = excluded.version,
+             channel = excluded.channel, store_id = excluded.store_id, currency = excluded.currency, subtotal = excluded.subtotal, total = excluded.total,
+             amount_captured = excluded.amount_captured, amount_refunded = excluded.amount_refunded, payment_method = excluded.payment_method,
+             payment_status = excluded.payment_status, item_count = excluded.item_count, snapshot = excluded.snapshot,
+             created_at = excluded.created_at, updated_at = excluded.updated_at
+       where orders.version < excluded.version
+      returning (xmax = 0) as inserted
+    ),
+    items as (
+      insert into order_items (order_id, item_id, product_id, variant_id, sku, name, quantity, unit_price, line_total)
+      select ${id}, i."itemId", i."productId", i."variantId", i.sku, i.name, i.quantity, i."unitPrice", i."lineTotal"
+        from input, jsonb_to_recordset(input.s -> 'items')
+             as i("itemId" text, "productId" text, "variantId" text, sku text, name text, quantity int, "unitPrice" bigint, "lineTotal" bigint)
+       where exists (select 1 from o where o.inserted)
+      on conflict do nothing
+    ),
+    payment as (
+      insert into order_payments (attempt_id, order_id, method, provider, provider_ref, status, amount_captured)
+      select ${p.attemptId}, ${id}, ${p.method}, ${p.provider}, ${p.providerRef}, ${p.status}, ${p.amountCaptured}::bigint
+       where exists (select 1 from o)
+      on conflict (attempt_id) do update
+         set order_id = excluded.order_id, method = excluded.method, provider = excluded.provider, provider_ref = excluded.provider_ref,
+             status = excluded.status, amount_captured = excluded.amount_captured
+    ),
+    refunds as (
+      insert into order_refunds (refund_id, order_id, amount, status, reason, provider_refund_ref, requested_by, created_at)
+      select r."refundId", ${id}, r.amount, r.status, r.reason, r."providerRefundRef", r."requestedBy", r."createdAt"
+        from input, jsonb_to_recordset(input.s -> 'refunds')
+             as r("refundId" text, amount bigint, status text, reason text, "providerRefundRef" text, "requestedBy" text, "createdAt" timestamptz)
+       where exists (select 1 from o)
+      on conflict (refund_id) do update set status = excluded.status, provider_refund_ref = excluded.provider_refund_ref
+    ),
+    shipments as (
+      insert into order_shipments (shipment_id, order_id, warehouse_id, carrier, tracking_number, status, lines, created_at)
+      select sh."shipmentId", ${id}, sh."warehouseId", sh.carrier, sh."trackingNumber", sh.status, sh.lines, sh."createdAt"
+        from input, jsonb_to_recordset(input.s -> 'shipments')
+             as sh("shipmentId" text, "warehouseId" text, carrier text, "trackingNumber" text, status text, lines jsonb, "createdAt" timestamptz)
+       where exists (select 1 from o)
+      on conflict (shipment_id) do update set status = excluded.status
+    ),
+    audit as (
+      insert into audit_log (id, occurred_at, action, outcome, actor_kind, actor_id, target_kind, target_id, request_id, ip, data)
+      select a.id, a."occurredAt", a.action, a.outcome, a."actorKind", a."actorId", a."targetKind", a."targetId", a."requestId", a.ip, a.data
+        from jsonb_to_recordset(${JSON.stringify(audit)}::jsonb)
+             as a(id text, "occurredAt" timestamptz, action text, outcome text, "actorKind" text, "actorId" text, "targetKind" text, "targetId" text, "requestId" text, ip text, data jsonb)
+       where exists (select 1 from claimed)
+    )
+    select exists (select 1 from claimed) as processed, (select inserted from o) as inserted`);
+  const [row] = rowsOf(result) as { processed: boolean; inserted: boolean | null }[];
+  if (!row?.processed) return { processed: false };
+  return { processed: true, outcome: row.inserted === null ? 'stale' : row.inserted ? 'inserted' : 'updated' };
+}
+
+function rowsOf(result: unknown): unknown[] {
+  return Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
 }
 
 export interface ListPosition {
