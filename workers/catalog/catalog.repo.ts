@@ -2,6 +2,7 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { catalogSearchTerms, products, productVariants } from '../../shared/db/schema';
 import type { Sort } from './catalog.schemas';
+import { rowsOf } from '../../shared/db/rows';
 
 /** Catalog queries. Only this file touches the catalog's tables. */
 
@@ -251,10 +252,6 @@ export async function readMany<T extends unknown[]>(db: AnyDb | HttpDb, queries:
   return results.map(rowsOf) as T;
 }
 
-function rowsOf(result: unknown): unknown[] {
-  if (Array.isArray(result)) return result;
-  return (result as { rows: unknown[] }).rows;
-}
 
 // ---- writes (always inside a transaction) ----
 

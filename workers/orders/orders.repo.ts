@@ -3,6 +3,7 @@ import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { erasedCustomers, orderItems, orderShipments, orders } from '../../shared/db/schema/orders';
 import type { AuditRow } from '../../shared/audit/audit';
 import type { OrderSnapshot } from '../../shared/events';
+import { rowsOf } from '../../shared/db/rows';
 
 /** Postgres side of orders: the projection kept by the order-events consumer, and its reads. */
 type Db = AnyDb | HttpDb;
@@ -98,9 +99,6 @@ export async function projectOrderOnce(
   return { processed: true, outcome: row.inserted === null ? 'stale' : row.inserted ? 'inserted' : 'updated' };
 }
 
-function rowsOf(result: unknown): unknown[] {
-  return Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-}
 
 export interface ListPosition {
   createdAt: string;
