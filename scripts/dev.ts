@@ -79,7 +79,7 @@ async function main() {
   const seed = await seedDatabase(stack.databaseUrl);
   step(`${seed.inserted ? 'seeded' : 'already seeded'}: ${Object.entries(seed.counts).map(([k, v]) => `${v} ${k}`).join(', ')}`);
 
-  step('seeding the development accounts (one per role) and the POS client');
+  step('seeding the development accounts (one per role a person can hold) and the POS client');
   const dev = await seedDevAccounts(stack.databaseUrl, {
     password: process.env.AGORA_DEV_PASSWORD || undefined,
     clientSecret: process.env.AGORA_DEV_CLIENT_SECRET || undefined,

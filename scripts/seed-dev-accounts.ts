@@ -1,7 +1,8 @@
 /**
- * Development and test accounts: one per role, a store per POS location, and one POS client
- * (README "Development accounts"). Idempotent: a second run resets the same accounts to the
- * current password. Refuses to run when APP_ENV is production.
+ * Development and test accounts: one per role a person can hold (customer, admin,
+ * warehouse_staff, pos_agent; none for the client-only role integration), two stores
+ * (AMS-FLAGSHIP, BLR-MG-ROAD), and one POS client (README "Quick start"). Idempotent: a second
+ * run resets the same accounts to the current password. Refuses to run when APP_ENV is production.
  *
  *   DATABASE_URL=postgres://... npx tsx scripts/seed-dev-accounts.ts
  */

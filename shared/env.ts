@@ -27,8 +27,8 @@ export const ConfigSchema = z.object({
   CATALOG_GENERATION_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   STORE_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD'),
 
-  // Identity (workers/auth/README.md). AUTH_SIGNING_KEYS is checked by the key loader, which
-  // never echoes key material into an error.
+  // Identity (workers/auth/tokens/README.md, docs/security.md). AUTH_SIGNING_KEYS is checked by
+  // the key loader, which never echoes key material into an error.
   AUTH_SIGNING_KEYS: z.string().min(1, 'AUTH_SIGNING_KEYS is required (see workers/auth/tokens/README.md)'),
   AUTH_ISSUER: z.string().url().default('https://agora.local'),
   AUTH_AUDIENCE: z.string().min(1).default('agora-api'),

@@ -3,7 +3,7 @@
  * the key says whose budget is spent (an IP, an account's blind index, a client id).
  */
 export interface RateLimitRule {
-  /** Stable name, part of the storage key: `login:ip`, `login:account`, ... (letters, digits, : _ -). */
+  /** Stable name, part of the storage key: `login:ip`, `login:account-failures`, ... (letters, digits, : _ -). */
   readonly name: string;
   /** Requests allowed per window (at least 1). */
   readonly limit: number;

@@ -92,6 +92,20 @@ describe('access tokens issued before a revocation', () => {
     expect((await openCart(other.body.accessToken)).status).toBe(401);
   });
 
+  it("a refresh token presented again (reuse): the family's access tokens, the thief's included, stop working; another session's goes on", async () => {
+    const c = await newCustomer();
+    const other = await json('/v1/auth/login', jsonInit('POST', { email: c.email, password: c.password }));
+    // The thief rotates the stolen token first and holds a fresh access token of the family.
+    const thief = await json('/v1/auth/refresh', jsonInit('POST', { refreshToken: c.refreshToken }));
+    expect(thief.res.status).toBe(200);
+    expect((await openCart(thief.body.accessToken)).status).toBeLessThan(300);
+    // The owner's client presents the same (now rotated) token: reuse.
+    await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', jsonInit('POST', { refreshToken: c.refreshToken }));
+    expect((await openCart(thief.body.accessToken)).status).toBe(401);
+    expect((await openCart(c.accessToken)).status).toBe(401);
+    expect((await openCart(other.body.accessToken)).status).toBeLessThan(300);
+  });
+
   it('tokens stand when the list cannot be read (they still expire by themselves)', async () => {
     const c = await newCustomer();
     const get = env.CACHE_KV.get.bind(env.CACHE_KV);

@@ -6,6 +6,7 @@ import * as repo from '../auth.repo';
 import type { Session } from '../auth.schemas';
 import { decideRotation, type RefreshTokenStatus, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from '../tokens/refresh-token';
 import type { AuthDeps } from './deps';
+import { revokeTokens, sessionSubject } from './authenticate';
 import { toUser } from './mappers';
 import { enforce, RATE_LIMITS } from './rate-limits';
 import { accessTokenFor } from './sessions';
@@ -15,12 +16,13 @@ const refused = () =>
 
 type Outcome =
   | { kind: 'issued'; user: repo.UserRow; familyId: string; token: string; expiresAt: Date }
-  | { kind: 'refused'; reason: string };
+  | { kind: 'refused'; reason: string; endedSession?: string };
 
 /**
  * Rotates a refresh token: the presented one becomes `rotated`, a new one is issued in the
  * same family, with a fresh access token carrying the user's current roles. A rotated token
- * presented again means a copy is in someone else's hands: the whole family is revoked.
+ * presented again means a copy is in someone else's hands: the whole family is revoked, and the
+ * access tokens minted for it are refused from then on (the revocation list, per session).
  */
 export async function refresh(presented: string, meta: RequestMeta, deps: AuthDeps): Promise<Session> {
   if (!isRefreshTokenShape(presented)) {
@@ -52,7 +54,7 @@ export async function refresh(presented: string, meta: RequestMeta, deps: AuthDe
           meta,
           now,
         );
-        return { kind: 'refused', reason: 'reuse_detected' };
+        return { kind: 'refused', reason: 'reuse_detected', endedSession: decision.familyId };
       }
       case 'issue-next': {
         const user = await repo.userById(tx, row!.userId);
@@ -80,6 +82,8 @@ export async function refresh(presented: string, meta: RequestMeta, deps: AuthDe
 
   if (outcome.kind === 'refused') {
     deps.log.refreshFailure = outcome.reason;
+    // After the commit: the access tokens minted for the family (the thief's too) stop working as well.
+    if (outcome.endedSession) await revokeTokens(deps, sessionSubject(outcome.endedSession), now, deps.tokens.accessTokenTtlSeconds + 60);
     throw refused();
   }
   const access = await accessTokenFor(outcome.user, outcome.familyId, deps);
