@@ -26,6 +26,7 @@ import {
   AdjustInput,
   CloseTransferInput,
   DispatchTransferInput,
+  LoadLevelsInput,
   WarehouseTransferId,
   CommitInput,
   ConfigureLowStockInput,
@@ -39,6 +40,7 @@ import {
   TransferOutInput,
   type AckTransferResult,
   type AdjustResult,
+  type LoadLevelsResult,
   type CloseTransferResult,
   type DispatchTransferResult,
   type WarehouseTransferStatus,
@@ -253,6 +255,24 @@ export class InventoryDurableObject extends DurableObject<Env> {
       if (anyNegative) this.raiseFlag(now, 'count below open reservations');
       else if (i.reason === 'cycle_count') this.sql.exec('DELETE FROM flags WHERE name = ?', RECONCILIATION_FLAG);
       return { ok: true as const, level: toLevel(change.level) };
+    });
+  }
+
+  /**
+   * The first load from the Postgres projection (the seed, imports): every warehouse in one step,
+   * and only while the object holds no stock at all. So a change that reaches the object between
+   * two first reads is never overwritten by a load, and concurrent first reads load it once.
+   */
+  loadLevels(input: LoadLevelsInput): LoadLevelsResult {
+    return this.once('loadLevels', LoadLevelsInput, input, (i, now) => {
+      if (this.allLevels().length > 0) return { ok: true as const, loaded: false };
+      for (const l of i.levels) {
+        const before = this.level(l.warehouseId);
+        const change = applyCount(before, l.onHand);
+        this.saveLevel(change.level, now);
+        this.movement(now, 'set_stock:receipt', l.warehouseId, change.level.onHand - before.onHand, 0, null, i.opId);
+      }
+      return { ok: true as const, loaded: true };
     });
   }
 
@@ -490,10 +510,16 @@ export class InventoryDurableObject extends DurableObject<Env> {
   // Shards (see README.md, "Sharding protocol")
   // ---------------------------------------------------------------------------------------------
 
-  /** Sets the SKU's shard count. Called on shard 0 only (the stub helper does). */
+  /**
+   * Sets the SKU's shard count. Called on shard 0 only (the stub helper does). It only grows: a
+   * smaller count than the current one is refused (units in the shards dropped would leave
+   * availability), and of two growths at once the larger stands whatever their order.
+   */
   configureShards(input: ConfigureShardsInput): ConfigureShardsResult {
     return this.once('configureShards', ConfigureShardsInput, input, (i, now) => {
-      this.sql.exec('INSERT OR REPLACE INTO shard_config (id, shards, updated_at) VALUES (1, ?, ?)', i.shards, now);
+      const current = this.shardCount();
+      if (i.shards < current) return fail('SHARDS_SHRINK', `the SKU is split over ${current} shards; the count only grows`);
+      if (i.shards > current) this.sql.exec('INSERT OR REPLACE INTO shard_config (id, shards, updated_at) VALUES (1, ?, ?)', i.shards, now);
       return { ok: true as const, shards: i.shards };
     });
   }

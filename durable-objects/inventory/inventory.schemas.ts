@@ -65,6 +65,12 @@ export const SetStockInput = z.object({
   reason: z.enum(['cycle_count', 'receipt']).default('cycle_count'),
 });
 
+/** The first load of an object from the Postgres projection: every warehouse's on hand at once. */
+export const LoadLevelsInput = z.object({
+  opId: OpKey,
+  levels: z.array(z.object({ warehouseId: WarehouseId, onHand: z.number().int().min(0).max(100_000_000) })).min(1).max(1000),
+});
+
 export const AdjustInput = z.object({
   opId: OpKey,
   warehouseId: WarehouseId,
@@ -178,6 +184,7 @@ export const ConfigureLowStockInput = z.object({ opId: OpKey, threshold: LowStoc
 
 export type SetStockInput = z.input<typeof SetStockInput>;
 export type AdjustInput = z.input<typeof AdjustInput>;
+export type LoadLevelsInput = z.input<typeof LoadLevelsInput>;
 export type ReserveInput = z.input<typeof ReserveInput>;
 export type CommitInput = z.input<typeof CommitInput>;
 export type ReleaseInput = z.input<typeof ReleaseInput>;
@@ -204,6 +211,7 @@ export const INVENTORY_ERROR_CODES = [
   'INVALID_ADJUSTMENT',
   'TRANSFER_CONFLICT',
   'TRANSFER_CLOSED',
+  'SHARDS_SHRINK',
 ] as const;
 export const InventoryErrorCode = z.enum(INVENTORY_ERROR_CODES);
 export type InventoryErrorCode = z.infer<typeof InventoryErrorCode>;
@@ -292,6 +300,8 @@ export type ReservationView = z.infer<typeof ReservationView>;
 const ok = <T extends z.ZodRawShape>(shape: T) => z.object({ ok: z.literal(true), ...shape });
 
 export const SetStockResult = z.union([ok({ level: Level }), failureSchema([...BASE])]);
+/** `loaded` is false when the object already held stock (another first read loaded it, or a change came first). */
+export const LoadLevelsResult = z.union([ok({ loaded: z.boolean() }), failureSchema([...BASE])]);
 export const AdjustResult = z.union([
   ok({ level: Level, needsReconciliation: z.boolean() }),
   failureSchema([...BASE, 'INVALID_ADJUSTMENT', 'INSUFFICIENT_STOCK']),
@@ -318,7 +328,7 @@ export const TransferOutResult = z.union([
 ]);
 export const TransferInResult = z.union([ok({ transferId: TransferId, lines: z.array(AllocationLine) }), failureSchema([...BASE, 'TRANSFER_CONFLICT'])]);
 export const AckTransferResult = z.union([ok({ transferId: TransferId }), failureSchema([...BASE, 'NOT_FOUND'])]);
-export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE])]);
+export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE, 'SHARDS_SHRINK'])]);
 export const DispatchTransferResult = z.union([
   ok({ transfer: WarehouseTransferView, from: Level }),
   failureSchema([...BASE, 'INSUFFICIENT_STOCK', 'TRANSFER_CONFLICT']),
@@ -334,6 +344,7 @@ export const ConfigureLowStockResult = z.union([ok({ threshold: LowStockThreshol
 
 export type SetStockResult = z.infer<typeof SetStockResult>;
 export type AdjustResult = z.infer<typeof AdjustResult>;
+export type LoadLevelsResult = z.infer<typeof LoadLevelsResult>;
 export type ReserveResult = z.infer<typeof ReserveResult>;
 export type CommitResult = z.infer<typeof CommitResult>;
 export type ReleaseResult = z.infer<typeof ReleaseResult>;

@@ -56,8 +56,8 @@ export interface InventoryDeps {
  * every change); Postgres keeps warehouses and a projection. Reads that must be right (what can
  * be sold now, what staff adjust) go to the object; listing which SKUs a warehouse holds comes
  * from the projection. A SKU whose object has never held stock is loaded once from the projection
- * (available units, as the seed and imports write them), with per-warehouse op ids so concurrent
- * first reads load it once.
+ * (available units, as the seed and imports write them), every warehouse in one call that loads
+ * only an object still empty, so concurrent first reads load it once.
  */
 export function makeInventoryService(deps: InventoryDeps) {
   async function liveLevels(sku: string): Promise<LevelsView> {
@@ -66,9 +66,9 @@ export function makeInventoryService(deps: InventoryDeps) {
     if (view.levels.length > 0) return view;
     const projected = await repo.projectedLevels(deps.readDb(), sku);
     if (projected.length === 0) return view;
-    for (const p of projected) {
-      await stub.setStock({ opId: `bootstrap:${p.warehouseId}`, warehouseId: p.warehouseId, onHand: Math.max(0, p.onHand - p.reserved), reason: 'receipt' });
-    }
+    // Every warehouse in one call, which loads only an object that holds no stock yet: a change
+    // that got there first (after its own first read) is never overwritten.
+    await stub.loadLevels({ opId: `bootstrap:${crypto.randomUUID()}`, levels: projected.map((p) => ({ warehouseId: p.warehouseId, onHand: Math.max(0, p.onHand - p.reserved) })) });
     return stub.levels();
   }
 
@@ -309,7 +309,8 @@ export function makeInventoryService(deps: InventoryDeps) {
       await knownWarehouse(warehouseId);
       if (!(await repo.skuExists(deps.readDb(), input.sku))) throw notFound('SKU', input.sku);
       await liveLevels(input.sku);
-      const opId = `adjust:${actor.id}:${idempotencyKey}`;
+      // Scoped to the SKU: one key sent for two SKUs is two adjustments, each applied, recorded and audited once.
+      const opId = `adjust:${actor.id}:${digest(input.sku, idempotencyKey)}`;
       forgetSoldOut(input.sku);
       const result = await inventoryFor(deps.objects, input.sku).adjust({
         opId,
@@ -330,7 +331,6 @@ export function makeInventoryService(deps: InventoryDeps) {
             throw new AppError('VALIDATION_FAILED', result.message);
         }
       }
-      const view = await inventoryFor(deps.objects, input.sku).levels();
       // The ledger row and its audit row, once per op id: a replayed Idempotency-Key finds the row
       // (the object replayed its stored result) and writes no second audit row. If the first call
       // failed before this transaction, its retry writes both.
@@ -352,7 +352,11 @@ export function makeInventoryService(deps: InventoryDeps) {
           meta,
         );
       });
-      return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level: line(input.sku, view, warehouseId) };
+      // The level this adjustment left (a replay: the one its first call left), not a later one.
+      const l = result.level;
+      const flagged = result.needsReconciliation || (await inventoryFor(deps.objects, input.sku).levels()).needsReconciliation !== null;
+      const level: StockLine = { sku: input.sku, onHand: l.onHand, reserved: l.reserved, available: l.available, inTransitOut: l.inTransitOut ?? 0, needsReconciliation: flagged };
+      return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level };
     },
 
     /**
@@ -370,7 +374,8 @@ export function makeInventoryService(deps: InventoryDeps) {
       if (!all.some((w) => w.id === input.toWarehouseId)) throw notFound('Warehouse', input.toWarehouseId);
       if (!(await repo.skuExists(deps.readDb(), input.sku))) throw notFound('SKU', input.sku);
       await liveLevels(input.sku);
-      const key = digest(actor.id, idempotencyKey);
+      // Scoped to the SKU: one key sent for two SKUs is two transfers, each with its own record.
+      const key = digest(actor.id, input.sku, idempotencyKey);
       const transferId = `trf_${key}`;
       const order = { transferId, fromWarehouseId: warehouseId, toWarehouseId: input.toWarehouseId, quantity: input.quantity, ...(input.note ? { note: input.note } : {}) };
       const shards = await shardsOf(input.sku);
