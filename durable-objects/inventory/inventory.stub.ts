@@ -44,6 +44,8 @@ import {
   ReserveAllInput,
   ShardCount,
   SkuId,
+  type AdjustInput,
+  type AdjustResult,
   type AllocationLine,
   type CommitInput,
   type CommitResult,
@@ -276,6 +278,23 @@ async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): P
   }
   const r = await inventoryFor(env, skuId, target).reserve({ ...hold, opId: deriveOpId(opId, `s${target}`, 'pulled') });
   return r.ok ? { ok: true, shard: target, reservation: r.reservation } : r;
+}
+
+/**
+ * A staff adjustment of a SKU split over `shards` objects. It is applied on shard 0. A removal
+ * shard 0 cannot cover first pulls the warehouse's missing units from the other shards into it
+ * (moves named from the op id, so a retry replays them), then is applied under a derived op id.
+ * Units are conserved whatever happens in between: a move is out, in, ack.
+ */
+export async function adjustOnShards(env: InventoryEnv, skuId: string, shards: number, input: AdjustInput): Promise<AdjustResult> {
+  const first = await inventoryFor(env, skuId, 0).adjust(input);
+  if (first.ok || first.code !== 'INSUFFICIENT_STOCK' || shards <= 1 || input.delta >= 0) return first;
+  let need = -input.delta - Math.max(0, first.available ?? 0);
+  for (let giver = 1; giver < shards && need > 0; giver++) {
+    const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: 0, quantity: need, warehouseId: input.warehouseId, transferId: deriveOpId(input.opId, 'pull', giver) });
+    if (moved.ok) need -= units(moved.lines);
+  }
+  return inventoryFor(env, skuId, 0).adjust({ ...input, opId: deriveOpId(input.opId, 'pulled') });
 }
 
 export interface ShardLocation {

@@ -459,6 +459,44 @@ describe('reservations at once', () => {
     expect(shrunk.res.status, JSON.stringify(shrunk.body)).toBe(409);
     expect((await availableOf(p.sku)).total).toBe(16);
   });
+
+  it('a removal larger than shard 0 holds, on a sharded SKU: units are pulled from the other shards; a retry changes nothing', async () => {
+    const p = await stockedProduct(16);
+    const t = await adminBearer();
+    const { token, warehouseId } = await staffSession();
+    expect((await json(`/v1/admin/inventory/${p.sku}/shards`, jsonInit('PUT', { shards: 4 }, bearer(t)))).res.status).toBe(200);
+    const url = `/v1/warehouses/${warehouseId}/stock/adjustments`;
+    const key = crypto.randomUUID();
+    const first = await json(url, adjustInit(token, { sku: p.sku, delta: -10, reason: 'damage' }, key));
+    expect(first.res.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body.level).toMatchObject({ onHand: 6, available: 6 });
+    const again = await json(url, adjustInit(token, { sku: p.sku, delta: -10, reason: 'damage' }, key));
+    expect(again.res.status).toBe(201);
+    expect(again.body.level.onHand).toBe(6);
+    expect((await availableOf(p.sku)).total).toBe(6);
+    // More than the SKU holds in all its shards: refused, nothing moves out of the SKU.
+    const tooMuch = await json(url, adjustInit(token, { sku: p.sku, delta: -7, reason: 'damage' }));
+    expect(tooMuch.res.status, JSON.stringify(tooMuch.body)).toBe(409);
+    expect((await availableOf(p.sku)).total).toBe(6);
+  });
+
+  it('receipts and damage into a sharded SKU at once: each answers the SKU level, the sum is exact', async () => {
+    const p = await stockedProduct(16);
+    const t = await adminBearer();
+    const { token, warehouseId } = await staffSession();
+    const split = await json(`/v1/admin/inventory/${p.sku}/shards`, jsonInit('PUT', { shards: 4 }, bearer(t)));
+    expect(split.res.status, JSON.stringify(split.body)).toBe(200);
+    const url = `/v1/warehouses/${warehouseId}/stock/adjustments`;
+    // 16 on hand over 4 shards; + 3 + 2, - 8: whatever the order, on hand never goes below 8.
+    const answers = await allAtOnce([
+      [url, adjustInit(token, { sku: p.sku, delta: 3, reason: 'receipt' })],
+      [url, adjustInit(token, { sku: p.sku, delta: -8, reason: 'damage' })],
+      [url, adjustInit(token, { sku: p.sku, delta: 2, reason: 'receipt' })],
+    ]);
+    expect(answers.map((a) => a.status), JSON.stringify(answers.map((a) => a.body))).toEqual([201, 201, 201]);
+    for (const a of answers) expect(a.body.level.onHand).toBeGreaterThanOrEqual(8);
+    expect((await availableOf(p.sku)).total).toBe(13);
+  });
 });
 
 describe('wishlist move-to-cart at once', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   configureShards,
+  adjustOnShards,
   inventoryFor,
   rebalanceShards,
   releaseReservation,
@@ -312,7 +313,9 @@ export function makeInventoryService(deps: InventoryDeps) {
       // Scoped to the SKU: one key sent for two SKUs is two adjustments, each applied, recorded and audited once.
       const opId = `adjust:${actor.id}:${digest(input.sku, idempotencyKey)}`;
       forgetSoldOut(input.sku);
-      const result = await inventoryFor(deps.objects, input.sku).adjust({
+      // Not the isolate's cached count: staff adjustments are rare, and a split just made must count.
+      const shards = (await inventoryFor(deps.objects, input.sku).shardConfig()).shards;
+      const result = await adjustOnShards(deps.objects, input.sku, shards, {
         opId,
         warehouseId,
         delta: input.delta,
@@ -352,10 +355,20 @@ export function makeInventoryService(deps: InventoryDeps) {
           meta,
         );
       });
-      // The level this adjustment left (a replay: the one its first call left), not a later one.
+      // The level this adjustment left on its object (a replay: the one its first call left), not a
+      // later one; for a sharded SKU plus the other shards' levels in that warehouse now.
       const l = result.level;
-      const flagged = result.needsReconciliation || (await inventoryFor(deps.objects, input.sku).levels()).needsReconciliation !== null;
-      const level: StockLine = { sku: input.sku, onHand: l.onHand, reserved: l.reserved, available: l.available, inTransitOut: l.inTransitOut ?? 0, needsReconciliation: flagged };
+      const views = await Promise.all(Array.from({ length: shards }, (_, i) => inventoryFor(deps.objects, input.sku, i).levels()));
+      const others = views.slice(1).map((v) => line(input.sku, v, warehouseId));
+      const add = (k: 'onHand' | 'reserved' | 'available' | 'inTransitOut', own: number) => others.reduce((sum, o) => sum + o[k], own);
+      const level: StockLine = {
+        sku: input.sku,
+        onHand: add('onHand', l.onHand),
+        reserved: add('reserved', l.reserved),
+        available: add('available', l.available),
+        inTransitOut: add('inTransitOut', l.inTransitOut ?? 0),
+        needsReconciliation: result.needsReconciliation || views.some((v) => v.needsReconciliation !== null),
+      };
       return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level };
     },
 
