@@ -100,8 +100,9 @@ export async function shardCount(env: InventoryEnv, skuId: string): Promise<numb
 
 /**
  * Sets a SKU's shard count on shard 0. Growing is immediate (new shards start empty; run
- * `rebalanceShards` to give them units). Shrinking needs the dropped shards drained first (move
- * their units to a kept shard with `moveUnits`), which this does not do.
+ * `rebalanceShards` to give them units). A smaller count is refused (`SHARDS_SHRINK`): shrinking
+ * would need the dropped shards drained first (their units moved to a kept shard with
+ * `moveUnits`), which is not built.
  */
 export async function configureShards(env: InventoryEnv, skuId: string, shards: number, opId: string) {
   return inventoryFor(env, skuId, 0).configureShards({ opId, shards: ShardCount.parse(shards) });
