@@ -219,7 +219,7 @@ export class OrderDurableObject extends DurableObject<Env> {
     const r = this.write((s, now) => {
       if (s.status === 'CANCELLED') return { ok: true as const, replayed: true };
       if (s.status === 'PENDING' && s.payment.method !== 'COD') return this.cancelUnpaid(s, input.reason, now);
-      if ((s.status === 'PENDING' && s.payment.method === 'COD') || s.status === 'PAID') {
+      if ((s.status === 'PENDING' && s.payment.method === 'COD') || s.status === 'PAID' || s.status === 'PARTIALLY_REFUNDED') {
         if (s.shipments.length > 0) return fail('ORDER_NOT_CANCELLABLE', 'part of the order has shipped', null, s.status);
         const from = s.status;
         transition(s, 'CANCELLED', input.reason, new Date(now));
@@ -511,6 +511,9 @@ export class OrderDurableObject extends DurableObject<Env> {
         };
       }
       case 'commit_stock':
+        // Cancelled before the commit ran (or while it waited for a retry): the cancellation
+        // releases the held units; committing them now would sell what the order gave up.
+        if (s.status === 'CANCELLED') return () => undefined;
         await inventory.commit({
           opId: opId(s.orderId, 'commit'),
           reservationId: s.stock.reservationId,
@@ -518,8 +521,12 @@ export class OrderDurableObject extends DurableObject<Env> {
           // Fixed for the order (a retry sends the same): when it was paid, or placed (cash on delivery).
           soldAt: s.history.find((h) => h.to === 'PAID')?.at ?? s.createdAt,
         });
-        return (st) => {
-          if (st.stock.status === 'held') st.stock.status = 'committed';
+        return (st, now) => {
+          if (st.stock.status !== 'held') return;
+          st.stock.status = 'committed';
+          // Cancelled while this commit was in flight: the cancellation's release will find
+          // nothing held, so the committed units go back to stock instead.
+          if (st.status === 'CANCELLED') this.addStep('restock', 'restock:1', {}, now);
         };
       case 'release_stock':
         if (s.stock.status === 'held' || s.stock.status === 'reserving') {
