@@ -10,6 +10,9 @@ import type { AddItemBody, Cart, CartLine, CheckoutSnapshot, GuestCartMerge, Upd
 import type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
 import { AVAILABILITY_MEMO_MS, type AvailabilityMemo } from './availability-memo';
 
+/** Refusals of a merge's target cart that mean it is no longer the user's open cart. */
+const TARGET_GONE: ReadonlySet<string> = new Set(['CHECKED_OUT', 'CLOSED', 'EXPIRED']);
+
 export interface CartDeps {
   /** The CART Durable Object namespace. */
   objects: CartEnv;
@@ -263,15 +266,21 @@ export function makeCartService(deps: CartDeps) {
         return skipped(reasons[closed.code] ?? closed.code.toLowerCase());
       }
       if (closed.lines.length === 0) return { cartId: state.cartId, merge: { status: 'merged', lines: [] } };
-      const merged = await cartFor(deps.objects, state.cartId).mergeFrom({
-        actorId: userId,
-        idleTtlMs,
-        opId: `merge:${guestCartId}`,
-        limits: deps.limits,
-        lines: closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...line }: LineView) => line),
-      });
-      if (!merged.ok) return skipped(`your cart refused it: ${merged.code.toLowerCase()}`);
-      return { cartId: state.cartId, merge: { status: 'merged', lines: merged.report } };
+      const lines = closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...line }: LineView) => line);
+      const mergeInto = (cartId: string) => cartFor(deps.objects, cartId).mergeFrom({ actorId: userId, idleTtlMs, opId: `merge:${guestCartId}`, limits: deps.limits, lines });
+      let target = state.cartId;
+      let merged = await mergeInto(target);
+      // The user's cart was checked out (or closed) between opening it and the merge (an order
+      // placed on another device meanwhile). The guest cart is closed already and its lines are in
+      // hand: they go into the user's next cart instead of being dropped.
+      for (let attempt = 0; !merged.ok && TARGET_GONE.has(merged.code) && attempt < 2; attempt++) {
+        const next = (await openForUser(userId)).state.cartId;
+        if (next === target) break;
+        target = next;
+        merged = await mergeInto(target);
+      }
+      if (!merged.ok) return { cartId: target, merge: { status: 'skipped', reason: `your cart refused it: ${merged.code.toLowerCase()}`, lines: [] } };
+      return { cartId: target, merge: { status: 'merged', lines: merged.report } };
     },
 
     /**
