@@ -7,6 +7,7 @@ import { readConfig } from '../../shared/env';
 import { InventoryUpdated } from '../../shared/events';
 import { syncVariantAvailability } from './catalog.consumer';
 import { CATALOG_NAMESPACE } from './service/deps';
+import { rows } from '../../test/support/db';
 
 /**
  * The catalog's follower of inventory.updated: product_variants.available_qty takes the SKU's
@@ -15,10 +16,6 @@ import { CATALOG_NAMESPACE } from './service/deps';
  * workers/gateway/inventory-updated.consumer.test.ts and inventory-projection.routes.test.ts.)
  */
 const db = () => new DbProvider(readConfig(env));
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await db().http().execute(query)) as unknown as { rows: T[] }).rows;
-}
-
 let wh: string;
 beforeAll(async () => {
   wh = (await rows<{ id: string }>(sql`select id from warehouses order by id limit 1`))[0]!.id;

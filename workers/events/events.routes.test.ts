@@ -1,17 +1,11 @@
 import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import { UserErased } from '../../shared/events';
 import { newId } from '../../shared/kernel/ids';
 import { bearer, login } from '../../test/support/auth';
 import { json, problem } from '../../test/support/http';
-
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  const db = new DbProvider(readConfig(env)).http();
-  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
-}
+import { rows } from '../../test/support/db';
 
 /** A dead letter as the consumers would have recorded it. */
 async function seed(opts: { body?: unknown; type?: string | null; status?: string } = {}) {

@@ -5,21 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
-import { json } from '../../test/support/http';
+import { answer as call, type Answer } from '../../test/support/concurrency';
 import { productWith, type FixtureProduct } from '../../test/support/products';
 
 type Line = { itemId: string; variantId: string; quantity: number };
 type Cart = { id: string; status: string; version: number; kind: string; lines: Line[]; totals: { currency: string; subtotal: number; units: number }[] };
-type Answer = { status: number; body: any };
 
 const h = (token?: string, extra: Record<string, string> = {}) => (token ? bearer(token, extra) : extra);
 const item = (p: FixtureProduct, i = 0, quantity = 1) => ({ productId: p.productId, variantId: p.variants[i]!.id, quantity });
-
-async function call(path: string, init: RequestInit): Promise<Answer> {
-  const { res, body } = await json(path, init);
-  expect(res.status, `${init.method ?? 'GET'} ${path}: ${JSON.stringify(body)}`).toBeLessThan(500);
-  return { status: res.status, body };
-}
 
 async function newCart(token?: string): Promise<Cart> {
   const a = await call('/v1/carts', { method: 'POST', headers: h(token) });

@@ -13,41 +13,17 @@ import { describe, expect, it } from 'vitest';
 import type { InventoryDurableObject } from '../../durable-objects/inventory/inventory.do';
 import { inventoryFor } from '../../durable-objects/inventory/inventory.stub';
 import { orderFor } from '../../durable-objects/order/order.stub';
-import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { call, json } from '../../test/support/http';
+import { allAtOnce, statuses, times } from '../../test/support/concurrency';
+import { rows } from '../../test/support/db';
 import { admin, available, emulator, eventually, paymentIntentOf, staffSession, stockedProduct } from '../../test/support/orders';
 
 const config = readConfig(env);
 
-type Answer = { status: number; body: any };
 type Delivery = { type: string; headers: Record<string, string>; body: string };
 
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await new DbProvider(readConfig(env)).http().execute(query)) as unknown as { rows: T[] }).rows;
-}
-
-/** Every request at once; every answer as (status, body), none a 5xx. */
-async function allAtOnce(requests: Array<[string, RequestInit]>): Promise<Answer[]> {
-  const answers = await Promise.all(
-    requests.map(async ([path, init]) => {
-      const res = await call(path, init);
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        /* keep the text */
-      }
-      return { status: res.status, body };
-    }),
-  );
-  answers.forEach((a, i) => expect(a.status, `${requests[i]![1].method ?? 'GET'} ${requests[i]![0]} → ${JSON.stringify(a.body)}`).toBeLessThan(500));
-  return answers;
-}
-const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
-const statuses = (answers: Answer[]) => answers.map((a) => a.status).sort();
 
 const place = (body: unknown, token: string, key: string = crypto.randomUUID()) => json('/v1/orders', jsonInit('POST', body, { ...bearer(token), 'idempotency-key': key }));
 const order = async (id: string) => (await json(`/v1/orders/${id}`, { headers: await admin() })).body;

@@ -12,27 +12,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { InventoryDurableObject } from '../../durable-objects/inventory/inventory.do';
 import { inventoryFor } from '../../durable-objects/inventory/inventory.stub';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import { encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { bearer, DEV_IDS, jsonInit, newCustomer } from '../../test/support/auth';
 import { json } from '../../test/support/http';
+import { allAtOnce, statuses, times } from '../../test/support/concurrency';
+import { rows } from '../../test/support/db';
 import { admin, eventually, staffSession, stockedProduct } from '../../test/support/orders';
 
-type Answer = { status: number; body: any };
-
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await new DbProvider(readConfig(env)).http().execute(query)) as unknown as { rows: T[] }).rows;
-}
-
-/** Every request at once; every answer as (status, body), none a 5xx. */
-async function allAtOnce(requests: Array<[string, RequestInit]>): Promise<Answer[]> {
-  const answers = await Promise.all(requests.map(([path, init]) => json(path, init)));
-  answers.forEach((a, i) => expect(a.res.status, `${requests[i]![1].method ?? 'GET'} ${requests[i]![0]} → ${JSON.stringify(a.body)}`).toBeLessThan(500));
-  return answers.map((a) => ({ status: a.res.status, body: a.body }));
-}
-const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
-const statuses = (answers: Answer[]) => answers.map((a) => a.status).sort();
 
 /** The admin's access token (the same session as the stock helpers'). */
 const adminBearer = async () => (await admin()).authorization.slice('Bearer '.length);

@@ -7,18 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, login, newCustomer, STRONG_PASSWORD } from '../../test/support/auth';
 import { json } from '../../test/support/http';
+import { allAtOnce, statuses, times } from '../../test/support/concurrency';
 import { admin, staffSession, stockedProduct } from '../../test/support/orders';
 
 const AT_ONCE = 6;
 
-/** `n` copies of one request at once; every answer as (status, body). */
-async function atOnce(n: number, path: string, init: () => RequestInit) {
-  const answers = await Promise.all(Array.from({ length: n }, () => json(path, init())));
-  for (const a of answers) expect(a.res.status, `${path}: ${JSON.stringify(a.body)}`).toBeLessThan(500);
-  return answers.map((a) => ({ status: a.res.status, body: a.body }));
-}
-
-const statuses = (answers: { status: number }[]) => answers.map((a) => a.status).sort();
+/** `n` copies of one request at once (none a 5xx). */
+const atOnce = (n: number, path: string, init: () => RequestInit) => allAtOnce(times(n, (): [string, RequestInit] => [path, init()]));
 
 describe('the same write at once', () => {
   it('registering one email: one account, the others 409', async () => {

@@ -4,13 +4,12 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { InventoryDurableObject } from '../../durable-objects/inventory/inventory.do';
 import { inventoryFor } from '../../durable-objects/inventory/inventory.stub';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import type { EventEnvelope } from '../../shared/events';
 import { bearer, jsonInit, login } from '../../test/support/auth';
 import { json } from '../../test/support/http';
 import worker from './index';
 import { EVENTS_QUEUE } from './queues';
+import { rows } from '../../test/support/db';
 
 /**
  * End to end, deterministically: a reservation over HTTP → the SKU object's outbox → the queue
@@ -18,10 +17,6 @@ import { EVENTS_QUEUE } from './queues';
  * object's relay is pointed at a recorder and flushed explicitly, and the recorded messages are
  * handed to the Worker's own queue handler, as the platform would.
  */
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await new DbProvider(readConfig(env)).http().execute(query)) as unknown as { rows: T[] }).rows;
-}
-
 describe('reservation → outbox → queue → projection', () => {
   it('projects the reserved units and the catalog follows', async () => {
     const admin = (await login('admin@agora.dev')).accessToken;

@@ -10,13 +10,9 @@ import { projectedAvailable } from '../inventory';
 import worker from './index';
 import { EVENTS_QUEUE } from './queues';
 import { generations } from './services';
+import { rows } from '../../test/support/db';
 
 /** The stock projection's consumer (inventory.updated → stock_levels) and the catalog's follower (product_variants.available_qty), through the Worker's queue handler. */
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  const db = new DbProvider(readConfig(env)).http();
-  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
-}
-
 let seq = 0;
 const message = <T>(body: T, attempts = 1): MessageBatchMessage<T> => ({ id: `msg-inv-${++seq}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts, body });
 

@@ -2,19 +2,13 @@ import { createExecutionContext, createMessageBatch, getQueueResult, type Messag
 import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import { ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapshot } from '../../shared/events';
 import { newId } from '../../shared/kernel/ids';
 import worker from './index';
 import { ORDER_EVENTS_QUEUE } from './queues';
+import { rows } from '../../test/support/db';
 
 /** The order projection through the Worker's queue handler: any order, duplicates, audit once. */
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  const db = new DbProvider(readConfig(env)).http();
-  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
-}
-
 const message = <T>(body: T): MessageBatchMessage<T> => ({ id: `msg-ord-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body });
 
 async function deliver(...events: EventEnvelope[]) {

@@ -10,16 +10,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { call, json } from '../../test/support/http';
 import { admin, deliverWebhooks, emulator, eventually, paymentIntentOf, stockedProduct } from '../../test/support/orders';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import worker from './index';
 import { ORDER_EVENTS_QUEUE } from './queues';
+import { rows } from '../../test/support/db';
 
 afterEach(() => vi.restoreAllMocks());
-
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await new DbProvider(readConfig(env)).http().execute(query)) as unknown as { rows: T[] }).rows;
-}
 
 const ADDRESS = { name: 'Asha Rao', line1: '12 MG Road', city: 'Bengaluru', postalCode: '560001', country: 'IN', phone: '+919876543210' };
 

@@ -3,17 +3,11 @@ import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { DbProvider } from '../../shared/db/client';
-import { readConfig } from '../../shared/env';
 import { consumeOnce } from '../../shared/events/consume-once';
 import { defineEvent, UserErased, type EventEnvelope } from '../../shared/events';
 import worker from './index';
 import { BATCH_CONCURRENCY, createQueueHandler, EVENTS_DLQ, EVENTS_MAX_RETRIES, EVENTS_QUEUE, inLanes, on, retryDelaySeconds } from './queues';
-
-async function rows<T = Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]> {
-  const db = new DbProvider(readConfig(env)).http();
-  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
-}
+import { rows } from '../../test/support/db';
 
 // A test-only event and a consumer whose effect we can count.
 const Pinged = defineEvent('test.pinged', 1, z.object({ n: z.number().int() }));
