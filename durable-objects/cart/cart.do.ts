@@ -15,6 +15,7 @@ import {
   RemoveItemInput,
   SetUserCartInput,
   SnapshotInput,
+  StoredAnswerInput,
   UpdateItemInput,
   ViewInput,
   type CartErrorCode,
@@ -153,6 +154,25 @@ export class CartDurableObject extends DurableObject<Env> {
     const denied = this.access(row, i.data.actorId);
     if (denied) return denied;
     return { ok: true, cart: this.state(row!, this.now()) };
+  }
+
+  /**
+   * The answer stored with an add-item Idempotency-Key, changing nothing: the first answer again
+   * (same body), KEY_REUSED (another body), or null when the key is unknown here. The service asks
+   * before it passes on a refusal decided outside the object (the product is no longer sold), so a
+   * retry of an add that succeeded still answers what the first call did.
+   */
+  storedAnswer(input: StoredAnswerInput): CartWriteResult | null {
+    const p = StoredAnswerInput.safeParse(input);
+    if (!p.success) return invalid(p.error);
+    const row = this.readRow();
+    const denied = this.access(row, p.data.actorId);
+    if (denied) return denied;
+    const { key, bodyHash } = p.data.idempotency;
+    const prior = this.sql.exec<{ method: string; body_hash: string; result: string }>('SELECT method, body_hash, result FROM idempotency WHERE key = ?', key).toArray()[0];
+    if (!prior) return null;
+    if (prior.method !== 'addItem' || prior.body_hash !== bodyHash) return fail('KEY_REUSED', 'this key was used with another request');
+    return { ...(JSON.parse(prior.result) as CartWriteResult), replayed: true } as CartWriteResult;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ const Write = { actorId: ActorId, idleTtlMs: IdleTtlMs };
 
 export const OpenInput = z.object({ cartId: CartId, ownerId: UserId.nullable(), idleTtlMs: IdleTtlMs });
 export const ViewInput = z.object({ actorId: ActorId });
+/** The stored answer of an add-item Idempotency-Key, asked before a refusal outside the object. */
+export const StoredAnswerInput = z.object({ actorId: ActorId, idempotency: IdempotencyInput });
 
 export const AddItemInput = z.object({
   ...Write,
@@ -85,6 +87,7 @@ export const SetUserCartInput = z.object({ expected: CartId.nullable(), cartId: 
 
 export type OpenInput = z.input<typeof OpenInput>;
 export type ViewInput = z.input<typeof ViewInput>;
+export type StoredAnswerInput = z.input<typeof StoredAnswerInput>;
 export type AddItemInput = z.input<typeof AddItemInput>;
 export type UpdateItemInput = z.input<typeof UpdateItemInput>;
 export type RemoveItemInput = z.input<typeof RemoveItemInput>;

@@ -27,7 +27,11 @@ export const ReservationId = z.string().min(1).max(100).regex(TOKEN, 'letters, d
 export const TransferId = z.string().min(1).max(256);
 export const ShardIndex = z.number().int().min(0).max(63);
 export const ShardCount = z.number().int().min(1).max(64);
-export const TtlSeconds = z.number().int().min(30).max(3600).default(900);
+/**
+ * A hold's lifetime. An order's hold lasts its payment deadline (ORDER_PAYMENT_TIMEOUT_SECONDS, at
+ * most 7 days) plus 15 minutes; the public reservation route allows at most an hour.
+ */
+export const TtlSeconds = z.number().int().min(30).max(7 * 86_400 + 15 * 60).default(900);
 
 export const ReservationRef = z.object({
   kind: z.enum(['order', 'checkout']),

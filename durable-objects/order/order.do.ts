@@ -203,7 +203,13 @@ export class OrderDurableObject extends DurableObject<Env> {
       }
       if (ev.attemptId !== null && ev.attemptId !== s.payment.attemptId) return true; // not this order's attempt
       if (ev.providerRef && !s.payment.providerRef) s.payment.providerRef = ev.providerRef;
-      if (ev.type === 'succeeded') this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`);
+      if (ev.type === 'succeeded') {
+        // Paid after the deadline (by the provider's clock): the order is given up as the deadline
+        // says, and the late money refunded, whether or not the deadline's alarm has run yet. Its
+        // hold may have lapsed and its units been sold to someone else.
+        if (s.status === 'PENDING' && s.paymentDueAt && Date.parse(ev.occurredAt) > Date.parse(s.paymentDueAt)) this.cancelLate(s, now);
+        this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`);
+      }
       else if (ev.type === 'failed') this.paymentFailed(s, ev.failure ?? { code: 'declined', message: 'the payment failed' }, now);
       else if (ev.type === 'cancelled' && s.status === 'PENDING') this.cancelUnpaid(s, 'payment_cancelled', now);
       return true;
@@ -628,6 +634,14 @@ export class OrderDurableObject extends DurableObject<Env> {
     this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
     this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
     return { ok: true, replayed: false };
+  }
+
+  /** PENDING → CANCELLED for a payment made after the deadline (paymentCaptured then refunds it). */
+  private cancelLate(s: OrderState, now: number): void {
+    transition(s, 'CANCELLED', 'paid after the payment deadline', new Date(now));
+    s.cancelReason = 'payment_timeout';
+    this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
+    this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
   }
 
   private newRefund(s: OrderState, input: { refundId: string; amount: number; reason: string; by: string }, now: number): void {

@@ -10,8 +10,8 @@ import type { AddItemBody, Cart, CartLine, CheckoutSnapshot, GuestCartMerge, Upd
 import type { CartCatalogPort, CartStockPort, CatalogProductView } from './cart.ports';
 import { AVAILABILITY_MEMO_MS, type AvailabilityMemo } from './availability-memo';
 
-/** Refusals of a merge's target cart that mean it is no longer the user's open cart. */
-const TARGET_GONE: ReadonlySet<string> = new Set(['CHECKED_OUT', 'CLOSED', 'EXPIRED']);
+/** Refusals of a merge's target cart that mean it is no longer the user's open cart (NOT_FOUND: it expired and deleted its storage after it was read). */
+const TARGET_GONE: ReadonlySet<string> = new Set(['CHECKED_OUT', 'CLOSED', 'EXPIRED', 'NOT_FOUND']);
 
 export interface CartDeps {
   /** The CART Durable Object namespace. */
@@ -187,7 +187,21 @@ export function makeCartService(deps: CartDeps) {
   }
 
   async function addLine(cartId: string, actorId: string | null, body: AddItemBody, idempotencyKey: string | undefined) {
-    const { product, variant } = await sellableVariant(body.productId, body.variantId);
+    const idempotency = idempotencyKey ? { key: idempotencyKey, bodyHash: sha256(stableJson(body)) } : undefined;
+    let picked: Awaited<ReturnType<typeof sellableVariant>>;
+    try {
+      picked = await sellableVariant(body.productId, body.variantId);
+    } catch (error) {
+      // A retry of an add that went through answers as the first call did, even if the product
+      // is no longer sold now: the object holds the key's answer.
+      if (!idempotency || !(error instanceof AppError)) throw error;
+      const prior = await cartFor(deps.objects, cartId).storedAnswer({ actorId, idempotency });
+      if (prior === null) throw error;
+      if (!prior.ok) throw cartError(prior);
+      if (deps.log) deps.log.idempotentReplay = true;
+      return { cart: await render(prior.cart), replayed: true };
+    }
+    const { product, variant } = picked;
     const available = await availableToAdd(variant.sku);
     const result = await cartFor(deps.objects, cartId).addItem({
       actorId,
@@ -204,7 +218,7 @@ export function makeCartService(deps: CartDeps) {
         unitPrice: variant.price.amount,
         currency: variant.price.currency,
       },
-      ...(idempotencyKey ? { idempotency: { key: idempotencyKey, bodyHash: sha256(stableJson(body)) } } : {}),
+      ...(idempotency ? { idempotency } : {}),
     });
     if (!result.ok) throw cartError(result);
     if (deps.log && result.replayed) deps.log.idempotentReplay = true;
@@ -236,7 +250,15 @@ export function makeCartService(deps: CartDeps) {
       const stub = cartFor(deps.objects, cartId);
       // Availability matters only when the line grows; the object knows the line's SKU.
       const current = must(await stub.view({ actorId })).cart.lines.find((l) => l.itemId === itemId);
-      const available = current && body.quantity > current.quantity ? await availableToAdd(current.sku) : null;
+      const grows = current !== undefined && body.quantity > current.quantity;
+      // Growing a line is adding units: the product must still be sold, as for an add.
+      if (grows) {
+        await sellableVariant(current.productId, current.variantId).catch((error: unknown) => {
+          if (!(error instanceof AppError)) throw error;
+          throw new AppError('PRODUCT_NOT_SELLABLE', `The product of line '${itemId}' is no longer sold: its quantity can only go down`, { errors: [{ path: 'body.quantity', message: error.message }] });
+        });
+      }
+      const available = grows ? await availableToAdd(current.sku) : null;
       return render(must(await stub.updateItem({ actorId, idleTtlMs, limits: deps.limits, itemId, quantity: body.quantity, available })).cart);
     },
 

@@ -165,13 +165,18 @@ export const ProductIdParamSchema = z.object({
 
 // ---- Admin writes (/v1/admin/products) ----
 
-const variantInput = z.object({
-  sku: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-  name: z.string().min(1).max(200),
-  attributes: z.record(z.string().max(40), z.string().max(80)).default({}),
-  price: z.number().int().min(0),
-  compareAtPrice: z.number().int().min(0).nullable().default(null),
-});
+/** Minor units as the catalog stores them (Postgres integer). */
+const CatalogMinorUnits = z.number().int().min(0).max(2_147_483_647);
+
+const variantInput = z
+  .object({
+    sku: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    name: z.string().min(1).max(200),
+    attributes: z.record(z.string().max(40), z.string().max(80)).default({}),
+    price: CatalogMinorUnits,
+    compareAtPrice: CatalogMinorUnits.nullable().default(null),
+  })
+  .strict();
 
 export const CreateProductInputSchema = z
   .object({

@@ -179,8 +179,17 @@ export function makeOrdersService(deps: OrdersDeps) {
       const product = products.get(w.productId);
       const path = body.cartId ? 'body.cartId' : `body.items.${index}.productId`;
       if (!product) throw new AppError('PRODUCT_NOT_FOUND', `Product '${w.productId}' does not exist or is not for sale`, { errors: [{ path, message: 'unknown product' }] });
-      const variant = w.variantId ? product.variants.find((v) => v.id === w.variantId) : (product.variants.find((v) => v.inStock) ?? product.variants[0]);
+      const sellable = (v: (typeof product.variants)[number]) => Boolean(v.sku) && v.price.amount > 0;
+      const variant = w.variantId
+        ? product.variants.find((v) => v.id === w.variantId)
+        : (product.variants.find((v) => sellable(v) && v.inStock) ?? product.variants.find(sellable) ?? product.variants[0]);
       if (!variant) throw new AppError('VARIANT_NOT_FOUND', `Product '${w.productId}' has no variant '${w.variantId ?? ''}'`, { errors: [{ path: `body.items.${index}.variantId`, message: 'unknown variant' }] });
+      // Sellable as in the cart (docs/cart.md): a SKU and a price above 0. A variant priced 0 is not for sale.
+      if (!sellable(variant)) {
+        throw new AppError('PRODUCT_NOT_SELLABLE', `Variant '${variant.id}' of product '${product.id}' is not for sale`, {
+          errors: [{ path: body.cartId ? 'body.cartId' : `body.items.${index}.variantId`, message: 'not for sale (no SKU or no price)' }],
+        });
+      }
       const prev = byVariant.get(variant.id);
       const quantity = (prev?.quantity ?? 0) + w.quantity;
       if (quantity > 1000) throw new AppError('QUANTITY_LIMIT_EXCEEDED', 'At most 1000 units of one variant per order', { errors: [{ path, message: 'too many units' }] });
