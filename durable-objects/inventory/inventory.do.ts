@@ -284,6 +284,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
       this.saveLevel(outcome.level, now);
       this.movement(now, `adjust:${i.reason}`, i.warehouseId, i.delta, 0, i.note ?? null, i.opId);
       if (outcome.needsReconciliation) this.raiseFlag(now, `${i.reason} left less than is reserved`);
+      // A count that leaves every warehouse covering its reservations settles the flag, as setStock does.
+      else if (i.reason === 'cycle_count' && !this.allLevels().some((l) => l.on_hand - l.reserved < 0)) this.sql.exec('DELETE FROM flags WHERE name = ?', RECONCILIATION_FLAG);
       return { ok: true as const, level: toLevel(outcome.level), needsReconciliation: outcome.needsReconciliation };
     });
   }

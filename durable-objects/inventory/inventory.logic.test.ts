@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  preferUsed,
   coalesceUpdates,
   allocate,
   allocateByDistance,
@@ -89,6 +90,30 @@ describe('sharding helpers', () => {
       after[m.to]! += m.quantity;
     }
     expect(after).toEqual([3, 2, 2]);
+  });
+});
+
+describe('preferUsed (the next SKU of an order reserved SKU by SKU)', () => {
+  it('nothing used yet: the distances as given', () => {
+    const d = { AMS: 0, NJ: 2 };
+    expect(preferUsed(d, new Set())).toBe(d);
+    expect(preferUsed(undefined, new Set())).toBeUndefined();
+  });
+
+  it('a used warehouse wins a tie, never against a nearer one', () => {
+    // AMS and FRA equally near, FRA used: FRA first. NJ used but farther: still after both.
+    expect(preferUsed({ AMS: 1, FRA: 1, NJ: 2 }, new Set(['FRA', 'NJ']))).toEqual({ AMS: 3, FRA: 2, NJ: 4 });
+    const planned = allocateByDistance([{ skuId: 'B', quantity: 1 }], { B: [{ warehouseId: 'AMS', available: 9 }, { warehouseId: 'FRA', available: 1 }, { warehouseId: 'NJ', available: 9 }] }, preferUsed({ AMS: 1, FRA: 1, NJ: 2 }, new Set(['FRA', 'NJ']))!);
+    expect(planned.ok && planned.lines[0]!.allocation).toEqual([{ warehouseId: 'FRA', quantity: 1 }]);
+    const nearer = allocateByDistance([{ skuId: 'B', quantity: 1 }], { B: [{ warehouseId: 'AMS', available: 9 }, { warehouseId: 'NJ', available: 9 }] }, preferUsed({ AMS: 0, NJ: 2 }, new Set(['NJ']))!);
+    expect(nearer.ok && nearer.lines[0]!.allocation).toEqual([{ warehouseId: 'AMS', quantity: 1 }]);
+  });
+
+  it('without distances (no shipping address): the used warehouses before all others', () => {
+    expect(preferUsed(undefined, new Set(['NJ']))).toEqual({ NJ: 2 });
+    expect(preferUsed({ AMS: 0 }, new Set(['NJ']))).toEqual({ AMS: 1, NJ: 2 });
+    const planned = allocateByDistance([{ skuId: 'B', quantity: 1 }], { B: [{ warehouseId: 'AMS', available: 6 }, { warehouseId: 'NJ', available: 3 }] }, preferUsed(undefined, new Set(['NJ']))!);
+    expect(planned.ok && planned.lines[0]!.allocation).toEqual([{ warehouseId: 'NJ', quantity: 1 }]);
   });
 });
 
@@ -301,10 +326,11 @@ describe('payload fingerprint', () => {
 describe('schemas', () => {
   const base = { opId: 'op-1', reservationId: 'rsv_1', ref: { kind: 'order' as const, id: 'ord_1' }, quantity: 2 };
 
-  it('defaults the TTL to 900 s and bounds it to 30..3600', () => {
+  it('defaults the TTL to 900 s and bounds it to 30 s .. the longest payment deadline (7 days) + 15 min', () => {
     expect(ReserveInput.parse(base).ttlSeconds).toBe(900);
     expect(ReserveInput.safeParse({ ...base, ttlSeconds: 29 }).success).toBe(false);
-    expect(ReserveInput.safeParse({ ...base, ttlSeconds: 3601 }).success).toBe(false);
+    expect(ReserveInput.safeParse({ ...base, ttlSeconds: 7 * 86_400 + 900 }).success).toBe(true);
+    expect(ReserveInput.safeParse({ ...base, ttlSeconds: 7 * 86_400 + 901 }).success).toBe(false);
   });
 
   it('needs positive whole quantities, an allocation adding up, and no repeated warehouse', () => {

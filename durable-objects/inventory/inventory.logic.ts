@@ -209,6 +209,23 @@ export function allocateByDistance(
   return { ok: true, lines: out, warehouses, shipments: warehouses.length };
 }
 
+/**
+ * Distances for the next SKU of an order reserved SKU by SKU (`reserveAll`): the warehouses already
+ * shipping a line of it (`used`) come first among equally near ones (rule 3), and never before a
+ * nearer one (rule 2). Every distance d becomes 2d for a used warehouse and 2d + 1 for the others;
+ * a used warehouse missing from `distances` gets the tier beyond the farthest given, so it still
+ * beats the unused warehouses missing from it (which stay missing: farthest of all).
+ */
+export function preferUsed(distances: WarehouseDistances | undefined, used: ReadonlySet<string>): WarehouseDistances | undefined {
+  if (used.size === 0) return distances;
+  const given = distances ?? {};
+  const beyond = Math.max(0, ...Object.values(given)) + 1;
+  const out: WarehouseDistances = {};
+  for (const [w, d] of Object.entries(given)) out[w] = 2 * d + (used.has(w) ? 0 : 1);
+  for (const w of used) if (!(w in given)) out[w] = 2 * beyond;
+  return out;
+}
+
 /** `allocateByDistance` for an order shipping to `region`, with the caller's region → warehouse table. */
 export function allocate(
   lines: readonly AllocationRequestLine[],

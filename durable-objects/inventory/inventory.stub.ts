@@ -31,6 +31,7 @@ import {
   deriveOpId,
   objectName,
   planRebalance,
+  preferUsed,
   reservable,
   shardOrder,
   transferAckOpId,
@@ -49,6 +50,8 @@ import {
   type AllocationLine,
   type CommitInput,
   type CommitResult,
+  type OfflineSaleInput,
+  type OfflineSaleResult,
   type ReleaseInput,
   type ReleaseResult,
   type ReservationRef,
@@ -298,6 +301,27 @@ export async function adjustOnShards(env: InventoryEnv, skuId: string, shards: n
   return inventoryFor(env, skuId, 0).adjust({ ...input, opId: deriveOpId(input.opId, 'pulled') });
 }
 
+/**
+ * An offline sale (it already happened) of a SKU that may be sharded: when `shard` holds fewer
+ * units in the warehouse than were sold, the other shards first send it what they have there
+ * (moves named from the op id, so a retry replays them), then the sale is recorded on `shard`.
+ * Availability goes below zero, and the SKU is flagged, only when the SKU as a whole lacks the
+ * units. Unsharded (`shards` 1): the object's own `recordOfflineSale`.
+ */
+export async function offlineSaleOnShards(env: InventoryEnv, skuId: string, where: { shard: number; shards: number }, input: OfflineSaleInput): Promise<OfflineSaleResult> {
+  const seller = inventoryFor(env, skuId, where.shard);
+  if (where.shards > 1) {
+    const level = (await seller.levels()).levels.find((l) => l.warehouseId === input.warehouseId);
+    let need = input.quantity - Math.max(0, level?.available ?? 0);
+    for (let giver = 0; giver < where.shards && need > 0; giver++) {
+      if (giver === where.shard) continue;
+      const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: where.shard, quantity: need, warehouseId: input.warehouseId, transferId: deriveOpId(input.opId, 'pull', giver) });
+      if (moved.ok) need -= units(moved.lines);
+    }
+  }
+  return seller.recordOfflineSale(input);
+}
+
 export interface ShardLocation {
   /** The shard holding the reservation, if known (from the reserve result). */
   shard?: number;
@@ -366,6 +390,9 @@ export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Pro
     }
   };
   const reservations: ShardedReservation[] = [];
+  // Warehouses already shipping a line of this order: preferred for the next SKUs among equally
+  // near ones (fewest splits), never before a nearer one.
+  const used = new Set<string>();
   for (const item of items) {
     // A thrown error (object unreachable, outcome unknown) propagates without any undo: undoing now
     // would make a retry replay "reserved" for SKUs that were in fact released. The retry with the
@@ -379,12 +406,13 @@ export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Pro
       quantity: item.quantity,
       ttlSeconds,
       allocation: item.allocation,
-      distances: item.distances,
+      distances: item.allocation ? item.distances : preferUsed(item.distances, used),
     });
     if (!r.ok) {
       await undo();
       return { ...r, skuId: item.skuId };
     }
+    for (const line of r.reservation.lines) used.add(line.warehouseId);
     held.push({ skuId: item.skuId, shard: r.shard, shards: item.shards });
     reservations.push({ skuId: item.skuId, shard: r.shard, reservation: r.reservation });
   }

@@ -37,6 +37,7 @@ export const InventoryUpdated = defineEvent(
     shard: z.number().int().nonnegative(),
     levels: z.array(InventoryLevelData).min(1).max(256),
   }),
+  { versioned: true },
 );
 
 /**

@@ -44,6 +44,8 @@ export interface EventDefinition<T = unknown> {
   readonly type: string;
   readonly version: number;
   readonly data: z.ZodType<T>;
+  /** Its projections order by `aggregateVersion`: an envelope without one is malformed. */
+  readonly versioned: boolean;
   /** Builds a valid envelope (throws if `data` does not match the schema: a producer bug). */
   create(data: T, meta: EventMeta): EventEnvelope<T>;
   /** Narrows a parsed envelope to this definition. */
@@ -70,7 +72,7 @@ const key = (type: string, version: number) => `${type}@${version}`;
 export class EventRegistry {
   readonly #defs = new Map<string, EventDefinition>();
 
-  define<S extends z.ZodType>(type: string, version: number, data: S): EventDefinition<z.output<S>> {
+  define<S extends z.ZodType>(type: string, version: number, data: S, options: { versioned?: boolean } = {}): EventDefinition<z.output<S>> {
     const head = EventEnvelopeSchema.pick({ type: true, version: true }).safeParse({ type, version });
     if (!head.success) throw new TypeError(`Invalid event definition ${type}@${version}`);
     if (this.#defs.has(key(type, version))) throw new TypeError(`Event ${type}@${version} is defined twice`);
@@ -78,6 +80,7 @@ export class EventRegistry {
       type,
       version,
       data: data as z.ZodType<z.output<S>>,
+      versioned: options.versioned === true,
       create(value, meta) {
         const envelope: EventEnvelope<z.output<S>> = {
           id: meta.id ?? newId('event'),
@@ -91,6 +94,7 @@ export class EventRegistry {
         if (meta.traceparent) envelope.traceparent = meta.traceparent;
         if (meta.subject !== undefined) envelope.subject = meta.subject;
         if (meta.aggregateVersion !== undefined) envelope.aggregateVersion = meta.aggregateVersion;
+        else if (options.versioned) throw new TypeError(`${type}@${version} needs an aggregateVersion`);
         EventEnvelopeSchema.parse(envelope);
         return envelope;
       },
@@ -123,6 +127,10 @@ export class EventRegistry {
     if (!envelope.success) {
       return { ok: false, reason: 'invalid_envelope', message: 'the message is not a valid event envelope', issues: issuesOf(envelope.error), ...seen };
     }
+    if (holdsNul(value)) {
+      const issues = [{ path: '', message: 'U+0000 in a string: Postgres text cannot store it' }];
+      return { ok: false, reason: 'invalid_envelope', message: 'the message holds U+0000', issues, ...seen };
+    }
     const def = this.get(envelope.data.type, envelope.data.version);
     if (!def) {
       return {
@@ -133,12 +141,33 @@ export class EventRegistry {
         ...seen,
       };
     }
+    if (def.versioned && envelope.data.aggregateVersion === undefined) {
+      const issues = [{ path: 'aggregateVersion', message: `${def.type} events carry the aggregate's version` }];
+      return { ok: false, reason: 'invalid_envelope', message: `${def.type}@${def.version} without aggregateVersion`, issues, ...seen };
+    }
     const data = def.data.safeParse(envelope.data.data);
     if (!data.success) {
       return { ok: false, reason: 'invalid_data', message: `the data does not match ${def.type}@${def.version}`, issues: issuesOf(data.error, 'data'), ...seen };
     }
     return { ok: true, event: { ...envelope.data, data: data.data }, definition: def };
   }
+}
+
+/** Whether a string anywhere in `value` (keys included) holds U+0000. */
+export function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) return value.some((v) => holdsNul(v, depth + 1));
+  for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || holdsNul(v, depth + 1)) return true;
+  return false;
+}
+
+/** `value` with every U+0000 in its strings (keys included) written as the six characters `\u0000`, for Postgres. */
+export function withoutNul(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\\u0000');
+  if (value === null || typeof value !== 'object' || depth > 64 || !holdsNul(value)) return value;
+  if (Array.isArray(value)) return value.map((v) => withoutNul(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll('\u0000', '\\u0000'), withoutNul(v, depth + 1)]));
 }
 
 function issuesOf(error: z.ZodError, prefix?: string) {
@@ -148,6 +177,6 @@ function issuesOf(error: z.ZodError, prefix?: string) {
 /** The registry of every event this Worker knows (definitions live in shared/events/definitions.ts). */
 export const eventRegistry = new EventRegistry();
 
-export const defineEvent = <S extends z.ZodType>(type: string, version: number, data: S) => eventRegistry.define(type, version, data);
+export const defineEvent = <S extends z.ZodType>(type: string, version: number, data: S, options?: { versioned?: boolean }) => eventRegistry.define(type, version, data, options);
 
 export const parseEnvelope = (raw: unknown): ParseResult => eventRegistry.parse(raw);

@@ -84,7 +84,7 @@ export const ORDER_EVENT_TYPES = [
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
-export const ORDER_EVENTS = Object.fromEntries(ORDER_EVENT_TYPES.map((t) => [t, defineEvent(t, 1, OrderSnapshot)])) as Record<
+export const ORDER_EVENTS = Object.fromEntries(ORDER_EVENT_TYPES.map((t) => [t, defineEvent(t, 1, OrderSnapshot, { versioned: true })])) as Record<
   OrderEventType,
   EventDefinition<OrderSnapshot>
 >;

@@ -3,6 +3,7 @@ import { AppError } from './app-error';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor';
 import { isId, newId } from './ids';
 import { money } from './money';
+import { continentOf, distanceTier } from './geo';
 
 describe('ids', () => {
   it('are prefixed, well-formed, unique and sort by creation time', () => {
@@ -52,5 +53,23 @@ describe('AppError', () => {
     expect(server.stack?.split('\n').length).toBeGreaterThan(1);
     expect(Error.stackTraceLimit).toBe(before);
     expect(new Error('plain').stack?.split('\n').length).toBeGreaterThan(1);
+  });
+});
+
+describe('geo', () => {
+  it('distance tiers: the same country 0, the same continent 1, elsewhere or unknown 2', () => {
+    expect(distanceTier('US', 'US')).toBe(0);
+    expect(distanceTier('us', 'US')).toBe(0);
+    expect(distanceTier('CA', 'US')).toBe(1);
+    expect(distanceTier('DE', 'NL')).toBe(1);
+    expect(distanceTier('US', 'NL')).toBe(2);
+    expect(distanceTier('IN', 'NL')).toBe(2);
+    expect(distanceTier('ZZ', 'NL')).toBe(2);
+    expect(distanceTier('ZZ', 'ZZ')).toBe(0);
+  });
+
+  it('every continent code, and a country on none of them', () => {
+    expect(['NG', 'AQ', 'JP', 'FR', 'MX', 'NZ', 'BR'].map(continentOf)).toEqual(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
+    expect(continentOf('ZZ')).toBeNull();
   });
 });

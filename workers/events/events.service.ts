@@ -1,6 +1,6 @@
 import { recordAudit } from '../../shared/audit/audit';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
-import { parseEnvelope, type EventEnvelope } from '../../shared/events';
+import { parseEnvelope, withoutNul, type EventEnvelope } from '../../shared/events';
 import type { RequestMeta } from '../../shared/http/context';
 import { AppError, notFound } from '../../shared/kernel/app-error';
 import type { Clock } from '../../shared/kernel/clock';
@@ -45,7 +45,9 @@ export function makeEventsService(deps: EventsDeps) {
   return {
     /** Records a message that could not be processed (idempotent by queue + event id). */
     async record(input: DeadLetterInput): Promise<{ id: string; inserted: boolean }> {
-      const b = (input.body ?? {}) as { id?: unknown; type?: unknown };
+      // Postgres text and jsonb cannot hold U+0000: such a body (malformed by definition) is kept readable.
+      const body = withoutNul(input.body);
+      const b = (body ?? {}) as { id?: unknown; type?: unknown };
       const eventId = typeof b.id === 'string' && b.id.length > 0 && b.id.length <= 128 ? b.id : `msg:${input.messageId}`;
       const type = typeof b.type === 'string' ? b.type.slice(0, 64) : null;
       const now = deps.clock.now();
@@ -54,8 +56,8 @@ export function makeEventsService(deps: EventsDeps) {
         queue: input.queue,
         eventId,
         type,
-        body: input.body === undefined ? null : input.body,
-        error: input.error.slice(0, 2000),
+        body: body === undefined ? null : body,
+        error: (withoutNul(input.error) as string).slice(0, 2000),
         attempts: input.attempts,
         firstFailedAt: now,
         lastFailedAt: now,

@@ -255,7 +255,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
         }
       },
     },
-    stock: { shardCount: (sku) => cachedShardCount(env, sku) },
+    stock: { shardCount: (sku) => cachedShardCount(env, sku), distancesTo: (country) => inventory().distancesTo(country) },
     carts: {
       checkoutSnapshot: (cartId, actor) => cart().checkoutSnapshot(cartId, actor),
       markCheckedOut: (cartId, orderId, expectedVersion) => cart().markCheckedOut(cartId, orderId, expectedVersion),

@@ -10,6 +10,11 @@ export async function warehouseList(db: Db) {
   return (db as AnyDb).select({ id: warehouses.id, code: warehouses.code, region: warehouses.region }).from(warehouses);
 }
 
+/** Every warehouse's country (shipping distances). */
+export async function warehouseCountries(db: Db) {
+  return (db as AnyDb).select({ id: warehouses.id, country: warehouses.country }).from(warehouses);
+}
+
 export async function skuExists(db: Db, sku: string): Promise<boolean> {
   const [row] = await (db as AnyDb).select({ sku: productVariants.sku }).from(productVariants).where(eq(productVariants.sku, sku)).limit(1);
   return row !== undefined;

@@ -16,6 +16,7 @@ import { assertWarehouseAccess, mustActor } from '../../shared/http/authorize';
 import type { RequestMeta } from '../../shared/http/context';
 import { AppError, notFound } from '../../shared/kernel/app-error';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
+import { distanceTier } from '../../shared/kernel/geo';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { stockAdjustments, stockTransfers } from '../../shared/db/schema/inventory';
 import * as repo from './inventory.repo';
@@ -60,6 +61,10 @@ export interface InventoryDeps {
  * (available units, as the seed and imports write them), every warehouse in one call that loads
  * only an object still empty, so concurrent first reads load it once.
  */
+/** Warehouses' countries, per isolate, for a minute (a warehouse opened meanwhile counts as farthest until then). */
+let countries: { rows: Array<{ id: string; country: string }>; until: number } | null = null;
+const COUNTRIES_TTL_MS = 60_000;
+
 export function makeInventoryService(deps: InventoryDeps) {
   async function liveLevels(sku: string): Promise<LevelsView> {
     const stub = inventoryFor(deps.objects, sku);
@@ -268,20 +273,30 @@ export function makeInventoryService(deps: InventoryDeps) {
       return { sku, shards, moves: moves.map((m) => ({ from: m.from, to: m.to, moved: m.moved })) };
     },
 
+    /**
+     * How far each warehouse is from a shipping country, in the tiers allocation uses (0 the same
+     * country, 1 the same continent, 2 elsewhere; docs/inventory.md, "Warehouse allocation").
+     */
+    async distancesTo(country: string): Promise<Record<string, number>> {
+      if (!countries || countries.until <= Date.now()) countries = { rows: await repo.warehouseCountries(deps.readDb()), until: Date.now() + COUNTRIES_TTL_MS };
+      return Object.fromEntries(countries.rows.map((w) => [w.id, distanceTier(country, w.country)]));
+    },
+
     /** Public availability per warehouse, live from the SKU's object (never oversold, never stale). */
     async availability(sku: string): Promise<Availability> {
       if (!(await repo.skuExists(deps.readDb(), sku))) throw notFound('SKU', sku);
       const [first, all] = await Promise.all([liveLevels(sku), repo.warehouseList(deps.readDb())]);
-      // A sharded SKU's units are spread over its shards: add them up per warehouse.
+      // A sharded SKU's units are spread over its shards: add them up per warehouse, then count a
+      // warehouse below zero (an offline sale that oversold) as 0, as the projection does.
       const others = first.shards > 1 ? await Promise.all(Array.from({ length: first.shards - 1 }, (_, i) => inventoryFor(deps.objects, sku, i + 1).levels())) : [];
       const perWarehouse = new Map<string, number>();
-      for (const view of [first, ...others]) for (const l of view.levels) perWarehouse.set(l.warehouseId, (perWarehouse.get(l.warehouseId) ?? 0) + Math.max(0, l.available));
+      for (const view of [first, ...others]) for (const l of view.levels) perWarehouse.set(l.warehouseId, (perWarehouse.get(l.warehouseId) ?? 0) + l.available);
       const byId = new Map(all.map((w) => [w.id, w]));
       const warehouses = [...perWarehouse].map(([warehouseId, available]) => ({
         warehouseId,
         code: byId.get(warehouseId)?.code ?? null,
         region: byId.get(warehouseId)?.region ?? null,
-        available,
+        available: Math.max(0, available),
       }));
       return { sku, available: warehouses.reduce((s, w) => s + w.available, 0), warehouses };
     },

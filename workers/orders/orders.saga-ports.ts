@@ -1,4 +1,4 @@
-import { commitReservation, inventoryFor, releaseReservation, reserveAll, type InventoryEnv } from '../../durable-objects/inventory/inventory.stub';
+import { commitReservation, inventoryFor, offlineSaleOnShards, releaseReservation, reserveAll, type InventoryEnv } from '../../durable-objects/inventory/inventory.stub';
 import type { InventoryPort, PaymentsPort, ReservedItem, SagaPorts } from '../../durable-objects/order/order.stub';
 import type { EventEnvelope } from '../../shared/events';
 
@@ -50,7 +50,7 @@ export function makeSagaPorts(deps: SagaPortDeps): SagaPorts {
           // rule): accepted even if availability goes below zero, and the SKU is then flagged for
           // reconciliation. Once per op id, dated by the order (the same on every retry).
           for (const line of item.lines) {
-            const sale = await inventoryFor(env, item.sku, item.shard).recordOfflineSale({
+            const sale = await offlineSaleOnShards(env, item.sku, { shard: item.shard, shards: item.shards }, {
               opId: `${opId}|${item.sku}|${line.warehouseId}|lapsed`,
               saleId: reservationId,
               warehouseId: line.warehouseId,

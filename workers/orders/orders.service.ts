@@ -25,9 +25,11 @@ export interface CatalogPort {
   } | null>;
 }
 
-/** What orders needs from inventory before placing: how many shards hold each SKU. */
+/** What orders needs from inventory before placing: how many shards hold each SKU, how far each warehouse is. */
 export interface StockPort {
   shardCount(sku: string): Promise<number>;
+  /** Distance tier of each warehouse from a shipping country (0 same country, 1 same continent, 2 elsewhere). */
+  distancesTo(country: string): Promise<Record<string, number>>;
 }
 
 /** What orders needs from the cart context (checkout from a cart). */
@@ -260,7 +262,9 @@ export function makeOrdersService(deps: OrdersDeps) {
       }
       const { lines, currency, cart } = resolved;
       const shards: Record<string, number> = {};
-      await Promise.all(lines.map(async (l) => (shards[l.sku] = await deps.stock.shardCount(l.sku))));
+      const country = body.shippingAddress?.country;
+      // Nearest warehouses first for a shipping address (docs/inventory.md, "Warehouse allocation").
+      const [distances] = await Promise.all([country ? deps.stock.distancesTo(country) : undefined, ...lines.map(async (l) => (shards[l.sku] = await deps.stock.shardCount(l.sku)))]);
       const r = await stub(orderId).place({
         orderId,
         requestHash,
@@ -274,6 +278,7 @@ export function makeOrdersService(deps: OrdersDeps) {
         shippingAddress: body.shippingAddress ? { ...body.shippingAddress } : null,
         paymentMethod: body.paymentMethod,
         shards,
+        ...(distances ? { distances } : {}),
         correlationId: meta.requestId,
       });
       if (!r.ok) throw orderError(r);
