@@ -551,14 +551,14 @@ export class OrderDurableObject extends DurableObject<Env> {
         const r = await payments.cancel({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
         return (st, now) => {
           if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured ?? st.total, now, 'paid before the cancellation reached the provider');
-          else if (st.payment.status !== 'captured') st.payment.status = 'cancelled';
+          else if (st.payment.status !== 'captured' && st.payment.status !== 'failed') st.payment.status = 'cancelled';
         };
       }
       case 'refund': {
         const refund = s.refunds.find((x) => x.refundId === payload.refundId);
         if (!refund || refund.status !== 'pending') return () => undefined;
         if (s.payment.provider === 'none') return (st, now) => this.settleRefund(st, st.refunds.find((x) => x.refundId === refund.refundId)!, 'succeeded', null, now);
-        const r = await payments.refund({ refundId: refund.refundId, attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef, amount: refund.amount, currency: s.currency });
+        const r = await payments.refund({ refundId: refund.refundId, orderId: s.orderId, attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef, amount: refund.amount, currency: s.currency });
         return (st, now) => {
           const target = st.refunds.find((x) => x.refundId === refund.refundId)!;
           if (r.providerRefundRef) target.providerRefundRef = r.providerRefundRef;
@@ -622,6 +622,9 @@ export class OrderDurableObject extends DurableObject<Env> {
     s.payment.status = 'failed';
     s.payment.failure = failure;
     transition(s, 'PAYMENT_FAILED', `payment failed: ${failure.code}`, new Date(now));
+    // A failure is final for the order: the provider attempt is closed too, so no other card can
+    // still pay it (a capture that wins the race is refunded as late).
+    if (s.payment.provider !== 'none') this.addStep('cancel_payment', 'cancel-payment:1', {}, now);
     this.addStep('release_stock', 'release:1', { reason: 'payment_failed' }, now);
     this.emit(s, 'order.payment_failed', 'PENDING->PAYMENT_FAILED', now);
   }
@@ -651,6 +654,17 @@ export class OrderDurableObject extends DurableObject<Env> {
   }
 
   private settleRefund(s: OrderState, refund: RefundState, status: 'succeeded' | 'failed', providerRef: string | null, now: number): void {
+    if (refund.status === 'succeeded' && status === 'failed') {
+      // The provider reversed a refund it had reported done (Stripe: the card was closed, the money
+      // came back to the merchant). The money did not reach the customer: it stops counting as
+      // refunded (an admin can refund again, by other means if need be). The status does not go
+      // back; the order.changed event and its audit row say what happened.
+      refund.status = 'failed';
+      if (providerRef) refund.providerRefundRef = providerRef;
+      touch(s, new Date(now));
+      this.emit(s, 'order.changed', 'refund_failed', now, refund.refundId);
+      return;
+    }
     if (refund.status !== 'pending') return;
     refund.status = status;
     if (providerRef) refund.providerRefundRef = providerRef;
@@ -841,7 +855,9 @@ export class OrderDurableObject extends DurableObject<Env> {
     const step = doc && doc.steps.length > 0 ? Math.min(...doc.steps.map((st) => st.nextAt)) : null;
     const out = doc && doc.outbox.length > 0 ? Math.min(...doc.outbox.map((e) => e.nextAt)) : null;
     const s = doc?.order ?? null;
-    const due = s && s.status === 'PENDING' && s.paymentDueAt ? Date.parse(s.paymentDueAt) : null;
+    // The deadline wakes the object once: when its `expire` step exists, the step's own retry
+    // time rules (a past deadline kept as a candidate re-fired the alarm every 10 ms).
+    const due = s && s.status === 'PENDING' && s.paymentDueAt && !doc!.steps.some((st) => st.stepId === 'expire:1') ? Date.parse(s.paymentDueAt) : null;
     const purge = s && s.phase === 'rejected' ? Date.parse(s.updatedAt) + REJECTED_RETENTION_MS : null;
     const candidates = [step, out, due, purge].filter((t): t is number => typeof t === 'number');
     if (candidates.length === 0) {

@@ -52,6 +52,8 @@ export interface PaymentsPort {
   cancel(input: { attemptId: string; method: PaymentMethod; providerRef: string | null }): Promise<{ status: 'cancelled' | 'captured'; amountCaptured?: number }>;
   refund(input: {
     refundId: string;
+    /** Written into the provider's refund (metadata/notes), so its webhooks find the order. */
+    orderId: string;
     attemptId: string;
     method: PaymentMethod;
     providerRef: string | null;

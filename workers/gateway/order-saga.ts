@@ -61,9 +61,9 @@ export function paymentsPort(payments: PaymentsService): PaymentsPort {
       }
       return { status: 'cancelled' };
     },
-    async refund({ refundId, method, providerRef, amount, currency }) {
+    async refund({ refundId, orderId, method, providerRef, amount, currency }) {
       if (!providerRef) return { status: 'failed', providerRefundRef: null, failure: { code: 'no_payment', message: 'nothing was charged at the provider' } };
-      const r = await payments.refund({ refundId, method, providerRef, amount: { amount, currency }, reason: 'requested_by_customer' });
+      const r = await payments.refund({ refundId, orderId, method, providerRef, amount: { amount, currency }, reason: 'requested_by_customer' });
       return { status: r.status, providerRefundRef: r.providerRefundRef, ...(r.failure ? { failure: { code: r.failure.code, message: r.failure.message } } : {}) };
     },
     async refundStatus({ method, providerRefundRef }) {

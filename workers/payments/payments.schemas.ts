@@ -93,6 +93,8 @@ export type CapturePaymentInput = z.infer<typeof CapturePaymentSchema>;
 export const RefundPaymentSchema = z.object({
   /** OUR refund id (`rfd_…`): the provider idempotency key. */
   refundId: z.string().min(10).max(40),
+  /** The order refunded: kept with the provider's refund so that its webhooks name the order. */
+  orderId: z.string().min(1).max(64).optional(),
   method: PaymentMethodSchema,
   providerRef: z.string().min(1),
   amount: AmountSchema,

@@ -244,7 +244,7 @@ export class RazorpayStrategy implements PaymentStrategy {
         const refund = await this.api.request<RzpRefund>(
           'POST',
           `/v1/payments/${encodeURIComponent(captured.id)}/refund`,
-          { amount: input.amount.amount, receipt: input.refundId, notes: { refundId: input.refundId } },
+          { amount: input.amount.amount, receipt: input.refundId, notes: { refundId: input.refundId, ...(input.orderId ? { orderId: input.orderId } : {}) } },
           { 'x-refund-idempotency': input.refundId },
         );
         return toRefundResult(refund);

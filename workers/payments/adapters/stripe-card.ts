@@ -215,7 +215,7 @@ export class StripeCardStrategy implements PaymentStrategy {
             payment_intent: input.providerRef,
             amount: input.amount.amount,
             reason: 'requested_by_customer',
-            metadata: { refundId: input.refundId, ...(input.reason ? { note: input.reason } : {}) },
+            metadata: { refundId: input.refundId, ...(input.orderId ? { orderId: input.orderId } : {}), ...(input.reason ? { note: input.reason } : {}) },
           },
           { idempotencyKey: input.refundId },
         ),

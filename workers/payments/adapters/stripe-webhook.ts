@@ -68,7 +68,8 @@ export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
       ...common,
       type,
       attemptId: null,
-      orderId: null,
+      // Set on refunds made since 0.3.13 (the order's saga passes it); older ones have none.
+      orderId: refund.metadata?.orderId ?? null,
       refundId: refund.metadata?.refundId ?? null,
       providerRef: pi,
       providerObjectRef: refund.id,
