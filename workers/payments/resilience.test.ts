@@ -120,6 +120,19 @@ describe('withResilience', () => {
     expect(r.breaker.state()).toBe('closed');
   });
 
+  it('a half-open probe that never reports (its request cancelled) stops blocking after a cooldown', () => {
+    const { r, advance } = harness({ threshold: 1, cooldownMs: 5000 });
+    r.breaker.onFailure();
+    advance(5000);
+    expect(r.breaker.tryAcquire()).toBe(true); // the probe, which then never calls onSuccess/onFailure
+    advance(4999);
+    expect(r.breaker.tryAcquire()).toBe(false);
+    expect(r.breaker.retryAfterMs()).toBe(1000);
+    advance(1);
+    expect(r.breaker.tryAcquire()).toBe(true);
+    expect(r.breaker.tryAcquire()).toBe(false);
+  });
+
   it('a failed half-open probe re-opens the breaker for another cooldown', async () => {
     const { r, advance } = harness({ maxRetries: 0, threshold: 1, cooldownMs: 5000 });
     await withResilience('p', r, fail('server')).catch(() => undefined);

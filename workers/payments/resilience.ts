@@ -94,6 +94,7 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt = 0;
   #probeInFlight = false;
+  #probeAt = 0;
 
   constructor(
     readonly name: string,
@@ -108,7 +109,7 @@ export class CircuitBreaker {
 
   /** Milliseconds until a call may be tried again (0 when it may now). */
   retryAfterMs(): number {
-    if (this.#state !== 'open') return this.#probeInFlight ? 1000 : 0;
+    if (this.#state !== 'open') return this.#probing() ? 1000 : 0;
     return Math.max(0, this.opts.cooldownMs - (this.ticker.nowMs() - this.#openedAt));
   }
 
@@ -117,10 +118,20 @@ export class CircuitBreaker {
     const state = this.state();
     if (state === 'closed') return true;
     if (state === 'open') return false;
-    if (this.#probeInFlight) return false;
+    if (this.#probing()) return false;
     this.#state = 'half_open';
     this.#probeInFlight = true;
+    this.#probeAt = this.ticker.nowMs();
     return true;
+  }
+
+  /**
+   * A probe is in flight, and not given up on: one that has not reported for a whole cooldown
+   * (its request was cancelled, or its isolate's caller went away before onSuccess/onFailure) no
+   * longer holds the breaker half-open for every later caller of this isolate.
+   */
+  #probing(): boolean {
+    return this.#probeInFlight && this.ticker.nowMs() - this.#probeAt < this.opts.cooldownMs;
   }
 
   /** The provider answered (success, decline, or any other non-retryable answer). */

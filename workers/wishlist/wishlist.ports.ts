@@ -2,7 +2,7 @@
 
 export interface WishlistCatalogPort {
   /** The active product, or null (unknown, draft or archived). Cached by the catalog. */
-  product(productId: string): Promise<{ id: string; name: string; variants: { id: string; price: { amount: number; currency: string } }[] } | null>;
+  product(productId: string): Promise<{ id: string; name: string; variants: { id: string; sku: string; price: { amount: number; currency: string } }[] } | null>;
 }
 
 /** The cart context's "add to my cart" (it checks the variant, the stock and the limits; its errors pass through). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { json, problem } from '../../test/support/http';
-import { productWith } from '../../test/support/products';
+import { productWith, reprice } from '../../test/support/products';
 
 /** The signed-in user's wishlist through the real Worker (Postgres), and moving an item to the cart. */
 type Page = { items: { productId: string; variantId: string | null; product: { name: string; price: { amount: number } } | null }[]; nextCursor: string | null };
@@ -35,6 +35,21 @@ describe('wishlist', () => {
     const del = await fetchStatus(`/v1/me/wishlist/${b.productId}`, { method: 'DELETE', headers: h });
     expect(del).toBe(204);
     await problem(`/v1/me/wishlist/${b.productId}`, 404, 'NOT_FOUND', { method: 'DELETE', headers: h });
+  });
+
+  it('shows the lowest price of what is for sale: a variant priced 0 (not for sale) is not the price, and none for sale shows no product', async () => {
+    const p = await productWith([
+      { price: 1200, stock: 1 },
+      { price: 900, stock: 1 },
+    ]);
+    const h = bearer((await newCustomer()).accessToken);
+    expect((await json('/v1/me/wishlist', jsonInit('POST', { productId: p.productId }, h))).res.status).toBe(201);
+    const shown = async () => ((await json<Page>('/v1/me/wishlist', { headers: h })).body.items.find((i) => i.productId === p.productId)!.product);
+    expect((await shown())?.price.amount).toBe(900);
+    await reprice(p, (old, i) => (i === 1 ? 0 : old));
+    expect((await shown())?.price.amount).toBe(1200);
+    await reprice(p, () => 0);
+    expect(await shown()).toBeNull();
   });
 
   it('refuses unknown products, unknown fields and anonymous callers', async () => {

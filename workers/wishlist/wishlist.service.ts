@@ -24,7 +24,8 @@ export interface WishlistDeps {
 export function makeWishlistService(deps: WishlistDeps) {
   async function toItem(row: repo.WishlistRow): Promise<WishlistItem> {
     const product = await deps.catalog.product(row.productId);
-    const cheapest = product?.variants.reduce<{ amount: number; currency: string } | null>((m, v) => (m === null || v.price.amount < m.amount ? v.price : m), null) ?? null;
+    // The lowest price of what is for sale (a variant priced 0 is not: docs/cart.md, "sellable").
+    const cheapest = product?.variants.filter((v) => v.sku && v.price.amount > 0).reduce<{ amount: number; currency: string } | null>((m, v) => (m === null || v.price.amount < m.amount ? v.price : m), null) ?? null;
     return {
       productId: row.productId,
       variantId: row.variantId,
