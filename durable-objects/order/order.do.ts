@@ -6,6 +6,7 @@ import {
   addressNeeded,
   backoffMs,
   checkShipment,
+  checkWarehouseShare,
   fulfilmentStatus,
   opId,
   PAID_AT_TILL,
@@ -279,6 +280,13 @@ export class OrderDurableObject extends DurableObject<Env> {
       if (!allocated.has(input.warehouseId)) return fail('WRONG_WAREHOUSE', `this order's stock is not held in warehouse ${input.warehouseId}`, null, s.status);
       const check = checkShipment(s.lines, s.shipments, input.lines);
       if (!check.ok) return fail('SHIPMENT_EXCEEDS_ORDER', check.message, null, s.status);
+      // Each parcel ships from a warehouse holding its lines' units, no more than were held there.
+      const share = checkWarehouseShare(s.lines, s.stock.items, s.shipments, input.warehouseId, input.lines);
+      if (!share.ok) return fail('WRONG_WAREHOUSE', share.message, null, s.status);
+      // The carrier's updates find a parcel by its tracking number: one parcel per number.
+      if (s.shipments.some((x) => x.carrier === input.carrier && x.trackingNumber === input.trackingNumber)) {
+        return fail('TRACKING_NUMBER_IN_USE', `parcel ${input.trackingNumber} of ${input.carrier} is already a shipment of this order`, null, s.status);
+      }
       this.doc!.ops[`fulfil:${input.shipmentId}`] = input.requestHash;
       const at = new Date(now).toISOString();
       s.shipments.push({
@@ -317,7 +325,8 @@ export class OrderDurableObject extends DurableObject<Env> {
       if (!shipment) return fail('NOT_FOUND', 'no shipment of this order has that tracking number');
       if (shipment.events.some((e) => e.eventId === input.event.eventId)) return { ok: true as const, replayed: true };
       shipment.events.push(input.event);
-      shipment.events.sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
+      // By time, not by text: a carrier may write its times with an offset (UTC from 0.3.13 on).
+      shipment.events.sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
       // Events may arrive out of order: the newest by time wins, but nothing undoes a delivery.
       if (shipment.status !== 'delivered') {
         shipment.status = input.event.status === 'delivered' ? 'delivered' : shipment.events[shipment.events.length - 1]!.status;

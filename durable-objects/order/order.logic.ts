@@ -1,4 +1,4 @@
-import type { OrderLine, OrderState, OrderStatus, PaymentMethod, ShipmentState } from './order.schemas';
+import type { OrderLine, OrderState, OrderStatus, PaymentMethod, ReservedItem, ShipmentState } from './order.schemas';
 
 /**
  * The order state machine and the arithmetic around it: pure, unit-tested, and the one place
@@ -98,6 +98,30 @@ export function checkShipment(orderLines: readonly OrderLine[], shipments: reado
   }
   const complete = orderLines.every((l) => (shipped.get(l.itemId) ?? 0) + (adding.get(l.itemId) ?? 0) >= l.quantity);
   return { ok: true, complete };
+}
+
+/**
+ * Whether a parcel from `warehouseId` may carry `lines`: each line's SKU must have units held in
+ * that warehouse (the reservation's allocation), and the warehouse ships no more of a line than
+ * was held there, less what its earlier parcels carried.
+ */
+export function checkWarehouseShare(
+  orderLines: readonly OrderLine[],
+  stock: readonly ReservedItem[],
+  shipments: readonly ShipmentState[],
+  warehouseId: string,
+  lines: ReadonlyArray<{ itemId: string; quantity: number }>,
+): { ok: true } | { ok: false; itemId: string; message: string } {
+  const adding = new Map<string, number>();
+  for (const l of lines) adding.set(l.itemId, (adding.get(l.itemId) ?? 0) + l.quantity);
+  for (const [itemId, qty] of adding) {
+    const sku = orderLines.find((l) => l.itemId === itemId)?.sku;
+    const held = stock.filter((i) => i.sku === sku).flatMap((i) => i.lines).filter((l) => l.warehouseId === warehouseId).reduce((n, l) => n + l.quantity, 0);
+    const shipped = shipments.filter((s) => s.warehouseId === warehouseId).flatMap((s) => s.lines).filter((l) => l.itemId === itemId).reduce((n, l) => n + l.quantity, 0);
+    if (held === 0) return { ok: false, itemId, message: `no unit of ${itemId} is held in warehouse ${warehouseId}` };
+    if (qty > held - shipped) return { ok: false, itemId, message: `warehouse ${warehouseId} holds ${held - shipped} more unit(s) of ${itemId} to ship` };
+  }
+  return { ok: true };
 }
 
 export type FulfilmentStatus = 'unfulfilled' | 'partially_shipped' | 'shipped' | 'delivered';

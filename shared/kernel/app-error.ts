@@ -41,6 +41,7 @@ export const ERROR_STATUS = {
   // Orders (workers/orders, durable-objects/order; docs/orders.md)
   ORDER_NOT_CANCELLABLE: 409,
   ORDER_NOT_SHIPPABLE: 409,
+  TRACKING_NUMBER_IN_USE: 409,
   INVALID_TRANSITION: 409,
   NOTHING_TO_REFUND: 409,
   REFUND_EXCEEDS_CAPTURED: 422,
@@ -96,6 +97,7 @@ const TITLES: Record<ErrorCode, string> = {
   WEBHOOK_SIGNATURE_INVALID: 'The webhook signature is not valid',
   ORDER_NOT_CANCELLABLE: 'The order can no longer be cancelled',
   ORDER_NOT_SHIPPABLE: 'The order cannot ship in its current state',
+  TRACKING_NUMBER_IN_USE: 'The order already has a parcel with this tracking number',
   INVALID_TRANSITION: 'The order cannot move to that state',
   NOTHING_TO_REFUND: 'Nothing has been paid for this order',
   REFUND_EXCEEDS_CAPTURED: 'The refund is larger than what can still be refunded',

@@ -117,8 +117,8 @@ export const fulfilRoute = createRoute({
     401: problem('No valid access token'),
     403: problem('Not bound to this warehouse'),
     404: problem('No such order'),
-    409: problem('ORDER_NOT_SHIPPABLE (unpaid, cancelled, already shipped)'),
-    422: problem('More than is left to ship, wrong warehouse, or the key was used with another body'),
+    409: problem('ORDER_NOT_SHIPPABLE (unpaid, cancelled, already shipped), TRACKING_NUMBER_IN_USE (a parcel of this order has this carrier and tracking number)'),
+    422: problem("More than is left to ship (SHIPMENT_EXCEEDS_ORDER); a line not held in this warehouse, or more of it than was held there (WRONG_WAREHOUSE); the key was used with another body"),
   },
 });
 

@@ -179,10 +179,25 @@ export const RefundBodySchema = z
   .strict()
   .openapi('RefundRequest');
 
+/** A carrier's code, as the tracking webhook's path names it (`/v1/shipping/webhooks/{carrier}`). */
+export const CARRIER_CODE = /^[a-z0-9-]{2,40}$/;
+/** "DHL Express" → `dhl-express`: how a fulfilment's carrier is stored, so its webhook finds the parcel. */
+export const carrierCode = (carrier: string): string =>
+  carrier
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+
 export const FulfilmentBodySchema = z
   .object({
     warehouseId: z.string().min(1).max(64),
-    carrier: z.string().min(1).max(60),
+    carrier: z
+      .string()
+      .min(1)
+      .max(60)
+      .refine((c) => CARRIER_CODE.test(carrierCode(c)), 'a carrier code: 2 to 40 letters, digits or dashes once lowercased (e.g. dhl, ups, blue-dart)')
+      .openapi({ description: 'The carrier, stored as its code: lowercased, other characters as dashes ("DHL Express" → `dhl-express`), the `{carrier}` of its tracking webhook' }),
     trackingNumber: z.string().min(1).max(100),
     items: z.array(z.object({ itemId: z.string().min(1).max(40), quantity: z.number().int().min(1).max(1000) }).strict()).min(1).max(100),
   })

@@ -8,6 +8,7 @@ import type { Clock } from '../../shared/kernel/clock';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { newId } from '../../shared/kernel/ids';
 import { isErasedCustomer, listOrders, orderIdsOfUser, ordersByTracking, rememberErasedCustomer, staleUnpaid, type ListPosition } from './orders.repo';
+import { carrierCode } from './orders.schemas';
 import type {
   AdminOrderListQuery,
   CarrierUpdate,
@@ -300,7 +301,7 @@ export function makeOrdersService(deps: OrdersDeps) {
       const timeline = [
         ...s.history.map((h) => ({ at: h.at, kind: 'order' as const, status: h.to, description: h.reason, shipmentId: null, location: null })),
         ...s.shipments.flatMap((sh) => sh.events.map((e) => ({ at: e.occurredAt, kind: 'shipment' as const, status: e.status, description: e.description, shipmentId: sh.shipmentId, location: e.location }))),
-      ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+      ].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
       return { orderId: s.orderId, status: s.status, fulfilmentStatus: dto.fulfilmentStatus, timeline, shipments: s.shipments };
     },
 
@@ -338,7 +339,7 @@ export function makeOrdersService(deps: OrdersDeps) {
       assertWarehouseAccess(actor, input.warehouseId);
       await visible(id, actor);
       const shipmentId = `shp_${(await hashHex({ id, key })).slice(0, 26)}`;
-      const r = await stub(id).fulfil({ shipmentId, requestHash: await hashHex(input), warehouseId: input.warehouseId, carrier: input.carrier, trackingNumber: input.trackingNumber, lines: input.items, by: `${actor.kind}:${actor.id}` });
+      const r = await stub(id).fulfil({ shipmentId, requestHash: await hashHex(input), warehouseId: input.warehouseId, carrier: carrierCode(input.carrier), trackingNumber: input.trackingNumber, lines: input.items, by: `${actor.kind}:${actor.id}` });
       if (!r.ok) throw orderError(r);
       return { order: toOrderDto(r.order, false), replayed: r.replayed };
     },
@@ -349,7 +350,7 @@ export function makeOrdersService(deps: OrdersDeps) {
       if (ids.length === 0) throw new AppError('NOT_FOUND', `No shipment with tracking number '${update.trackingNumber}' (yet): retry later`);
       let applied = 0;
       for (const id of ids) {
-        const r = await stub(id).track({ trackingNumber: update.trackingNumber, event: { eventId: `${carrier}:${update.eventId}`, status: update.status, description: update.description, location: update.location, occurredAt: update.occurredAt } });
+        const r = await stub(id).track({ trackingNumber: update.trackingNumber, event: { eventId: `${carrier}:${update.eventId}`, status: update.status, description: update.description, location: update.location, occurredAt: new Date(update.occurredAt).toISOString() } });
         if (r.ok && !r.replayed) applied++;
       }
       return { applied };
