@@ -231,6 +231,8 @@ export class OrderDurableObject extends DurableObject<Env> {
         const from = s.status;
         transition(s, 'CANCELLED', input.reason, new Date(now));
         s.cancelReason = input.reason;
+        // Cash on delivery that never shipped: nothing will be collected.
+        if (s.payment.status === 'due_on_delivery') s.payment.status = 'cancelled';
         if (s.stock.status === 'committed') this.addStep('restock', 'restock:1', {}, now);
         else this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
         const left = refundable(s);
@@ -332,16 +334,19 @@ export class OrderDurableObject extends DurableObject<Env> {
         shipment.status = input.event.status === 'delivered' ? 'delivered' : shipment.events[shipment.events.length - 1]!.status;
       }
       const delivered = fulfilmentStatus(s) === 'delivered';
-      if (delivered && s.payment.method === 'COD' && s.payment.status === 'due_on_delivery') {
+      // Cash on delivery: collected with the last parcel. The event says so (`cod_collected`): the
+      // projection's audit row of the capture hangs on it.
+      const collected = delivered && s.payment.method === 'COD' && s.payment.status === 'due_on_delivery';
+      if (collected) {
         s.payment.status = 'captured';
         s.payment.amountCaptured = s.total;
       }
       if (delivered && s.status === 'SHIPPED') {
         transition(s, 'DELIVERED', `carrier ${input.event.eventId}`, new Date(now));
-        this.emit(s, 'order.delivered', 'SHIPPED->DELIVERED', now);
+        this.emit(s, 'order.delivered', collected ? 'cod_collected' : 'SHIPPED->DELIVERED', now);
       } else {
         touch(s, new Date(now));
-        this.emit(s, 'order.changed', 'tracking', now);
+        this.emit(s, 'order.changed', collected ? 'cod_collected' : 'tracking', now);
       }
       return { ok: true as const, replayed: false };
     });

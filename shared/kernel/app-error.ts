@@ -49,6 +49,7 @@ export const ERROR_STATUS = {
   WRONG_WAREHOUSE: 422,
   PAYMENT_METHOD_NOT_ALLOWED: 422,
   CURRENCY_MISMATCH: 422,
+  CUSTOMER_NOT_FOUND: 422,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -105,6 +106,7 @@ const TITLES: Record<ErrorCode, string> = {
   WRONG_WAREHOUSE: "The order's stock is not held in this warehouse",
   PAYMENT_METHOD_NOT_ALLOWED: 'This payment method cannot be used here',
   CURRENCY_MISMATCH: 'The items are priced in different currencies',
+  CUSTOMER_NOT_FOUND: 'The customer named does not exist or cannot order',
 };
 
 export class AppError extends Error {

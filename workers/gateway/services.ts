@@ -162,7 +162,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     clock: systemClock,
     background: waitUntil,
   }));
-  const auth = lazy(() => makeAuthService({
+  const auth: () => AuthService = lazy(() => makeAuthService({
     readDb: () => db.http(),
     writeDb: () => db.pool(),
     signingKeys: () => loadSigningKeys(config.AUTH_SIGNING_KEYS),
@@ -256,6 +256,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
       },
     },
     stock: { shardCount: (sku) => cachedShardCount(env, sku), distancesTo: (country) => inventory().distancesTo(country) },
+    customers: { accountStatus: (userId) => auth().accountStatus(userId) },
     carts: {
       checkoutSnapshot: (cartId, actor) => cart().checkoutSnapshot(cartId, actor),
       markCheckedOut: (cartId, orderId, expectedVersion) => cart().markCheckedOut(cartId, orderId, expectedVersion),

@@ -32,11 +32,15 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
   const target = { kind: 'order', id: o.orderId };
   const base = { orderId: o.orderId, version: o.version, currency: o.currency, eventId: event.id };
   const placedBy = { kind: o.placedBy.kind as 'user' | 'client', id: o.placedBy.id };
+  const captured = (): AuditEntry => ({ action: 'order.payment.captured', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, amount: o.payment.amountCaptured, method: o.payment.method, providerRef: o.payment.providerRef } });
   switch (event.type) {
     case 'order.placed':
       return [{ action: 'order.placed', outcome: 'success', actor: placedBy, target, data: { ...base, total: o.total, method: o.payment.method } }];
     case 'order.paid':
-      return [{ action: 'order.payment.captured', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, amount: o.payment.amountCaptured, method: o.payment.method, providerRef: o.payment.providerRef } }];
+      return [captured()];
+    case 'order.delivered':
+      // Cash on delivery: the courier collected the money with the last parcel.
+      return o.change === 'cod_collected' ? [captured()] : [];
     case 'order.payment_failed':
       return [{ action: 'order.payment.failed', outcome: 'failure', actor: { kind: 'system', id: null }, target, data: { ...base, method: o.payment.method } }];
     case 'order.cancelled':
@@ -51,6 +55,7 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
     case 'order.changed': {
       // The event names its refund; events from before it did: the newest requested, or the last settled.
       const named = o.refundId ? o.refunds.find((r) => r.refundId === o.refundId) : undefined;
+      if (o.change === 'cod_collected') return [captured()];
       if (o.change === 'refund_requested' || o.change === 'late_payment_refunded') {
         const last = named ?? o.refunds[o.refunds.length - 1];
         return last ? [{ action: 'order.refund.requested', outcome: 'success', actor: actorOf(last.requestedBy), target, data: { ...base, refundId: last.refundId, amount: last.amount, reason: last.reason } }] : [];

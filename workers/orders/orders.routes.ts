@@ -41,7 +41,7 @@ export const placeOrderRoute = createRoute({
     403: problem('Ordering for someone else without being an agent'),
     404: problem('Unknown cart'),
     409: problem('OUT_OF_STOCK, or the cart was already checked out'),
-    422: problem('Unknown product or variant, quantity limit, method not allowed, or the key was used with another body'),
+    422: problem('Unknown product or variant, not for sale, quantity limit, method not allowed, CUSTOMER_NOT_FOUND (the userId named is no active account), or the key was used with another body'),
     503: problem('Inventory could not be reached: retry with the same Idempotency-Key'),
   },
 });
@@ -95,7 +95,7 @@ export const cancelOrderRoute = createRoute({
     200: json(OrderSchema, 'The order, CANCELLED (a refund pending or done when it was paid)'),
     400: problem('Invalid request'),
     401: problem('No valid access token'),
-    403: problem('Not the customer or an admin'),
+    403: problem('Not the customer, an admin or a POS agent of its store; a sale paid at the till only by the last two'),
     404: problem('No such order (or not yours)'),
     409: problem('ORDER_NOT_CANCELLABLE: shipped, delivered, failed or refunded'),
   },

@@ -43,6 +43,12 @@ export interface CartPort {
   markCheckedOut(cartId: string, orderId: string, expectedVersion: number): Promise<unknown>;
 }
 
+/** What orders needs from identity: whether the customer an agent or integration orders for can order. */
+export interface CustomerPort {
+  /** `active`, `disabled`, `erased`, or null when there is no such account. */
+  accountStatus(userId: string): Promise<string | null>;
+}
+
 export interface OrdersDeps {
   readDb: () => AnyDb | HttpDb;
   /** The primary, for the few rows orders writes outside its projection (erased customers). */
@@ -51,6 +57,7 @@ export interface OrdersDeps {
   catalog: CatalogPort;
   stock: StockPort;
   carts: CartPort | null;
+  customers: CustomerPort;
   /** Shared secret of the carrier webhook (HMAC-SHA256 of the raw body, hex). */
   carrierWebhookSecret: string | null;
   clock: Clock;
@@ -236,6 +243,11 @@ export function makeOrdersService(deps: OrdersDeps) {
       const actsForOther = actor.kind !== 'user' || userId !== actor.id;
       const agent = actor.roles.includes('admin') || actor.roles.includes('pos_agent') || (actor.kind === 'client' && actor.scopes.includes('orders:write'));
       if (actsForOther && !agent) throw new AppError('FORBIDDEN', 'You can only place orders for yourself');
+      // Acting for someone: that someone must be an account that can order (never a phantom
+      // customer owning a sale nobody can see, nor a disabled or erased one).
+      if (actsForOther && (await deps.customers.accountStatus(userId)) !== 'active') {
+        throw new AppError('CUSTOMER_NOT_FOUND', `There is no active customer '${userId}'`, { errors: [{ path: 'body.userId', message: 'no such active account' }] });
+      }
       const pos = actor.roles.includes('pos_agent');
       if ((body.paymentMethod === 'POS_CASH' || body.paymentMethod === 'POS_CARD_PRESENT') && !pos) {
         throw new AppError('PAYMENT_METHOD_NOT_ALLOWED', 'Paying at the till is only for POS agents', { errors: [{ path: 'body.paymentMethod', message: 'POS only' }] });
@@ -320,6 +332,12 @@ export function makeOrdersService(deps: OrdersDeps) {
       const s = await visible(id, actor);
       const allowed = actor.roles.includes('admin') || (actor.kind === 'user' && actor.id === s.userId) || (actor.roles.includes('pos_agent') && s.storeId === actor.storeId);
       if (!allowed) throw new AppError('FORBIDDEN', 'Only the customer or an admin can cancel this order');
+      // A sale at the till (the goods left with the customer, paid there) is undone at the till:
+      // its refund is given there. The customer's app cannot cancel it.
+      const tillSale = s.payment.method === 'POS_CASH' || s.payment.method === 'POS_CARD_PRESENT';
+      if (tillSale && !actor.roles.includes('admin') && !(actor.roles.includes('pos_agent') && s.storeId === actor.storeId)) {
+        throw new AppError('FORBIDDEN', 'A sale made at the till is cancelled at the till (a POS agent of its store) or by an admin');
+      }
       const r = await stub(id).cancel({ opId: `cancel:${actor.id}`, by: `${actor.kind}:${actor.id}`, reason: reason ?? (actor.id === s.userId ? 'cancelled by the customer' : `cancelled by ${actor.roles[0] ?? 'staff'}`) });
       if (!r.ok) throw orderError(r);
       return toOrderDto(r.order, isOwner(actor, r.order));

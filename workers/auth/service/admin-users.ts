@@ -30,6 +30,11 @@ export async function getUser(id: string, deps: AuthDeps): Promise<AdminUser> {
   return toAdminUser(row, deps);
 }
 
+/** An account's status (`active`, `disabled`, `erased`), or null when there is none: for other contexts acting for a user. */
+export async function accountStatus(id: string, deps: AuthDeps): Promise<string | null> {
+  return (await repo.userById(deps.readDb(), id))?.status ?? null;
+}
+
 /**
  * Role, place and status changes by an admin. The result must satisfy the token rules
  * (warehouse_staff ⇔ warehouses, pos_agent ⇔ store), places must exist, an erased account

@@ -9,7 +9,7 @@ import type {
 } from '../auth.schemas';
 import { publicJwks } from '../tokens/signing-keys';
 import { createAddress, deleteAddress, listAddresses, updateAddress } from './addresses';
-import { getUser, listUsers, updateUser } from './admin-users';
+import { accountStatus, getUser, listUsers, updateUser } from './admin-users';
 import { makeAuthenticator } from './authenticate';
 import { clientToken, type TokenForm } from './client-token';
 import { createClient, listClients, revokeClient } from './clients';
@@ -41,6 +41,7 @@ export function makeAuthService(deps: AuthDeps) {
     deleteAddress: (id: string, meta: RequestMeta) => deleteAddress(id, meta, deps),
     listUsers: (q: AdminUserListQuery) => listUsers(q, deps),
     getUser: (id: string) => getUser(id, deps),
+    accountStatus: (id: string) => accountStatus(id, deps),
     updateUser: (id: string, input: AdminUpdateUserInput, meta: RequestMeta) => updateUser(id, input, meta, deps),
     createClient: (input: CreateClientInput, meta: RequestMeta) => createClient(input, meta, deps),
     listClients: () => listClients(deps),

@@ -13,7 +13,8 @@ import type {
 /**
  * Methods with no provider. The provider ref is our attempt id.
  * - COD: begin → `pending` (settled at delivery); capture() when the courier collected the cash
- *   → `captured`; cancel → `canceled`; a refund is paid out by staff → `pending`.
+ *   → `captured`; cancel → `canceled`; a refund is money staff paid back (bank transfer, cash):
+ *   the admin records it once paid out → `succeeded`.
  * - POS_CASH / POS_CARD_PRESENT: the till already took the money (the POS reports it captured):
  *   begin → `captured`; a refund is given at the till → `succeeded`.
  * There is nothing to reconcile: retrieve() answers from the method alone.
@@ -35,13 +36,14 @@ export class OfflineStrategy implements PaymentStrategy {
     return { status: 'captured', provider: 'offline', providerRef: input.providerRef };
   }
 
+  /** Given at the till, or paid out by staff before the admin records it: done either way. */
   async refund(input: RefundPaymentInput): Promise<RefundResult> {
-    return { status: this.#atTill ? 'succeeded' : 'pending', providerRefundRef: input.refundId };
+    return { status: 'succeeded', providerRefundRef: input.refundId };
   }
 
-  /** Nobody to ask: a refund at the till is done; one paid out by staff stays as staff record it. */
+  /** Nobody to ask: what was recorded is what happened. */
   async retrieveRefund(providerRefundRef: string): Promise<RefundResult> {
-    return { status: this.#atTill ? 'succeeded' : 'pending', providerRefundRef };
+    return { status: 'succeeded', providerRefundRef };
   }
 
   async retrieve(providerRef: string, hint?: { attemptId: string; amount: BeginPaymentInput['amount'] }): Promise<PaymentSnapshot> {
