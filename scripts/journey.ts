@@ -98,11 +98,11 @@ interface Order {
 async function buyAndPay(token: string, product: { productId: string; variantId: string; name: string }, quantity: number): Promise<Order> {
   const cart = await call<{ id: string; status: string }>('POST', '/v1/carts', { headers: bearer(token) });
   info(`cart ${cart.body.id} (${cart.body.status})`);
-  const added = await call<{ lines: unknown[]; totals: Array<{ currency: string; subtotal: number; units: number }> }>('POST', `/v1/carts/${cart.body.id}/items`, {
+  const added = await call<{ lines: unknown[]; totals: Array<{ currency: string; total: { amount: number; currency: string }; units: number }> }>('POST', `/v1/carts/${cart.body.id}/items`, {
     headers: { ...bearer(token), 'idempotency-key': randomUUID() },
     body: { productId: product.productId, variantId: product.variantId, quantity },
   });
-  info(`added ${quantity} × ${product.name}: ${added.body.totals.map((t) => `${t.units} units, ${(t.subtotal / 100).toFixed(2)} ${t.currency}`).join('; ')}`);
+  info(`added ${quantity} × ${product.name}: ${added.body.totals.map((t) => `${t.units} units, ${(t.total.amount / 100).toFixed(2)} ${t.total.currency}`).join('; ')}`);
 
   const placed = await call<Order>('POST', '/v1/orders', { headers: { ...bearer(token), 'idempotency-key': randomUUID() }, body: { cartId: cart.body.id, paymentMethod: 'CARD' }, expect: [201] });
   check(placed.body.status === 'PENDING', `a new order should be PENDING, is ${placed.body.status}`);

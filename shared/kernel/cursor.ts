@@ -10,7 +10,15 @@ export function encodeCursor(position: Record<string, unknown>, fingerprint: str
   return toBase64Url(new TextEncoder().encode(json));
 }
 
-export function decodeCursor<T extends Record<string, unknown>>(cursor: string, fingerprint: string): T {
+/** What each field of a cursor's position must be: a string, or a string that is a valid time. */
+export type CursorShape = Record<string, 'string' | 'time'>;
+
+/**
+ * The position inside a cursor this service issued for the query with `fingerprint`. With
+ * `shape`, each named field is checked too: a cursor decoded and edited by a client (its
+ * fingerprint kept) is then a 400 INVALID_CURSOR, never a bad value reaching a query.
+ */
+export function decodeCursor<T extends Record<string, unknown>>(cursor: string, fingerprint: string, shape?: CursorShape): T {
   const invalid = () =>
     new AppError('INVALID_CURSOR', 'The cursor is malformed or belongs to a different query', {
       errors: [{ path: 'query.cursor', message: 'not a cursor issued for this query' }],
@@ -33,7 +41,12 @@ export function decodeCursor<T extends Record<string, unknown>>(cursor: string, 
   ) {
     throw invalid();
   }
-  return (parsed as { p: T }).p;
+  const position = (parsed as { p: Record<string, unknown> }).p;
+  for (const [key, kind] of Object.entries(shape ?? {})) {
+    const v = position[key];
+    if (typeof v !== 'string' || v.length > 512 || (kind === 'time' && !Number.isFinite(Date.parse(v)))) throw invalid();
+  }
+  return position as T;
 }
 
 /** A short, stable fingerprint of a query's identity (FNV-1a, not a security primitive). */

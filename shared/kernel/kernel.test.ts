@@ -36,6 +36,17 @@ describe('cursors', () => {
   });
 });
 
+describe('cursor shapes', () => {
+  it('a cursor edited by a client (fingerprint kept) is INVALID_CURSOR when a field is not what its shape says', () => {
+    const fp = fingerprint({ q: 1 });
+    const ok = encodeCursor({ at: '2026-11-25T10:00:00.000Z', id: 'x' }, fp);
+    expect(decodeCursor(ok, fp, { at: 'time', id: 'string' })).toEqual({ at: '2026-11-25T10:00:00.000Z', id: 'x' });
+    for (const p of [{ at: 'not a time', id: 'x' }, { at: '2026-11-25T10:00:00.000Z', id: 7 }, { id: 'x' }, { at: { $gt: 1 }, id: 'x' }]) {
+      expect(() => decodeCursor(encodeCursor(p, fp), fp, { at: 'time', id: 'string' })).toThrow(expect.objectContaining({ code: 'INVALID_CURSOR' }));
+    }
+  });
+});
+
 describe('money', () => {
   it('accepts integer minor units only', () => {
     expect(money(399900, 'INR')).toEqual({ amount: 399900, currency: 'INR' });

@@ -13,7 +13,7 @@ export function makeAuditService(deps: AuditDeps) {
     async list(q: AuditQuery): Promise<AuditPage> {
       const { limit, cursor, ...filters } = q;
       const fp = fingerprint(filters);
-      const after = cursor ? decodeCursor<{ at: string; id: string }>(cursor, fp) : undefined;
+      const after = cursor ? decodeCursor<{ at: string; id: string }>(cursor, fp, { at: 'time', id: 'string' }) : undefined;
       const rows = await findAudit(
         deps.readDb() as AnyDb,
         { ...filters, from: filters.from ? new Date(filters.from) : undefined, to: filters.to ? new Date(filters.to) : undefined },

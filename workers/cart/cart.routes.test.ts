@@ -10,7 +10,7 @@ type Cart = {
   version: number;
   kind: string;
   priceChanged: boolean;
-  totals: { currency: string; subtotal: number; units: number }[];
+  totals: { currency: string; subtotal: number; total: { amount: number; currency: string }; units: number }[];
   lines: { itemId: string; variantId: string; sku: string; quantity: number; unitPrice: { amount: number }; priceAtAdd: { amount: number }; priceChanged: boolean; sellable: boolean }[];
 };
 
@@ -48,7 +48,7 @@ describe('guest carts', () => {
       { variantId: p.variants[0]!.id, sku: p.variants[0]!.sku, quantity: 3, unitPrice: { amount: 1250, currency: 'USD' }, sellable: true, priceChanged: false },
       { variantId: p.variants[1]!.id, quantity: 3, unitPrice: { amount: 999 } },
     ]);
-    expect(two.totals).toEqual([{ currency: 'USD', subtotal: 3 * 1250 + 3 * 999, units: 6 }]);
+    expect(two.totals).toEqual([{ currency: 'USD', subtotal: 3 * 1250 + 3 * 999, total: { amount: 3 * 1250 + 3 * 999, currency: 'USD' }, units: 6 }]);
 
     const read = await json<Cart>(`/v1/carts/${cart.id}`);
     expect(read.res.status).toBe(200);
@@ -164,7 +164,7 @@ describe('guest carts', () => {
     const after = (await json<Cart>(`/v1/carts/${cart.id}`)).body;
     expect(after.version).toBe(51);
     expect(after.lines.map((l) => l.quantity)).toEqual([10, 10, 10, 10, 10]);
-    expect(after.totals).toEqual([{ currency: 'USD', subtotal: 5000, units: 50 }]);
+    expect(after.totals).toEqual([{ currency: 'USD', subtotal: 5000, total: { amount: 5000, currency: 'USD' }, units: 50 }]);
 
     const capped = await newCart();
     const statuses = (await Promise.all(Array.from({ length: 50 }, () => call(`/v1/carts/${capped.id}/items`, addInit(item(p, 0, 1)))))).map((r) => r.status);
@@ -274,6 +274,6 @@ describe('signed-in carts', () => {
       { variantId: p.variants[0]!.id, unitPrice: { amount: 1200 }, priceAtAdd: { amount: 1000 }, priceChanged: true },
       { variantId: p.variants[1]!.id, unitPrice: { amount: 500 }, priceAtAdd: { amount: 500 }, priceChanged: false },
     ]);
-    expect(body.totals).toEqual([{ currency: 'USD', subtotal: 2 * 1200 + 500, units: 3 }]);
+    expect(body.totals).toEqual([{ currency: 'USD', subtotal: 2 * 1200 + 500, total: { amount: 2 * 1200 + 500, currency: 'USD' }, units: 3 }]);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MoneySchema } from '../../shared/http/money';
 
 /**
  * Public DTOs of the cart. Request bodies are `.strict()`: an unknown field (say `unitPrice` or
@@ -65,7 +66,16 @@ export const CartLineSchema = z
   .openapi('CartLine');
 export type CartLine = z.infer<typeof CartLineSchema>;
 
-export const CartTotalSchema = z.object({ currency: z.string().length(3), subtotal: z.number().int(), units: z.number().int() }).openapi('CartTotal');
+export const CartTotalSchema = z
+  .object({
+    currency: z.string().length(3),
+    /** The same amount as `total.amount`; kept for the clients written before `total` (0.3.13). */
+    subtotal: z.number().int().openapi({ description: 'Deprecated: `total.amount` (integer minor units)', deprecated: true }),
+    /** The sellable lines in this currency. */
+    total: MoneySchema,
+    units: z.number().int(),
+  })
+  .openapi('CartTotal');
 
 export const CartSchema = z
   .object({

@@ -129,7 +129,7 @@ export function makeCartService(deps: CartDeps) {
       };
     });
     const totals = totalsByCurrency(lines.filter((l) => l.sellable).map((l) => ({ unitPrice: l.unitPrice.amount, currency: l.unitPrice.currency, quantity: l.quantity }))).map(
-      (t) => ({ currency: t.currency, subtotal: t.amount, units: t.units }),
+      (t) => ({ currency: t.currency, subtotal: t.amount, total: { amount: t.amount, currency: t.currency }, units: t.units }),
     );
     return {
       id: state.cartId,

@@ -1,12 +1,9 @@
 import { z } from '@hono/zod-openapi';
 
 /** Public DTOs of the catalog. They are not Drizzle rows: the API never follows a column rename. */
-export const MoneySchema = z
-  .object({
-    amount: z.number().int().openapi({ description: 'Integer minor units', example: 399900 }),
-    currency: z.string().length(3).openapi({ example: 'USD' }),
-  })
-  .openapi('Money');
+import { MoneySchema } from '../../shared/http/money';
+
+export { MoneySchema };
 
 export const ImageSchema = z.object({ url: z.string().url(), alt: z.string() }).openapi('ProductImage');
 
@@ -21,8 +18,9 @@ export const ProductSummarySchema = z
     name: z.string(),
     brand: BrandRefSchema,
     category: CategoryRefSchema,
-    price: MoneySchema.openapi({ description: 'Lowest variant price' }),
-    priceMax: MoneySchema.openapi({ description: 'Highest variant price' }),
+    /** The lowest variant price (priceMax: the highest). */
+    price: MoneySchema,
+    priceMax: MoneySchema,
     image: ImageSchema.nullable(),
     rating: z.object({ average: z.number(), count: z.number().int() }),
     inStock: z.boolean(),

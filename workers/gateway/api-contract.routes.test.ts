@@ -141,15 +141,16 @@ describe('cart', () => {
     expect((await req('GET /v1/carts/{id}', `/v1/carts/${cart.id}`)).body.lines[0].quantity).toBe(2);
   });
 
-  it('BUG money shape: cart totals[].subtotal is a bare integer; API.md money is { amount, currency }', async () => {
+  it('money shape: cart totals carry total as { amount, currency } (API.md), beside the deprecated bare subtotal', async () => {
     // API.md: "Money: integer minor units plus ISO currency ({ "amount": 399900, "currency": "INR" })."
     const p = await stockedProduct(5, 1250);
     const cart = (await req('POST /v1/carts', '/v1/carts', { method: 'POST' })).body;
     const added = await req('POST /v1/carts/{id}/items', `/v1/carts/${cart.id}/items`, j('POST', { productId: p.productId, variantId: p.variantId, quantity: 2 }));
     expect(added.status).toBe(201);
     expect(added.body.totals).toHaveLength(1);
-    // Today: { currency, subtotal: 2500, units: 2 }: the only money in the API not shaped { amount, currency }.
-    expect(added.body.totals[0].subtotal).toEqual({ amount: 2500, currency: added.body.lines[0].unitPrice.currency });
+    // Until 0.3.13: { currency, subtotal: 2500, units: 2 }, the only money in the API not shaped { amount, currency }.
+    const currency = added.body.lines[0].unitPrice.currency;
+    expect(added.body.totals[0]).toEqual({ currency, subtotal: 2500, total: { amount: 2500, currency }, units: 2 });
   });
 
   it('PATCH and DELETE a line answer 200 with the cart; the documented refusals and codes', async () => {
@@ -280,7 +281,7 @@ describe('inventory and warehouse staff', () => {
     await refused('POST /v1/warehouses/{id}/stock/adjustments', `/v1/warehouses/wh_${'0'.repeat(26)}/stock/adjustments`, j('POST', { sku: p.sku, delta: 1, reason: 'receipt' }, { ...adminH, 'idempotency-key': key() }), 404, 'NOT_FOUND');
   });
 
-  it('GET /v1/warehouses/{id}/stock pages: limit 1..100, cursor round trip, 403 / 404; BUG: a cursor edited to a non-string sku answers 200 (empty page), not 400', async () => {
+  it('GET /v1/warehouses/{id}/stock pages: limit 1..100, cursor round trip, 403 / 404; a cursor edited to a non-string sku is 400 INVALID_CURSOR', async () => {
     const h = bearer(staff.token);
     const base = `/v1/warehouses/${staff.warehouseId}/stock`;
     const page1 = await req('GET /v1/warehouses/{id}/stock', `${base}?limit=2`, { headers: h });
@@ -303,7 +304,7 @@ describe('inventory and warehouse staff', () => {
     await refused('GET /v1/warehouses/{id}/stock', `${base}?cursor=${tamper(page1.body.nextCursor, () => ({ sku: { $gt: '' } }))}`, { headers: h }, 400, 'INVALID_CURSOR');
   });
 
-  it('transfers: 201, replay, 422 / 409 refusals, list pages, get, receive, cancel after receipt 409; BUG: an edited list cursor (at: not a time) is a 500', async () => {
+  it('transfers: 201, replay, 422 / 409 refusals, list pages, get, receive, cancel after receipt 409; an edited list cursor (at: not a time) is 400 INVALID_CURSOR', async () => {
     const p = await stockedProduct(10);
     const h = bearer(staff.token);
     const url = `/v1/warehouses/${staff.warehouseId}/stock/transfers`;
@@ -381,7 +382,7 @@ describe('orders', () => {
     expect(forOther.body.userId).toBe(other.user.id);
   });
 
-  it('BUG idempotent replay: POST /v1/orders answers a replay 200 without Idempotent-Replayed; API.md: the first response (201) again', async () => {
+  it('idempotent replay: POST /v1/orders answers a replay 200 without Idempotent-Replayed; API.md: the first response (201) again', async () => {
     // API.md: "the same key with the same body returns the first response again; with a different body, 422."
     const p = await stockedProduct(5, 900);
     const c = await newCustomer();
@@ -435,7 +436,7 @@ describe('orders', () => {
     expect([twice.status, twice.body.status]).toEqual([200, 'CANCELLED']);
   });
 
-  it('GET /v1/orders pages (mine, newest first): limit 1..100, cursor round trip, garbage cursor 400; BUG: an edited cursor (c: not a time) is a 500', async () => {
+  it('GET /v1/orders pages (mine, newest first): limit 1..100, cursor round trip, garbage cursor 400; an edited cursor (c: not a time) is 400 INVALID_CURSOR', async () => {
     const p = await stockedProduct(6, 300);
     const c = await newCustomer();
     const h = bearer(c.accessToken);
@@ -456,7 +457,7 @@ describe('orders', () => {
     await refused('GET /v1/orders', `/v1/orders?cursor=${tamper(page1.body.nextCursor, (q) => ({ ...q, c: 'not a time' }))}`, { headers: h }, 400, 'INVALID_CURSOR');
   });
 
-  it('GET /v1/admin/orders: admins only, filters, pages; BUG: an edited cursor is a 500', async () => {
+  it('GET /v1/admin/orders: admins only, filters, pages; an edited cursor is 400 INVALID_CURSOR', async () => {
     const p = await stockedProduct(4, 350);
     const c = await newCustomer();
     for (let i = 0; i < 2; i++) await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'COD' }, c.accessToken);
@@ -473,7 +474,7 @@ describe('orders', () => {
     await refused('GET /v1/admin/orders', `/v1/admin/orders?sku=${p.sku}&limit=1&cursor=${tamper(page1.body.nextCursor, (q) => ({ ...q, c: 'garbage' }))}`, { headers: adminH }, 400, 'INVALID_CURSOR');
   });
 
-  it('POST /v1/orders/{id}/fulfillments (COD order): 201, 422 / 400 / 403 refusals; BUG: a replay answers 200, not the first response (201)', async () => {
+  it('POST /v1/orders/{id}/fulfillments (COD order): 201, 422 / 400 / 403 refusals; a replay answers 201 again, marked Idempotent-Replayed', async () => {
     const p = await stockedProduct(3, 600);
     const c = await newCustomer();
     const placed = await place({ items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'COD' }, c.accessToken);
@@ -497,7 +498,7 @@ describe('orders', () => {
     expect(again.status).toBe(first.status);
   });
 
-  it('POST /v1/admin/orders/{id}/refunds: 201, 409 / 422 / 403 / 404 refusals; BUG: a replay answers 200, not the first response (201)', async () => {
+  it('POST /v1/admin/orders/{id}/refunds: 201, 409 / 422 / 403 / 404 refusals; a replay answers 201 again, marked Idempotent-Replayed', async () => {
     const p = await stockedProduct(2, 1000);
     const c = await newCustomer();
     const placed = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'CARD' }, c.accessToken);
@@ -618,7 +619,7 @@ describe('statuses the OpenAPI document is checked against', () => {
     await refused('POST /v1/carts/{id}/items', `/v1/carts/${cart.id}/items`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"productId":"a","variantId":"b"}' }, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('BUG CORS: a browser storefront cannot read Idempotent-Replayed (not in Access-Control-Expose-Headers)', async () => {
+  it('CORS: a browser storefront cannot read Idempotent-Replayed (not in Access-Control-Expose-Headers)', async () => {
     // docs/cart.md: "Same key and body: the first answer again (`Idempotent-Replayed: true`)". The
     // storefronts of API.md are browsers on other origins: a header not in
     // Access-Control-Expose-Headers is invisible to their script.
@@ -641,7 +642,7 @@ describe('the OpenAPI document', () => {
     doc = (await (await call('/openapi.json')).json()) as typeof doc;
   });
 
-  it('BUG: declares every status the routes above answered (POST /v1/orders 410, GET /v1/orders/{id}[/tracking] 403, 415 are missing)', () => {
+  it('declares every status the routes above answered (POST /v1/orders 410, GET /v1/orders/{id}[/tracking] 403, 415 are missing)', () => {
     const undeclared: string[] = [];
     for (const [op, seen] of observed) {
       const [method, path] = op.split(' ') as [string, string];
@@ -652,7 +653,7 @@ describe('the OpenAPI document', () => {
     expect(undeclared).toEqual([]);
   });
 
-  it("BUG: the shared Money component carries the catalog's 'Lowest variant price' description", () => {
+  it("the shared Money component carries the catalog's 'Lowest variant price' description", () => {
     // Two schemas register the component name 'Money' (workers/catalog/catalog.schemas.ts:9 and
     // workers/orders/orders.schemas.ts:59); the document keeps the catalog's description on the
     // component every order amount refers to.

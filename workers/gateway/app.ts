@@ -76,7 +76,7 @@ function corsHandler(origins: string): MiddlewareHandler {
     origins,
     allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'traceparent', 'x-request-id'],
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow'],
+    exposeHeaders: ['x-request-id', 'traceparent', 'x-cache', 'retry-after', 'allow', 'idempotent-replayed'],
     maxAgeSeconds: 600,
   });
 }

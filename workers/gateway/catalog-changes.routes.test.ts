@@ -30,7 +30,7 @@ type Line = {
   lineTotal: { amount: number; currency: string };
   sellable: boolean;
 };
-type Cart = { id: string; status: string; version: number; priceChanged: boolean; totals: { currency: string; subtotal: number; units: number }[]; lines: Line[] };
+type Cart = { id: string; status: string; version: number; priceChanged: boolean; totals: { currency: string; subtotal: number; total: { amount: number; currency: string }; units: number }[]; lines: Line[] };
 
 const item = (p: FixtureProduct, i = 0, quantity = 1) => ({ productId: p.productId, variantId: p.variants[i]!.id, quantity });
 
@@ -106,7 +106,7 @@ describe('a price moved between add-to-cart and checkout', () => {
       [301, 333, true, 2 * 301],
       [7, 7, false, 63],
     ]);
-    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 3 * 2499 + 2 * 301 + 63, units: 14 }]);
+    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 3 * 2499 + 2 * 301 + 63, total: { amount: 3 * 2499 + 2 * 301 + 63, currency: 'USD' }, units: 14 }]);
 
     // Moved again after the customer looked: the order takes the price of the moment it is placed.
     await reprice(p, (old, i) => [2501, 299, 11][i]!);
@@ -141,7 +141,7 @@ describe('a product or variant no longer sold while it is in a cart', () => {
       [keep.variants[0]!.sku, true, 1],
       [gone.variants[0]!.sku, false, 2],
     ]);
-    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 1500, units: 1 }]);
+    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 1500, total: { amount: 1500, currency: 'USD' }, units: 1 }]);
     await problem(`/v1/carts/${cart.id}/items`, 422, 'PRODUCT_NOT_FOUND', jsonInit('POST', item(gone, 0, 1), bearer(c.accessToken)));
 
     const key = crypto.randomUUID();
@@ -183,7 +183,7 @@ describe('a product or variant no longer sold while it is in a cart', () => {
       [p.variants[1]!.sku, false],
       [p.variants[2]!.sku, false],
     ]);
-    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 1000, units: 1 }]);
+    expect(seen.totals).toEqual([{ currency: 'USD', subtotal: 1000, total: { amount: 1000, currency: 'USD' }, units: 1 }]);
     await problem(`/v1/carts/${cart.id}/items`, 422, 'VARIANT_NOT_FOUND', jsonInit('POST', item(p, 1, 1), bearer(c.accessToken)));
     await problem(`/v1/carts/${cart.id}/items`, 422, 'PRODUCT_NOT_SELLABLE', jsonInit('POST', item(p, 2, 1), bearer(c.accessToken)));
     const refused = await problem('/v1/orders', 422, 'PRODUCT_NOT_SELLABLE', placeInit({ cartId: cart.id, paymentMethod: 'CARD' }, c.accessToken));
@@ -267,8 +267,8 @@ describe('currencies', () => {
     await addOk(cart.id, item(usd, 0, 2), c.accessToken);
     const both = await addOk(cart.id, item(other, 0, 3), c.accessToken);
     expect(both.totals).toEqual([
-      { currency: 'EUR', subtotal: 6000, units: 3 },
-      { currency: 'USD', subtotal: 2000, units: 2 },
+      { currency: 'EUR', subtotal: 6000, total: { amount: 6000, currency: 'EUR' }, units: 3 },
+      { currency: 'USD', subtotal: 2000, total: { amount: 2000, currency: 'USD' }, units: 2 },
     ]);
     expect(both.lines.map((l) => l.lineTotal)).toEqual([
       { amount: 2000, currency: 'USD' },
@@ -297,7 +297,7 @@ describe('limits and big numbers', () => {
     await problem(`${url}/${line}`, 422, 'QUANTITY_LIMIT_EXCEEDED', jsonInit('PATCH', { quantity: 11 }, bearer(c.accessToken)));
     const set = await json<Cart>(`${url}/${line}`, jsonInit('PATCH', { quantity: 10 }, bearer(c.accessToken)));
     expect(set.res.status).toBe(200);
-    expect(set.body.totals).toEqual([{ currency: 'USD', subtotal: 1000, units: 10 }]);
+    expect(set.body.totals).toEqual([{ currency: 'USD', subtotal: 1000, total: { amount: 1000, currency: 'USD' }, units: 10 }]);
   });
 
   it('unit limit (100) and line limit (50): the exact limit accepted, one more refused naming the limit', async () => {
@@ -309,7 +309,7 @@ describe('limits and big numbers', () => {
     const over = await problem(`/v1/carts/${unitsCart.id}/items`, 422, 'QUANTITY_LIMIT_EXCEEDED', jsonInit('POST', item(p, 10, 1), bearer(a.accessToken)));
     expect(over.errors![0]).toMatchObject({ code: 'maxUnits' });
     const full = await getCart(unitsCart.id, a.accessToken);
-    expect(full.totals).toEqual([{ currency: 'USD', subtotal: 10 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10), units: 100 }]);
+    expect(full.totals).toEqual([{ currency: 'USD', subtotal: 10 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10), total: { amount: 10 * (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10), currency: 'USD' }, units: 100 }]);
 
     const b = await newCustomer();
     const linesCart = await userCart(b.accessToken);
@@ -318,7 +318,7 @@ describe('limits and big numbers', () => {
     expect(more.errors![0]).toMatchObject({ code: 'maxLines' });
     const fifty = await getCart(linesCart.id, b.accessToken);
     expect(fifty.lines).toHaveLength(50);
-    expect(fifty.totals).toEqual([{ currency: 'USD', subtotal: (50 * 51) / 2, units: 50 }]);
+    expect(fifty.totals).toEqual([{ currency: 'USD', subtotal: (50 * 51) / 2, total: { amount: (50 * 51) / 2, currency: 'USD' }, units: 50 }]);
   });
 
   it('quantities that are not positive integers are 400 VALIDATION_FAILED on add and on change, and change nothing', async () => {
@@ -375,7 +375,7 @@ describe('limits and big numbers', () => {
     await addOk(cart.id, item(p, 0, 10), c.accessToken);
     const both = await addOk(cart.id, item(p, 1, 7), c.accessToken);
     const total = 10 * MAX + 7 * (MAX - 1);
-    expect(both.totals).toEqual([{ currency: 'USD', subtotal: total, units: 17 }]);
+    expect(both.totals).toEqual([{ currency: 'USD', subtotal: total, total: { amount: total, currency: 'USD' }, units: 17 }]);
     const placed = await json('/v1/orders', placeInit({ cartId: cart.id, paymentMethod: 'CARD' }, c.accessToken));
     expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
     expect(placed.body.total).toEqual({ amount: total, currency: 'USD' });

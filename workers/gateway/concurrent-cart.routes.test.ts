@@ -9,7 +9,7 @@ import { answer as call, type Answer } from '../../test/support/concurrency';
 import { productWith, type FixtureProduct } from '../../test/support/products';
 
 type Line = { itemId: string; variantId: string; quantity: number };
-type Cart = { id: string; status: string; version: number; kind: string; lines: Line[]; totals: { currency: string; subtotal: number; units: number }[] };
+type Cart = { id: string; status: string; version: number; kind: string; lines: Line[]; totals: { currency: string; subtotal: number; total: { amount: number; currency: string }; units: number }[] };
 
 const h = (token?: string, extra: Record<string, string> = {}) => (token ? bearer(token, extra) : extra);
 const item = (p: FixtureProduct, i = 0, quantity = 1) => ({ productId: p.productId, variantId: p.variants[i]!.id, quantity });
@@ -104,7 +104,7 @@ describe('cart: concurrent requests', () => {
     expect(merged0).toBe(3);
     const after = await read(mine.id, me.accessToken);
     expect([qty(after, p, 0), qty(after, p, 1)]).toEqual([10, 5]);
-    expect(after.totals).toEqual([{ currency: 'USD', subtotal: 10 * 1000 + 5 * 300, units: 15 }]);
+    expect(after.totals).toEqual([{ currency: 'USD', subtotal: 10 * 1000 + 5 * 300, total: { amount: 10 * 1000 + 5 * 300, currency: 'USD' }, units: 15 }]);
   });
 
   it('P3b two guest carts merged at once near the per-cart unit limit (100): never above it', async () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, jsonInit, login, newCustomer, STRONG_PASSWORD } from '../../test/support/auth';
 import { json } from '../../test/support/http';
-import { allAtOnce, statuses, times } from '../../test/support/concurrency';
+import { allAtOnce, firstAndReplays, statuses, times } from '../../test/support/concurrency';
 import { admin, staffSession, stockedProduct } from '../../test/support/orders';
 
 const AT_ONCE = 6;
@@ -76,9 +76,9 @@ describe('the same write at once', () => {
     const key = crypto.randomUUID();
     const body = { items: [{ productId: p.productId, variantId: p.variantId, quantity: 2 }], paymentMethod: 'COD' };
     const answers = await atOnce(AT_ONCE, '/v1/orders', () => jsonInit('POST', body, { ...bearer(c.accessToken), 'idempotency-key': key }));
-    // The first is 201; a replay answers the same order with 200.
-    expect(answers.filter((a) => a.status === 201).length).toBe(1);
-    for (const a of answers) expect([200, 201]).toContain(a.status);
+    // The first is 201; a replay answers the same order with 201 too, marked Idempotent-Replayed.
+    expect(statuses(answers), JSON.stringify(answers)).toEqual(Array(AT_ONCE).fill(201));
+    expect(firstAndReplays(answers)).toEqual({ first: 1, replays: AT_ONCE - 1 });
     expect(new Set(answers.map((a) => a.body.orderId)).size).toBe(1);
     const { body: stock } = await json(`/v1/inventory/${p.sku}`);
     expect(stock.available).toBe(8);

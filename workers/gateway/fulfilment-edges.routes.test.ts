@@ -195,17 +195,19 @@ describe('split shipments', () => {
     expect(shipments.every((s) => s.status === 'label_created' && s.warehouse_id === warehouseId)).toBe(true);
   });
 
-  it('Idempotency-Key: the same body again is 200 with one shipment; another body under it is 422 and writes nothing; the same key on another order is its own', async () => {
+  it('Idempotency-Key: the same body again is 201, marked Idempotent-Replayed, with one shipment; another body under it is 422 and writes nothing; the same key on another order is its own', async () => {
     const p = await stockedProduct(6);
     const o = await paidOrder([[p, 3]]);
     const o2 = await paidOrder([[p, 1]]);
     const { token, warehouseId } = await staffSession();
     const key = crypto.randomUUID();
     const tn = `TRK-${crypto.randomUUID().slice(0, 12)}`;
-    const first = await ship(o.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn });
-    expect(first.status, JSON.stringify(first.body)).toBe(201);
-    const replay = await ship(o.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn });
-    expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+    const first = await json(...shipReq(o.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn }));
+    expect(first.res.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.res.headers.get('idempotent-replayed')).toBeNull();
+    const replay = await json(...shipReq(o.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn }));
+    expect(replay.res.status, JSON.stringify(replay.body)).toBe(201);
+    expect(replay.res.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.body.shipments).toEqual(first.body.shipments);
     expect(replay.body.version).toBe(first.body.version);
     for (const changed of [
@@ -226,8 +228,9 @@ describe('split shipments', () => {
     expect(live.version).toBe(first.body.version);
     expect(shippedOf(live)).toEqual({ itm_1: 1 });
     // The same key on another order ships that order.
-    const other = await ship(o2.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn });
-    expect(other.status, JSON.stringify(other.body)).toBe(201);
+    const other = await json(...shipReq(o2.orderId, token, warehouseId, [{ itemId: 'itm_1', quantity: 1 }], { key, trackingNumber: tn }));
+    expect(other.res.status, JSON.stringify(other.body)).toBe(201);
+    expect(other.res.headers.get('idempotent-replayed')).toBeNull();
     expect(other.body.status).toBe('SHIPPED');
   });
 

@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppEnv } from '../../shared/http/context';
 
 /** Serves the OpenAPI 3.1 document generated from the same zod schemas that validate requests. */
@@ -14,7 +15,7 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
     scheme: 'basic',
     description: 'OAuth2 client_id:client_secret (client_secret_basic) for /v1/auth/token',
   });
-  app.doc31('/openapi.json', (c) => ({
+  const config = (c: Context<AppEnv>) => ({
     openapi: '3.1.0',
     info: {
       title: 'Agora commerce API',
@@ -36,5 +37,24 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
       { name: 'Admin', description: 'Users, clients, products, the audit trail and the event bus\'s dead letters (admin role or scopes)' },
       { name: 'Operations', description: 'Health and liveness' },
     ],
-  }));
+  });
+  app.get('/openapi.json', (c) => c.json(withTransportRefusals(app.getOpenAPI31Document(config(c)))));
+}
+
+type Document = ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']>;
+
+/**
+ * The gateway's own refusals of a request body, answered before any route sees it: 413 (over
+ * 1 MiB) and 415 (not JSON). Every operation that takes a JSON body declares them.
+ */
+function withTransportRefusals(doc: Document): Document {
+  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, { requestBody?: { content?: Record<string, unknown> }; responses?: Record<string, unknown> }>)) {
+      if (!op || typeof op !== 'object' || !op.requestBody?.content?.['application/json'] || !op.responses) continue;
+      op.responses['413'] ??= problem('PAYLOAD_TOO_LARGE: the body is larger than 1 MiB');
+      op.responses['415'] ??= problem('UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
+    }
+  }
+  return doc;
 }

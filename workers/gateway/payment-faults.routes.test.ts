@@ -265,6 +265,7 @@ describe('the breaker', () => {
       sentForC = (await requests(STRIPE)).filter((r) => r.key === c.attemptId).length - before;
       for (const [x, p] of [[a, pa], [b, pb], [c, pc]] as const) {
         expect(p.res.status, JSON.stringify(p.body)).toBe(201);
+        expect(p.res.headers.get('idempotent-replayed')).toBeNull();
         expect(p.body).toMatchObject({ orderId: x.orderId, status: 'PENDING', payment: { status: 'not_started', clientAction: null } });
         expect(p.body.payment.retryAt, JSON.stringify(p.body.payment)).toBeTruthy();
         expect(await available(x.p.sku)).toBe(0);
@@ -274,7 +275,8 @@ describe('the breaker', () => {
       expect(sentForC).toBe(0);
       // A retry of the place request (same key and body) answers the same order, holds nothing more.
       const again = await place(body(c), c.c.accessToken, c.key);
-      expect(again.res.status).toBe(200);
+      expect(again.res.status).toBe(201);
+      expect(again.res.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body.orderId).toBe(c.orderId);
       expect(await available(c.p.sku)).toBe(0);
     } finally {
@@ -561,13 +563,15 @@ describe('refunds when the provider fails', () => {
     try {
       const r = await json(`/v1/admin/orders/${o.orderId}/refunds`, jsonInit('POST', { amount: 1500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
       expect(r.res.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.res.headers.get('idempotent-replayed')).toBeNull();
       expect(r.body).toMatchObject({ status: 'PAID', payment: { amountCaptured: { amount: 2000 }, amountRefunded: { amount: 0 } }, refunds: [{ refundId, status: 'pending', amount: { amount: 1500 } }] });
       const steps = await stepsOf(o.orderId);
       expect(steps).toEqual([expect.objectContaining({ kind: 'refund', attempts: 1, lastError: expect.stringContaining('did not answer usefully after retries') })]);
       expect(await stripeMoney(o.pi)).toMatchObject({ received: 2000, refunded: 0 });
       // The same request again: the same refund, nothing new.
       const again = await json(`/v1/admin/orders/${o.orderId}/refunds`, jsonInit('POST', { amount: 1500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
-      expect(again.res.status).toBe(200);
+      expect(again.res.status).toBe(201);
+      expect(again.res.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body.refunds).toHaveLength(1);
       // The pending 1500 is spoken for: at most 500 more.
       await problem(`/v1/admin/orders/${o.orderId}/refunds`, 422, 'REFUND_EXCEEDS_CAPTURED', jsonInit('POST', { amount: 600, reason: 'more' }, { ...h, 'idempotency-key': crypto.randomUUID() }));

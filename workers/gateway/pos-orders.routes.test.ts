@@ -88,6 +88,7 @@ describe('POS agents sell for a customer, paid at the till', () => {
     const body = { userId: c.user.id, items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'POS_CASH' };
     const placed = await place(body, h, key);
     expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.res.headers.get('idempotent-replayed')).toBeNull();
     expect(placed.body).toMatchObject({
       status: 'PAID',
       userId: c.user.id,
@@ -103,7 +104,8 @@ describe('POS agents sell for a customer, paid at the till', () => {
     expect(await orderFor(env, orderId).pendingSteps()).toEqual([]);
     // The same key and body: the same sale, no second commit.
     const again = await place(body, h, key);
-    expect(again.res.status).toBe(200);
+    expect(again.res.status).toBe(201);
+    expect(again.res.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toMatchObject({ orderId, status: 'PAID', version: placed.body.version });
     await problem('/v1/orders', 422, 'IDEMPOTENCY_KEY_REUSED', jsonInit('POST', { ...body, paymentMethod: 'POS_CARD_PRESENT' }, { ...h, 'idempotency-key': key }));
     expect(await levels(p.sku)).toEqual({ onHand: 1, reserved: 0, available: 1 });
@@ -175,8 +177,11 @@ describe('POS agents sell for a customer, paid at the till', () => {
     const h = await posDevice();
     const body = { userId: c.user.id, items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'POS_CASH' };
     const answers = await Promise.all([0, 1, 2].map(() => place(body, h, key)));
-    const statuses = answers.map((a) => a.res.status).sort();
-    expect(statuses, JSON.stringify(answers.map((a) => a.body))).toEqual([200, 200, 201]);
+    const statuses = answers.map((a) => a.res.status);
+    expect(statuses, JSON.stringify(answers.map((a) => a.body))).toEqual([201, 201, 201]);
+    // One of them placed the order; the other two are its replays.
+    expect(answers.filter((a) => a.res.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    expect(answers.filter((a) => a.res.headers.get('idempotent-replayed') === 'true')).toHaveLength(2);
     expect(new Set(answers.map((a) => a.body.orderId)).size).toBe(1);
     expect(answers.every((a) => a.body.status === 'PAID')).toBe(true);
     expect(await eventually(() => levels(p.sku), (l) => l.reserved === 0, 5_000)).toEqual({ onHand: 1, reserved: 0, available: 1 });
@@ -397,11 +402,13 @@ describe('UPI and NETBANKING through Razorpay', () => {
     const body = { items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'UPI' };
     const first = await place(body, bearer(c.accessToken), key);
     expect(first.res.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.res.headers.get('idempotent-replayed')).toBeNull();
     expect(first.body).toMatchObject({ status: 'PENDING', total: { amount: 99800 }, payment: { method: 'UPI', status: 'requires_action' } });
     expect(first.body.payment.clientAction).toEqual({ type: 'razorpay_order', razorpayOrderId: expect.stringMatching(/^order_/), keyId: config.RAZORPAY_KEY_ID });
     expect(first.body.paymentDueAt).toEqual(expect.any(String));
     const again = await place(body, bearer(c.accessToken), key);
-    expect(again.res.status).toBe(200);
+    expect(again.res.status).toBe(201);
+    expect(again.res.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.orderId).toBe(first.body.orderId);
     expect(again.body.payment.clientAction).toEqual(first.body.payment.clientAction);
     await problem('/v1/orders', 422, 'IDEMPOTENCY_KEY_REUSED', jsonInit('POST', { ...body, paymentMethod: 'NETBANKING' }, { ...bearer(c.accessToken), 'idempotency-key': key }));
@@ -418,7 +425,9 @@ describe('UPI and NETBANKING through Razorpay', () => {
     const key = crypto.randomUUID();
     const body = { userId: c.user.id, items: [{ productId: p.productId, qty: 1 }], paymentMethod: 'UPI' };
     const answers = await Promise.all([0, 1, 2].map(() => place(body, bearer(c.accessToken), key)));
-    expect(answers.map((a) => a.res.status).sort(), JSON.stringify(answers.map((a) => a.body))).toEqual([200, 200, 201]);
+    expect(answers.map((a) => a.res.status), JSON.stringify(answers.map((a) => a.body))).toEqual([201, 201, 201]);
+    expect(answers.filter((a) => a.res.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    expect(answers.filter((a) => a.res.headers.get('idempotent-replayed') === 'true')).toHaveLength(2);
     expect(new Set(answers.map((a) => a.body.orderId)).size).toBe(1);
     const orderId = answers[0]!.body.orderId as string;
     const live = (await get(orderId, bearer(c.accessToken))).body;

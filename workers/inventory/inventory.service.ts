@@ -306,7 +306,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       assertWarehouseAccess(mustActor(meta), warehouseId);
       await knownWarehouse(warehouseId);
       const fp = fingerprint({ warehouseId });
-      const after = q.cursor ? decodeCursor<{ sku: string }>(q.cursor, fp).sku : undefined;
+      const after = q.cursor ? decodeCursor<{ sku: string }>(q.cursor, fp, { sku: 'string' }).sku : undefined;
       const skus = await repo.skusIn(deps.readDb(), warehouseId, q.limit, after);
       const page = skus.slice(0, q.limit);
       const items = await Promise.all(page.map(async (sku) => line(sku, await skuLevels(sku), warehouseId)));
@@ -465,7 +465,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       assertWarehouseAccess(mustActor(meta), warehouseId);
       await knownWarehouse(warehouseId);
       const fp = fingerprint({ warehouseId, direction: q.direction, status: q.status ?? null });
-      const after = q.cursor ? decodeCursor<{ at: string; id: string }>(q.cursor, fp) : undefined;
+      const after = q.cursor ? decodeCursor<{ at: string; id: string }>(q.cursor, fp, { at: 'time', id: 'string' }) : undefined;
       const side =
         q.direction === 'out'
           ? eq(stockTransfers.fromWarehouseId, warehouseId)

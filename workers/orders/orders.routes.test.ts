@@ -47,7 +47,9 @@ describe('orders: placing', () => {
     const first = await place(body, c.accessToken, key);
     const again = await place(body, c.accessToken, key);
     expect(first.res.status).toBe(201);
-    expect(again.res.status).toBe(200);
+    expect(first.res.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.res.status).toBe(201);
+    expect(again.res.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.orderId).toBe(first.body.orderId);
     expect(await available(p.sku)).toBe(4);
     await problem('/v1/orders', 422, 'IDEMPOTENCY_KEY_REUSED', jsonInit('POST', { ...body, items: [{ productId: p.productId, quantity: 2 }] }, { ...bearer(c.accessToken), 'idempotency-key': key }));
@@ -61,9 +63,12 @@ describe('orders: placing', () => {
     const body = { items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'CARD' };
     const answers = await Promise.all([0, 1, 2].map(() => place(body, c.accessToken, key)));
     const statuses = answers.map((a) => a.res.status);
-    expect(statuses.filter((st) => st === 201), JSON.stringify(answers.map((a) => [a.res.status, a.body]))).toHaveLength(1);
-    expect(statuses.every((st) => st === 201 || st === 200 || st === 409)).toBe(true);
+    expect(statuses.every((st) => st === 201 || st === 409), JSON.stringify(answers.map((a) => [a.res.status, a.body]))).toBe(true);
     const placed = answers.filter((a) => a.res.status < 300);
+    // One answer placed the order; any other 201 is a replay of it, marked as such.
+    const replayed = placed.map((a) => a.res.headers.get('idempotent-replayed'));
+    expect(replayed.filter((v) => v === null), JSON.stringify(answers.map((a) => [a.res.status, a.body]))).toHaveLength(1);
+    expect(replayed.filter((v) => v === 'true')).toHaveLength(placed.length - 1);
     expect(new Set(placed.map((a) => a.body.orderId)).size).toBe(1);
     expect(new Set(placed.map((a) => paymentIntentOf(a.body))).size).toBe(1);
     expect(await available(p.sku)).toBe(3);
@@ -156,8 +161,10 @@ describe('orders: cancel, refund, fulfil, track', () => {
     const key = crypto.randomUUID();
     const part = await json(url, jsonInit('POST', { amount: 500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
     expect(part.res.status, JSON.stringify(part.body)).toBe(201);
+    expect(part.res.headers.get('idempotent-replayed')).toBeNull();
     const replay = await json(url, jsonInit('POST', { amount: 500, reason: 'scratched' }, { ...h, 'idempotency-key': key }));
-    expect(replay.res.status).toBe(200);
+    expect(replay.res.status).toBe(201);
+    expect(replay.res.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.body.refunds).toHaveLength(1);
     await problem(url, 422, 'REFUND_EXCEEDS_CAPTURED', jsonInit('POST', { amount: 1501, reason: 'too much' }, { ...h, 'idempotency-key': crypto.randomUUID() }));
     await problem(url, 403, 'FORBIDDEN', jsonInit('POST', { amount: 1, reason: 'me' }, { ...bearer(c.accessToken), 'idempotency-key': crypto.randomUUID() }));
@@ -270,13 +277,15 @@ describe('orders: from a cart, and at the till', () => {
     const key = crypto.randomUUID();
     const placed = await place({ cartId, paymentMethod: 'CARD' }, c.accessToken, key);
     expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.res.headers.get('idempotent-replayed')).toBeNull();
     expect(placed.body).toMatchObject({ status: 'PENDING', total: { amount: 2468 }, items: [{ sku: p.sku, quantity: 2 }] });
     expect(await available(p.sku)).toBe(3);
     const closed = await json(`/v1/carts/${cartId}`, { headers: bearer(c.accessToken) });
     expect(closed.body.status ?? closed.body.code).toMatch(/checked_out|CART_CHECKED_OUT/);
     await problem(`/v1/carts/${cartId}/items`, 409, 'CART_CHECKED_OUT', jsonInit('POST', { productId: p.productId, variantId: p.variantId, quantity: 1 }, bearer(c.accessToken)));
     const again = await place({ cartId, paymentMethod: 'CARD' }, c.accessToken, key);
-    expect(again.res.status).toBe(200);
+    expect(again.res.status).toBe(201);
+    expect(again.res.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.orderId).toBe(placed.body.orderId);
     // Another customer cannot order this cart.
     const thief = await newCustomer();

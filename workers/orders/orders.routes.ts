@@ -19,6 +19,11 @@ import {
 
 const problem = (description: string) => ({ description, content: problemContent });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+/** A write's 201, which a replay of its Idempotency-Key answers again (the order as it stands), marked. */
+const created = <T extends z.ZodType>(schema: T, description: string) => ({
+  ...json(schema, `${description}. The same Idempotency-Key and body again answers 201 too, with \`Idempotent-Replayed: true\` and the order as it stands`),
+  headers: { 'Idempotent-Replayed': { description: '`true` on a replay of the Idempotency-Key', schema: { type: 'string' as const, enum: ['true'] } } },
+});
 const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 const auth = [{ bearerAuth: [] }];
 
@@ -34,13 +39,13 @@ export const placeOrderRoute = createRoute({
   middleware: [requires('orders:place')] as const,
   request: { headers: PlaceOrderHeaderSchema, ...body(PlaceOrderBodySchema) },
   responses: {
-    201: json(OrderSchema, 'The order, PENDING (or PAID when paid at the till)'),
-    200: json(OrderSchema, 'The same Idempotency-Key and body again: the order as it stands'),
+    201: created(OrderSchema, 'The order, PENDING (or PAID when paid at the till)'),
     400: problem('Invalid body'),
     401: problem('No valid access token'),
     403: problem('Ordering for someone else without being an agent'),
     404: problem('Unknown cart'),
     409: problem('OUT_OF_STOCK, or the cart was already checked out'),
+    410: problem('The cart was merged into a user\'s cart at login (CART_CLOSED) or expired (CART_EXPIRED)'),
     422: problem('Unknown product or variant, not for sale, quantity limit, method not allowed, CUSTOMER_NOT_FOUND (the userId named is no active account), or the key was used with another body'),
     503: problem('Inventory could not be reached: retry with the same Idempotency-Key'),
   },
@@ -67,7 +72,7 @@ export const getOrderRoute = createRoute({
   security: auth,
   middleware: [requires('orders:read')] as const,
   request: { params: OrderParamSchema },
-  responses: { 200: json(OrderSchema, 'The order'), 400: problem('Invalid id'), 401: problem('No valid access token'), 404: problem('No such order (or not yours)') },
+  responses: { 200: json(OrderSchema, 'The order'), 400: problem('Invalid id'), 401: problem('No valid access token'), 403: problem('A client without orders:read'), 404: problem('No such order (or not yours)') },
 });
 
 export const trackingRoute = createRoute({
@@ -79,7 +84,7 @@ export const trackingRoute = createRoute({
   security: auth,
   middleware: [requires('orders:read')] as const,
   request: { params: OrderParamSchema },
-  responses: { 200: json(TrackingSchema, 'The timeline'), 400: problem('Invalid id'), 401: problem('No valid access token'), 404: problem('No such order (or not yours)') },
+  responses: { 200: json(TrackingSchema, 'The timeline'), 400: problem('Invalid id'), 401: problem('No valid access token'), 403: problem('A client without orders:read'), 404: problem('No such order (or not yours)') },
 });
 
 export const cancelOrderRoute = createRoute({
@@ -111,8 +116,7 @@ export const fulfilRoute = createRoute({
   middleware: [requires('orders:fulfil')] as const,
   request: { params: OrderParamSchema, headers: IdempotencyHeaderSchema, ...body(FulfilmentBodySchema) },
   responses: {
-    201: json(OrderSchema, 'The order with the new shipment'),
-    200: json(OrderSchema, 'A replay of the same Idempotency-Key and body'),
+    201: created(OrderSchema, 'The order with the new shipment'),
     400: problem('Invalid request'),
     401: problem('No valid access token'),
     403: problem('Not bound to this warehouse'),
@@ -132,8 +136,7 @@ export const refundRoute = createRoute({
   middleware: [requires('orders:refund')] as const,
   request: { params: OrderParamSchema, headers: IdempotencyHeaderSchema, ...body(RefundBodySchema) },
   responses: {
-    201: json(OrderSchema, 'The order with the refund (pending until the provider confirms)'),
-    200: json(OrderSchema, 'A replay of the same Idempotency-Key and body'),
+    201: created(OrderSchema, 'The order with the refund (pending until the provider confirms)'),
     400: problem('Invalid request'),
     401: problem('No valid access token'),
     403: problem('Not an admin'),

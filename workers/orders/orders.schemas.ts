@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MoneySchema } from '../../shared/http/money';
 
 /** Public DTOs of the orders context (never the object's storage or the projection's rows). */
 
@@ -56,7 +57,7 @@ export const PlaceOrderBodySchema = z
   });
 export type PlaceOrderBody = z.infer<typeof PlaceOrderBodySchema>;
 
-const Money = z.object({ amount: z.number().int(), currency: z.string().length(3) }).openapi('Money');
+const Money = MoneySchema;
 
 export const OrderItemSchema = z
   .object({
@@ -114,7 +115,8 @@ export const OrderSchema = z
       method: z.enum(PAYMENT_METHOD_VALUES),
       status: z.string(),
       amountCaptured: Money,
-      amountRefunded: Money.openapi({ description: 'Refunds that succeeded' }),
+      /** Refunds that succeeded. */
+      amountRefunded: Money,
       clientAction: ClientActionSchema.nullable(),
       failure: z.object({ code: z.string(), message: z.string() }).nullable(),
       retryAt: z.string().nullable().openapi({ description: 'When the provider could not be reached: when the saga asks again' }),

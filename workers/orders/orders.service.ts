@@ -449,7 +449,7 @@ export function makeOrdersService(deps: OrdersDeps) {
 
   async function list(filter: Parameters<typeof listOrders>[1], q: { limit: number; cursor?: string | undefined }) {
     const fp = fingerprint(filter);
-    const after = q.cursor ? decodeCursor<{ c: string; i: string }>(q.cursor, fp) : undefined;
+    const after = q.cursor ? decodeCursor<{ c: string; i: string }>(q.cursor, fp, { c: 'time', i: 'string' }) : undefined;
     const position: ListPosition | undefined = after ? { createdAt: after.c, id: after.i } : undefined;
     const rows = await listOrders(deps.readDb(), filter, q.limit, position);
     const page = rows.slice(0, q.limit);

@@ -14,7 +14,7 @@ export async function listUsers(q: AdminUserListQuery, deps: AuthDeps): Promise<
   const emailPrefix = q.email ? (normaliseEmail(q.email) ?? q.email.trim().toLowerCase()) : undefined;
   const filters = { role: q.role, status: q.status, emailPrefix };
   const fp = fingerprint(filters);
-  const after = q.cursor ? decodeCursor<{ t: string; id: string }>(q.cursor, fp) : undefined;
+  const after = q.cursor ? decodeCursor<{ t: string; id: string }>(q.cursor, fp, { t: 'time', id: 'string' }) : undefined;
   const rows = await repo.listUsers(deps.readDb(), { ...filters, limit: q.limit, after: after ? { createdAt: new Date(after.t), id: after.id } : undefined });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
