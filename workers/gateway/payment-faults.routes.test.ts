@@ -349,7 +349,7 @@ describe('Stripe webhooks out of order, replayed or altered', () => {
     expect(await stepsOf(s.orderId)).toEqual([]);
   });
 
-  it('after a decline the order is PAYMENT_FAILED ("final for the order", docs/orders.md) but its PaymentIntent stays payable: it must be cancelled at Stripe so the shopper\'s retry in Stripe.js cannot charge a card for an order that will never ship', async () => {
+  it('after a decline the order is PAYMENT_FAILED ("final for the order", docs/orders.md) and its PaymentIntent is cancelled at Stripe, so the shopper\'s retry in Stripe.js cannot charge a card for an order that will never ship', async () => {
     const s = await shopper(3);
     const placed = await place({ items: [{ productId: s.p.productId, quantity: 1 }], paymentMethod: 'CARD' }, s.c.accessToken, s.key);
     const pi = paymentIntentOf(placed.body);
