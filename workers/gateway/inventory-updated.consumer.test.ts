@@ -4,13 +4,14 @@ import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
-import { InventoryUpdated, type EventEnvelope } from '../../shared/events';
+import type { EventEnvelope } from '../../shared/events';
 import { syncVariantAvailability } from '../catalog';
 import { projectedAvailable } from '../inventory';
 import worker from './index';
 import { EVENTS_QUEUE } from './queues';
 import { generations } from './services';
 import { rows } from '../../test/support/db';
+import { availableQty, inventoryUpdated, newVariant, stockProjection } from '../../test/support/stock';
 
 /** The stock projection's consumer (inventory.updated → stock_levels) and the catalog's follower (product_variants.available_qty), through the Worker's queue handler. */
 let seq = 0;
@@ -26,29 +27,6 @@ async function deliver(...events: EventEnvelope[]) {
 let wh1: string;
 let wh2: string;
 
-/** A draft product (kept out of listings) with one variant whose SKU only this test uses. */
-async function newVariant(): Promise<string> {
-  const tag = crypto.randomUUID().slice(0, 8);
-  const sku = `TEST-PROJ-${tag}`;
-  await rows(sql`insert into products (id, slug, name, brand_id, category_id, status, currency, price_min, price_max)
-                 select ${`prd_test${tag}`}, ${`test-projection-${tag}`}, 'Projection test', brand_id, category_id, 'draft', currency, 100, 100
-                   from products limit 1`);
-  await rows(sql`insert into product_variants (id, product_id, sku, name, price, currency, available_qty)
-                 values (${`var_test${tag}`}, ${`prd_test${tag}`}, ${sku}, 'Default', 100, 'USD', 0)`);
-  return sku;
-}
-
-const updated = (sku: string, aggregateVersion: number, levels: { warehouseId: string; onHand: number; reserved: number }[], shard = 0) =>
-  InventoryUpdated.create(
-    { sku, shard, levels: levels.map((l) => ({ ...l, sku, shard, available: l.onHand - l.reserved })) },
-    { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
-  );
-
-const projection = (sku: string) =>
-  rows<{ warehouse_id: string; on_hand: number; reserved: number; version: string }>(
-    sql`select warehouse_id, on_hand, reserved, version::text as version from stock_levels where sku = ${sku} order by warehouse_id`,
-  );
-const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
 
 beforeAll(async () => {
   const found = await rows<{ id: string }>(sql`select id from warehouses order by id limit 2`);
@@ -57,15 +35,15 @@ beforeAll(async () => {
 
 describe('inventory.updated → stock projection', () => {
   it('upserts stock_levels per warehouse and recomputes the variant available_qty', async () => {
-    const sku = await newVariant();
-    const e = updated(sku, 1, [
+    const sku = await newVariant('proj');
+    const e = inventoryUpdated(sku, 1, [
       { warehouseId: wh1, onHand: 10, reserved: 2 },
       { warehouseId: wh2, onHand: 1, reserved: 3 }, // oversold there: counts as 0, not −2
     ]);
     const result = await deliver(e);
     expect(result.explicitAcks).toHaveLength(1);
     expect(result.retryMessages).toEqual([]);
-    expect(await projection(sku)).toEqual([
+    expect(await stockProjection(sku)).toEqual([
       { warehouse_id: wh1, on_hand: 10, reserved: 2, version: '1' },
       { warehouse_id: wh2, on_hand: 1, reserved: 3, version: '1' },
     ].sort((a, b) => a.warehouse_id.localeCompare(b.warehouse_id)));
@@ -78,11 +56,11 @@ describe('inventory.updated → stock projection', () => {
   });
 
   it('changes nothing for a duplicate event id, nor for an older version after a newer one', async () => {
-    const sku = await newVariant();
-    const v1 = updated(sku, 1, [{ warehouseId: wh1, onHand: 10, reserved: 0 }]);
-    const v2 = updated(sku, 2, [{ warehouseId: wh1, onHand: 4, reserved: 1 }]);
+    const sku = await newVariant('proj');
+    const v1 = inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 10, reserved: 0 }]);
+    const v2 = inventoryUpdated(sku, 2, [{ warehouseId: wh1, onHand: 4, reserved: 1 }]);
     await deliver(v2);
-    const after = await projection(sku);
+    const after = await stockProjection(sku);
     expect(after).toEqual([{ warehouse_id: wh1, on_hand: 4, reserved: 1, version: '2' }]);
     expect(await availableQty(sku)).toBe(3);
 
@@ -91,18 +69,18 @@ describe('inventory.updated → stock projection', () => {
     expect((await deliver(replay, v2)).explicitAcks).toHaveLength(2);
     // An older version arriving late: acked, but the projection stays at version 2.
     expect((await deliver(v1)).explicitAcks).toHaveLength(1);
-    expect(await projection(sku)).toEqual(after);
+    expect(await stockProjection(sku)).toEqual(after);
     expect(await availableQty(sku)).toBe(3);
   });
 
   it('keeps versions per shard and projects the sum over the shards', async () => {
-    const sku = await newVariant();
-    await deliver(updated(sku, 5, [{ warehouseId: wh1, onHand: 6, reserved: 1 }], 0));
-    await deliver(updated(sku, 1, [{ warehouseId: wh1, onHand: 4, reserved: 0 }], 1)); // shard 1 counts from 1
-    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 10, reserved: 1, version: '6' }]);
-    await deliver(updated(sku, 4, [{ warehouseId: wh1, onHand: 0, reserved: 0 }], 0)); // stale for shard 0
-    await deliver(updated(sku, 2, [{ warehouseId: wh1, onHand: 2, reserved: 0 }], 1));
-    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 8, reserved: 1, version: '7' }]);
+    const sku = await newVariant('proj');
+    await deliver(inventoryUpdated(sku, 5, [{ warehouseId: wh1, onHand: 6, reserved: 1 }], 0));
+    await deliver(inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 4, reserved: 0 }], 1)); // shard 1 counts from 1
+    expect(await stockProjection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 10, reserved: 1, version: '6' }]);
+    await deliver(inventoryUpdated(sku, 4, [{ warehouseId: wh1, onHand: 0, reserved: 0 }], 0)); // stale for shard 0
+    await deliver(inventoryUpdated(sku, 2, [{ warehouseId: wh1, onHand: 2, reserved: 0 }], 1));
+    expect(await stockProjection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 8, reserved: 1, version: '7' }]);
     expect(await availableQty(sku)).toBe(7);
   });
 
@@ -110,31 +88,31 @@ describe('inventory.updated → stock projection', () => {
   // deriving one sum from rows the other has not committed yet left the sum stale for good (seen on
   // PostgreSQL 15; PGlite serialises its one connection and cannot show it).
   it('batches delivered at once, one per shard: the projected sum is the sum of the shards after every round', async () => {
-    const sku = await newVariant();
+    const sku = await newVariant('proj');
     const shards = [0, 1, 2, 3];
     for (let round = 1; round <= 6; round++) {
       const onHand = (shard: number) => 10 * round + shard;
-      const results = await Promise.all(shards.map((shard) => deliver(updated(sku, round, [{ warehouseId: wh1, onHand: onHand(shard), reserved: 0 }], shard))));
+      const results = await Promise.all(shards.map((shard) => deliver(inventoryUpdated(sku, round, [{ warehouseId: wh1, onHand: onHand(shard), reserved: 0 }], shard))));
       expect(results.map((r) => r.explicitAcks.length)).toEqual([1, 1, 1, 1]);
       const want = shards.reduce((s, shard) => s + onHand(shard), 0);
-      expect(await projection(sku), `round ${round}`).toEqual([{ warehouse_id: wh1, on_hand: want, reserved: 0, version: String(round * shards.length) }]);
+      expect(await stockProjection(sku), `round ${round}`).toEqual([{ warehouse_id: wh1, on_hand: want, reserved: 0, version: String(round * shards.length) }]);
       expect(await availableQty(sku), `round ${round}`).toBe(want);
     }
   });
 
   it('batches delivered at once, one per warehouse: available_qty is the sum of the warehouses after every round', async () => {
-    const sku = await newVariant();
+    const sku = await newVariant('proj');
     for (let round = 1; round <= 6; round++) {
-      const a = updated(sku, 2 * round - 1, [{ warehouseId: wh1, onHand: 10 * round, reserved: 0 }]);
-      const b = updated(sku, 2 * round, [{ warehouseId: wh2, onHand: 10 * round + 1, reserved: 0 }]);
+      const a = inventoryUpdated(sku, 2 * round - 1, [{ warehouseId: wh1, onHand: 10 * round, reserved: 0 }]);
+      const b = inventoryUpdated(sku, 2 * round, [{ warehouseId: wh2, onHand: 10 * round + 1, reserved: 0 }]);
       await Promise.all([deliver(a), deliver(b)]);
       expect(await availableQty(sku), `round ${round}`).toBe(20 * round + 1);
     }
   });
 
   it('the catalog follower reads the sum under the SKU lock: one that read before another event was applied cannot overwrite the later sum', async () => {
-    const sku = await newVariant();
-    await deliver(updated(sku, 1, [{ warehouseId: wh1, onHand: 5, reserved: 0 }]));
+    const sku = await newVariant('proj');
+    await deliver(inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 5, reserved: 0 }]));
     expect(await availableQty(sku)).toBe(5);
     const provider = new DbProvider(readConfig(env));
     const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -152,7 +130,7 @@ describe('inventory.updated → stock projection', () => {
       });
       await read;
       // Meanwhile another invocation applies a newer event for the other warehouse, projection and follower.
-      const other = deliver(updated(sku, 2, [{ warehouseId: wh2, onHand: 7, reserved: 0 }]));
+      const other = deliver(inventoryUpdated(sku, 2, [{ warehouseId: wh2, onHand: 7, reserved: 0 }]));
       await Promise.race([other, sleep(250)]);
       release();
       await Promise.all([slow, other]);
@@ -164,12 +142,12 @@ describe('inventory.updated → stock projection', () => {
   });
 
   it('acks a level for a warehouse Postgres does not know without projecting it', async () => {
-    const sku = await newVariant();
-    const e = updated(sku, 1, [
+    const sku = await newVariant('proj');
+    const e = inventoryUpdated(sku, 1, [
       { warehouseId: 'wh_unknown', onHand: 5, reserved: 0 },
       { warehouseId: wh1, onHand: 2, reserved: 0 },
     ]);
     expect((await deliver(e)).explicitAcks).toHaveLength(1);
-    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 2, reserved: 0, version: '1' }]);
+    expect(await stockProjection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 2, reserved: 0, version: '1' }]);
   });
 });

@@ -22,7 +22,7 @@ import { toHex } from '../../shared/kernel/hex';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { rows } from '../../test/support/db';
 import { json, problem } from '../../test/support/http';
-import { admin, available, emulator, eventually, paymentIntentOf, STRIPE, stockedProduct } from '../../test/support/orders';
+import { admin, available, emulator, eventually, paymentIntentOf, signStripe, STRIPE, stockedProduct } from '../../test/support/orders';
 import worker from './index';
 
 const config = readConfig(env);
@@ -105,10 +105,6 @@ const razorpayPaymentsOf = async (rzpOrder: string): Promise<any[]> => (await ra
 async function hmacHex(secret: string, text: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   return toHex(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text))));
-}
-/** Signs a Stripe event body as Stripe does, at time `t` (seconds). */
-async function signStripe(body: string, t = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
-  return { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${await hmacHex(config.STRIPE_WEBHOOK_SECRET!, `${t}.${body}`)}` };
 }
 async function signRazorpay(body: string, eventId: string): Promise<Record<string, string>> {
   return { 'content-type': 'application/json', 'x-razorpay-signature': await hmacHex(config.RAZORPAY_WEBHOOK_SECRET!, body), 'x-razorpay-event-id': eventId };

@@ -12,12 +12,13 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InventoryDurableObject } from '../../durable-objects/inventory/inventory.do';
 import { allocate } from '../../durable-objects/inventory/inventory.logic';
 import { inventoryFor, offlineSaleOnShards } from '../../durable-objects/inventory/inventory.stub';
-import { InventoryLowStock, InventoryUpdated, ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapshot } from '../../shared/events';
+import { InventoryLowStock, ORDER_EVENTS, type EventEnvelope, type OrderEventType, type OrderSnapshot } from '../../shared/events';
 import { encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import { newId } from '../../shared/kernel/ids';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { json } from '../../test/support/http';
 import { rows } from '../../test/support/db';
+import { availableQty, inventoryUpdated, newVariant, stockProjection } from '../../test/support/stock';
 import { admin, eventually, staffSession, stockedProduct } from '../../test/support/orders';
 import worker from './index';
 import { EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE } from './queues';
@@ -49,29 +50,6 @@ beforeAll(async () => {
   whByCode = Object.fromEntries(found.map((w) => [w.code, w.id]));
 });
 
-/** A draft product with one variant whose SKU only this test uses (Postgres only, no object). */
-async function newVariant(): Promise<string> {
-  const tag = crypto.randomUUID().slice(0, 8);
-  const sku = `TEST-EDGE-${tag}`;
-  await rows(sql`insert into products (id, slug, name, brand_id, category_id, status, currency, price_min, price_max)
-                 select ${`prd_edge${tag}`}, ${`test-edge-${tag}`}, 'Edge test', brand_id, category_id, 'draft', currency, 100, 100
-                   from products limit 1`);
-  await rows(sql`insert into product_variants (id, product_id, sku, name, price, currency, available_qty)
-                 values (${`var_edge${tag}`}, ${`prd_edge${tag}`}, ${sku}, 'Default', 100, 'USD', 0)`);
-  return sku;
-}
-
-const updated = (sku: string, aggregateVersion: number, levels: { warehouseId: string; onHand: number; reserved: number }[], shard = 0) =>
-  InventoryUpdated.create(
-    { sku, shard, levels: levels.map((l) => ({ ...l, sku, shard, available: l.onHand - l.reserved })) },
-    { correlationId: `req_${crypto.randomUUID()}`, source: 'inventory', subject: sku, aggregateVersion },
-  );
-
-const projection = (sku: string) =>
-  rows<{ warehouse_id: string; on_hand: number; reserved: number; version: string }>(
-    sql`select warehouse_id, on_hand, reserved, version::text as version from stock_levels where sku = ${sku} order by warehouse_id`,
-  );
-const availableQty = async (sku: string) => (await rows<{ q: number }>(sql`select available_qty as q from product_variants where sku = ${sku}`))[0]!.q;
 const deadLetter = async (eventId: string) =>
   (await rows<{ queue: string; status: string; error: string }>(sql`select queue, status, error from dead_letters where event_id = ${eventId}`))[0];
 
@@ -104,14 +82,14 @@ const waitProjected = (sku: string, warehouseId: string, ok: (r: { on_hand: numb
 
 describe('inventory.updated on the queue: order, duplicates, malformed messages', () => {
   it('out of order and duplicated, in one batch and across batches: the projection ends at the newest version per warehouse and never goes back', async () => {
-    const sku = await newVariant();
-    const e1 = updated(sku, 1, [{ warehouseId: wh1, onHand: 10, reserved: 0 }]);
-    const e2 = updated(sku, 2, [{ warehouseId: wh1, onHand: 7, reserved: 1 }]);
-    const e3 = updated(sku, 3, [
+    const sku = await newVariant('edge');
+    const e1 = inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 10, reserved: 0 }]);
+    const e2 = inventoryUpdated(sku, 2, [{ warehouseId: wh1, onHand: 7, reserved: 1 }]);
+    const e3 = inventoryUpdated(sku, 3, [
       { warehouseId: wh1, onHand: 4, reserved: 2 },
       { warehouseId: wh2, onHand: 3, reserved: 0 },
     ]);
-    const e4 = updated(sku, 4, [{ warehouseId: wh2, onHand: 1, reserved: 0 }]);
+    const e4 = inventoryUpdated(sku, 4, [{ warehouseId: wh2, onHand: 1, reserved: 0 }]);
     const first = await deliver(EVENTS_QUEUE, [e3, e1, e3, e2]);
     expect(first.explicitAcks).toHaveLength(4);
     expect(first.retried).toBe(0);
@@ -119,12 +97,12 @@ describe('inventory.updated on the queue: order, duplicates, malformed messages'
       { warehouse_id: wh1, on_hand: 4, reserved: 2, version: '3' },
       { warehouse_id: wh2, on_hand: 3, reserved: 0, version: '3' },
     ].sort((a, b) => a.warehouse_id.localeCompare(b.warehouse_id));
-    expect(await projection(sku)).toEqual(want3);
+    expect(await stockProjection(sku)).toEqual(want3);
     expect(await availableQty(sku)).toBe(5);
 
     const second = await deliver(EVENTS_QUEUE, [e2, e4, e1, e4, e3]);
     expect(second.explicitAcks).toHaveLength(5);
-    expect(await projection(sku)).toEqual(want3.map((r) => (r.warehouse_id === wh2 ? { ...r, on_hand: 1, version: '4' } : r)));
+    expect(await stockProjection(sku)).toEqual(want3.map((r) => (r.warehouse_id === wh2 ? { ...r, on_hand: 1, version: '4' } : r)));
     expect(await availableQty(sku)).toBe(3);
     // Each consumer claimed each event once.
     expect(await rows(sql`select consumer, count(*)::int as n from processed_events where event_id in (${e1.id}, ${e2.id}, ${e3.id}, ${e4.id}) group by consumer order by consumer`)).toEqual([
@@ -134,11 +112,11 @@ describe('inventory.updated on the queue: order, duplicates, malformed messages'
   });
 
   it('bad data, an unknown (newer) envelope version and a non-envelope in the middle of a batch: dead-lettered at once and acked; the valid ones around them applied', async () => {
-    const sku = await newVariant();
-    const good1 = updated(sku, 1, [{ warehouseId: wh1, onHand: 9, reserved: 0 }]);
-    const good2 = updated(sku, 2, [{ warehouseId: wh1, onHand: 6, reserved: 0 }]);
-    const badData = { ...updated(sku, 5, [{ warehouseId: wh1, onHand: 1, reserved: 0 }]), data: { sku, shard: 0, levels: [] } };
-    const v2 = { ...updated(sku, 6, [{ warehouseId: wh1, onHand: 2, reserved: 0 }]), version: 2 };
+    const sku = await newVariant('edge');
+    const good1 = inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 9, reserved: 0 }]);
+    const good2 = inventoryUpdated(sku, 2, [{ warehouseId: wh1, onHand: 6, reserved: 0 }]);
+    const badData = { ...inventoryUpdated(sku, 5, [{ warehouseId: wh1, onHand: 1, reserved: 0 }]), data: { sku, shard: 0, levels: [] } };
+    const v2 = { ...inventoryUpdated(sku, 6, [{ warehouseId: wh1, onHand: 2, reserved: 0 }]), version: 2 };
     const notEnvelope = { hello: 'world', subject: sku };
     const r = await deliver(EVENTS_QUEUE, [good1, badData, v2, notEnvelope, good2]);
     expect(r.explicitAcks).toHaveLength(5);
@@ -146,7 +124,7 @@ describe('inventory.updated on the queue: order, duplicates, malformed messages'
     expect(await deadLetter(badData.id)).toMatchObject({ queue: EVENTS_QUEUE, status: 'open', error: expect.stringMatching(/^invalid_data/) });
     expect(await deadLetter(v2.id)).toMatchObject({ queue: EVENTS_QUEUE, status: 'open', error: expect.stringMatching(/^unknown_type: unknown event type inventory.updated@2/) });
     expect(await deadLetter(`msg:${r.ids[3]}`)).toMatchObject({ error: expect.stringMatching(/^invalid_envelope/) });
-    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 6, reserved: 0, version: '2' }]);
+    expect(await stockProjection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 6, reserved: 0, version: '2' }]);
     expect(await availableQty(sku)).toBe(6);
   });
 
@@ -154,12 +132,12 @@ describe('inventory.updated on the queue: order, duplicates, malformed messages'
   // acked, "retrying never helps". An inventory.updated without aggregateVersion can never be
   // projected; it was retried 5 times before the DLQ (until 0.3.13: now invalid_envelope).
   it('an inventory.updated without aggregateVersion is dead-lettered at once, not retried, and does not hold up the batch', async () => {
-    const sku = await newVariant();
+    const sku = await newVariant('edge');
     // A producer cannot build one (create refuses it): a foreign or hand-made message.
-    const { aggregateVersion: _dropped, ...noVersion } = updated(sku, 9, [{ warehouseId: wh1, onHand: 50, reserved: 0 }]);
-    const good = updated(sku, 1, [{ warehouseId: wh1, onHand: 2, reserved: 0 }]);
+    const { aggregateVersion: _dropped, ...noVersion } = inventoryUpdated(sku, 9, [{ warehouseId: wh1, onHand: 50, reserved: 0 }]);
+    const good = inventoryUpdated(sku, 1, [{ warehouseId: wh1, onHand: 2, reserved: 0 }]);
     const r = await deliver(EVENTS_QUEUE, [noVersion, good]);
-    expect(await projection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 2, reserved: 0, version: '1' }]);
+    expect(await stockProjection(sku)).toEqual([{ warehouse_id: wh1, on_hand: 2, reserved: 0, version: '1' }]);
     expect(r.retried, 'retried although it can never be applied').toBe(0);
     expect(r.explicitAcks).toHaveLength(2);
     expect(await deadLetter(noVersion.id)).toMatchObject({ queue: EVENTS_QUEUE, status: 'open' });

@@ -22,7 +22,7 @@ import { newId } from '../../shared/kernel/ids';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { answer, type Answer } from '../../test/support/concurrency';
 import { call, json } from '../../test/support/http';
-import { admin, available, emulator, eventually, paymentIntentOf, stockedProduct } from '../../test/support/orders';
+import { admin, available, emulator, eventually, paymentIntentOf, signStripe, stockedProduct } from '../../test/support/orders';
 import { productWith, type FixtureProduct } from '../../test/support/products';
 
 const config = readConfig(env);
@@ -48,14 +48,6 @@ async function shiftClock(stub: DurableObjectStub, ms: number) {
   await runInDurableObject(stub, (o: unknown) => {
     (o as Clocked).clock = { now: () => new Date(Date.now() + ms) };
   });
-}
-
-/** Signs a Stripe event body as Stripe does (t=…,v1=HMAC-SHA256(secret, `${t}.${body}`)). */
-async function signStripe(body: string): Promise<Record<string, string>> {
-  const t = Math.floor(Date.now() / 1000);
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(config.STRIPE_WEBHOOK_SECRET!), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const sig = [...new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${t}.${body}`)))].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}` };
 }
 
 /** A placed CARD order of `quantity` units (of `units` in stock), not paid yet. */
