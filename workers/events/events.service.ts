@@ -69,7 +69,6 @@ export function makeEventsService(deps: EventsDeps) {
       const { limit, cursor, ...filters } = q;
       const fp = fingerprint(filters);
       const after = cursor ? decodeCursor<{ id: string }>(cursor, fp, { id: 'string' }) : undefined;
-      if (after && typeof after.id !== 'string') throw new AppError('INVALID_CURSOR');
       const rows = await repo.findDeadLetters(deps.readDb() as AnyDb, filters, limit, after?.id);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
