@@ -43,8 +43,14 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
       return o.change === 'cod_collected' ? [captured()] : [];
     case 'order.payment_failed':
       return [{ action: 'order.payment.failed', outcome: 'failure', actor: { kind: 'system', id: null }, target, data: { ...base, method: o.payment.method } }];
-    case 'order.cancelled':
-      return [{ action: 'order.cancelled', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, reason: o.cancelReason, refundPending: o.refunds.filter((r) => r.status === 'pending').reduce((s, r) => s + r.amount, 0) } }];
+    case 'order.cancelled': {
+      const cancelled: AuditEntry = { action: 'order.cancelled', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, reason: o.cancelReason, refundPending: o.refunds.filter((r) => r.status === 'pending').reduce((s, r) => s + r.amount, 0) } };
+      // Cancelling a paid order requests its refund in the same change: that money movement is on
+      // the trail too, as a late payment's refund is (the two orders of a cancel racing a payment
+      // then leave the same rows).
+      const refund = o.refunds.find((r) => r.refundId === `${o.orderId}-cancel`);
+      return refund ? [cancelled, { action: 'order.refund.requested', outcome: 'success', actor: actorOf(refund.requestedBy), target, data: { ...base, refundId: refund.refundId, amount: refund.amount, reason: refund.reason } }] : [cancelled];
+    }
     case 'order.shipped':
     case 'order.partially_shipped': {
       const last = o.shipments[o.shipments.length - 1];
