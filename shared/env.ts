@@ -67,6 +67,12 @@ export const ConfigSchema = z.object({
   /** Retries after the first try, on retryable failures only (network, timeout, 5xx, 429). */
   PAYMENT_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(3),
   PAYMENT_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  /**
+   * Wall time one provider call may take with its retries: no retry starts that could end past it
+   * (docs/payments.md). A request that starts a payment (placing an order, a webhook's capture)
+   * answers within about this long when the provider hangs; the order's alarm retries later.
+   */
+  PAYMENT_CALL_BUDGET_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** Consecutive retryable failures that open a provider's circuit breaker. */
   PAYMENT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
   /** How long an open breaker fails fast before letting one probe through (half-open). */

@@ -162,6 +162,18 @@ describe('CARD via Stripe PaymentIntents', () => {
     expect(apiCalls(stripe, '/v1/payment_intents')).toBe(sent);
   });
 
+  it('a hung Stripe is tried only as often as the call budget allows (PAYMENT_CALL_BUDGET_MS)', async () => {
+    // 400 ms per try, 1,000 ms for the call: after two timed-out tries (about 800 ms) a third could
+    // end past the budget, so it is not started and the step is left to the saga's alarm.
+    const env = { ...testEnv(), sleep: async () => undefined };
+    const s = strategyFor('CARD', { ...config, retry: { ...config.retry, budgetMs: 1000, attemptTimeoutMs: 400 }, breaker: { threshold: 10, cooldownMs: 60_000 } }, env);
+    const before = apiCalls(stripe, '/v1/payment_intents');
+    stripe.faults.set({ delays: [{ ms: 700, times: 4, match: 'POST /v1/payment_intents' }] });
+    const err = await s.begin(card()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'retries_exhausted', outcome: 'unknown' });
+    expect(apiCalls(stripe, '/v1/payment_intents') - before).toBe(2);
+  });
+
   it('reconciliation settles an attempt whose begin timed out, by providerRef or by attempt id', async () => {
     const env = testEnv();
     const service = makePaymentsService({

@@ -13,7 +13,7 @@ export interface PaymentsConfig {
   stripeWebhookSecret?: string;
   razorpay?: RazorpaySettings;
   razorpayWebhookSecret?: string;
-  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number };
+  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; budgetMs?: number; attemptTimeoutMs?: number };
   breaker: BreakerOptions;
 }
 
@@ -25,7 +25,13 @@ export function paymentsConfig(c: Config): PaymentsConfig {
       ? { razorpay: { keyId: c.RAZORPAY_KEY_ID, keySecret: c.RAZORPAY_KEY_SECRET, apiBase: c.RAZORPAY_API_BASE, timeoutMs: c.PAYMENT_TIMEOUT_MS } }
       : {}),
     ...(c.RAZORPAY_WEBHOOK_SECRET ? { razorpayWebhookSecret: c.RAZORPAY_WEBHOOK_SECRET } : {}),
-    retry: { maxRetries: c.PAYMENT_MAX_RETRIES, baseDelayMs: c.PAYMENT_RETRY_BASE_MS, maxDelayMs: Math.max(c.PAYMENT_RETRY_BASE_MS, 4000) },
+    retry: {
+      maxRetries: c.PAYMENT_MAX_RETRIES,
+      baseDelayMs: c.PAYMENT_RETRY_BASE_MS,
+      maxDelayMs: Math.max(c.PAYMENT_RETRY_BASE_MS, 4000),
+      budgetMs: c.PAYMENT_CALL_BUDGET_MS,
+      attemptTimeoutMs: c.PAYMENT_TIMEOUT_MS,
+    },
     breaker: { threshold: c.PAYMENT_BREAKER_THRESHOLD, cooldownMs: c.PAYMENT_BREAKER_COOLDOWN_MS },
   };
 }
@@ -44,7 +50,7 @@ export const realResilienceEnv: ResilienceEnv = { ticker: { nowMs: () => Date.no
 const cache = new Map<string, PaymentStrategy>();
 
 function resilienceFor(key: string, config: PaymentsConfig, env: ResilienceEnv): Resilience {
-  const retry: RetryPolicy = { ...config.retry, random: env.random, sleep: env.sleep };
+  const retry: RetryPolicy = { ...config.retry, random: env.random, sleep: env.sleep, nowMs: () => env.ticker.nowMs() };
   return { breaker: (env.breakerFor ?? isolateBreaker)(key, config.breaker, env.ticker), retry };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, CircuitBreaker, PaymentUnavailableError, ProviderFailure, withResilience, type Resilience } from './resilience';
 
-function harness(opts: { maxRetries?: number; threshold?: number; cooldownMs?: number; random?: number } = {}) {
+function harness(opts: { maxRetries?: number; threshold?: number; cooldownMs?: number; random?: number; budgetMs?: number; attemptTimeoutMs?: number } = {}) {
   let now = 1_000_000;
   const sleeps: number[] = [];
   const ticker = { nowMs: () => now };
@@ -16,6 +16,8 @@ function harness(opts: { maxRetries?: number; threshold?: number; cooldownMs?: n
         sleeps.push(ms);
         now += ms;
       },
+      nowMs: () => now,
+      ...(opts.budgetMs === undefined ? {} : { budgetMs: opts.budgetMs, attemptTimeoutMs: opts.attemptTimeoutMs ?? 0 }),
     },
   };
   return { r, sleeps, advance: (ms: number) => (now += ms) };
@@ -78,6 +80,31 @@ describe('withResilience', () => {
     expect(calls).toBe(4);
     expect(err).toBeInstanceOf(PaymentUnavailableError);
     expect(err).toMatchObject({ reason: 'retries_exhausted', outcome: 'unknown', code: 'PAYMENT_PROVIDER_UNAVAILABLE', status: 503 });
+  });
+
+  it('starts no retry that could end past the call budget: a hung provider costs one timeout, not four', async () => {
+    // Each try times out after 8 s (the clock moves as the try "waits"); the budget is 10 s.
+    const { r, sleeps, advance } = harness({ maxRetries: 3, threshold: 10, budgetMs: 10_000, attemptTimeoutMs: 8000 });
+    let calls = 0;
+    const err = await withResilience('p', r, () => {
+      calls++;
+      advance(8000);
+      return fail('timeout')();
+    }).catch((e: unknown) => e);
+    expect(calls).toBe(1);
+    expect(sleeps).toEqual([]);
+    expect(err).toMatchObject({ reason: 'retries_exhausted', outcome: 'unknown' });
+
+    // Fast failures (a 503 answered in 50 ms) still get every retry inside the same budget.
+    calls = 0;
+    const out = await withResilience('p', r, async () => {
+      calls++;
+      advance(50);
+      if (calls < 4) throw new ProviderFailure('server', '503');
+      return 'ok';
+    });
+    expect(out).toBe('ok');
+    expect(calls).toBe(4);
   });
 
   it('reports not_sent when every failure was a 429', async () => {

@@ -160,6 +160,17 @@ export interface RetryPolicy {
   /** [0, 1), injected so tests are deterministic. */
   random: () => number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Wall time one call may take with its retries (undefined: no bound). A retry is not started when
+   * the time spent, the backoff before it and one more try (`attemptTimeoutMs`) would pass it: the
+   * caller then gets PaymentUnavailableError('retries_exhausted') at once, and the saga's alarm
+   * retries the step later with the same idempotency key.
+   */
+  budgetMs?: number;
+  /** How long one try may take (the HTTP timeout of one provider call). */
+  attemptTimeoutMs?: number;
+  /** The clock the budget is read from (the breaker's ticker). */
+  nowMs?: () => number;
 }
 
 /** Exponential backoff with "equal jitter": half the step fixed, half random; Retry-After honoured up to the cap. */
@@ -182,6 +193,8 @@ export interface Resilience {
 export async function withResilience<T>(provider: string, r: Resilience, call: (attempt: number) => Promise<T>): Promise<T> {
   let mayHaveSent = false;
   let last: ProviderFailure | undefined;
+  const nowMs = r.retry.nowMs ?? Date.now;
+  const startedAt = nowMs();
   for (let attempt = 0; attempt <= r.retry.maxRetries; attempt++) {
     if (!r.breaker.tryAcquire()) {
       throw new PaymentUnavailableError(provider, 'circuit_open', mayHaveSent ? 'unknown' : 'not_sent', r.breaker.retryAfterMs() || 1000, last);
@@ -199,7 +212,11 @@ export async function withResilience<T>(provider: string, r: Resilience, call: (
       r.breaker.onFailure();
       mayHaveSent ||= err.mayHaveReachedProvider;
       last = err;
-      if (attempt < r.retry.maxRetries) await r.retry.sleep(backoffMs(attempt, r.retry, err.opts.retryAfterMs));
+      if (attempt < r.retry.maxRetries) {
+        const delay = backoffMs(attempt, r.retry, err.opts.retryAfterMs);
+        if (r.retry.budgetMs !== undefined && nowMs() - startedAt + delay + (r.retry.attemptTimeoutMs ?? 0) > r.retry.budgetMs) break;
+        await r.retry.sleep(delay);
+      }
     }
   }
   throw new PaymentUnavailableError(provider, 'retries_exhausted', mayHaveSent ? 'unknown' : 'not_sent', r.breaker.retryAfterMs() || r.retry.baseDelayMs, last);
