@@ -35,6 +35,11 @@ export const ConfigSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
   REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(30 * 86_400),
   REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(300).max(365 * 86_400).default(90 * 86_400),
+  /**
+   * A rotated refresh token presented again this soon after its rotation gets the same successor
+   * back (a retried refresh whose answer was lost), not a revoked session. 0 turns it off.
+   */
+  REFRESH_TOKEN_REPLAY_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   PII_ENCRYPTION_KEYS: PiiEncryptionKeysSecret,
   PII_INDEX_KEY: PiiIndexKeySecret,
   /** `on` (default) or `off`: switch every rate limit off, e.g. for a load test of the KDF alone. */

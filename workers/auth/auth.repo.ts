@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, like, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, like, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb } from '../../shared/db/client';
 import { auditLog } from '../../shared/db/schema/audit';
 import { oauthClients, refreshTokens, stores, userAddresses, users } from '../../shared/db/schema/identity';
@@ -92,20 +92,41 @@ export async function refreshTokenByHash(db: Db, tokenHash: string): Promise<Ref
   return row;
 }
 
-/** Compare-and-set: active → rotated. False when another request rotated it first. */
-export async function markRotated(db: Db, id: string, now: Date): Promise<boolean> {
+/**
+ * Compare-and-set: active → rotated, keeping its successor sealed for a retried refresh (null: not
+ * kept). False when another request rotated it first.
+ */
+export async function markRotated(db: Db, id: string, now: Date, successorSealed: string | null): Promise<boolean> {
   const rows = await db
     .update(refreshTokens)
-    .set({ status: 'rotated', rotatedAt: now })
+    .set({ status: 'rotated', rotatedAt: now, successorSealed })
     .where(and(eq(refreshTokens.id, id), eq(refreshTokens.status, 'active')))
     .returning({ id: refreshTokens.id });
   return rows.length === 1;
 }
 
+/** Forgets the sealed successors of a family's other tokens (the one rotating now supersedes them). */
+export async function forgetSuccessors(db: Db, familyId: string, exceptId: string): Promise<void> {
+  await db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(and(eq(refreshTokens.familyId, familyId), ne(refreshTokens.id, exceptId), isNotNull(refreshTokens.successorSealed)));
+}
+
+/** Forgets every sealed successor older than the replay grace (the cron). */
+export async function forgetStaleSuccessors(db: Db, rotatedBefore: Date): Promise<number> {
+  const rows = await db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(and(isNotNull(refreshTokens.successorSealed), lt(refreshTokens.rotatedAt, rotatedBefore)))
+    .returning({ id: refreshTokens.id });
+  return rows.length;
+}
+
 export async function revokeFamily(db: Db, familyId: string, userId: string, reason: string, now: Date): Promise<number> {
   const rows = await db
     .update(refreshTokens)
-    .set({ status: 'revoked', revokedAt: now, revokedReason: reason })
+    .set({ status: 'revoked', revokedAt: now, revokedReason: reason, successorSealed: null })
     .where(and(eq(refreshTokens.familyId, familyId), eq(refreshTokens.userId, userId), ne(refreshTokens.status, 'revoked')))
     .returning({ id: refreshTokens.id });
   return rows.length;
@@ -122,7 +143,7 @@ export async function revokeUserSessionsListed(db: Db, userId: string, reason: s
   if (keepFamilyId) where.push(ne(refreshTokens.familyId, keepFamilyId));
   const rows = await db
     .update(refreshTokens)
-    .set({ status: 'revoked', revokedAt: now, revokedReason: reason })
+    .set({ status: 'revoked', revokedAt: now, revokedReason: reason, successorSealed: null })
     .where(and(...where))
     .returning({ id: refreshTokens.id, familyId: refreshTokens.familyId });
   return { revoked: rows.length, sessions: [...new Set(rows.map((r) => r.familyId))] };

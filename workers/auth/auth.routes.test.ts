@@ -175,12 +175,45 @@ describe('POST /v1/auth/refresh', () => {
     const s = await newCustomer();
     const first = await json<SessionBody>('/v1/auth/refresh', post({ refreshToken: s.refreshToken }));
     expect(first.res.status).toBe(200);
-    // An attacker replays the stolen, already-rotated token:
+    const second = await json<SessionBody>('/v1/auth/refresh', post({ refreshToken: first.body.refreshToken }));
+    expect(second.res.status).toBe(200);
+    // An attacker replays the stolen token, rotated twice since:
     await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', post({ refreshToken: s.refreshToken }));
-    // ... and the legitimate holder's newer token is dead too.
-    await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', post({ refreshToken: first.body.refreshToken }));
+    // ... and the legitimate holder's newest token is dead too.
+    await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', post({ refreshToken: second.body.refreshToken }));
     const rows = await sql1<{ action: string }>(sql`select action from audit_log where target_id = ${s.user.id} and action like 'auth.refresh%'`);
     expect(rows.map((r) => r.action)).toEqual(['auth.refresh_token.reuse_detected']);
+  });
+
+  it('a retried refresh (its answer lost) gets the same successor within the grace; once that is used, the old token is reuse', async () => {
+    const s = await newCustomer();
+    const first = await json<SessionBody>('/v1/auth/refresh', post({ refreshToken: s.refreshToken }));
+    expect(first.res.status).toBe(200);
+    // The client never saw `first` and retries with the token it holds: the same successor, no logout.
+    const retried = await json<SessionBody>('/v1/auth/refresh', post({ refreshToken: s.refreshToken }));
+    expect(retried.res.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body.refreshToken).toBe(first.body.refreshToken);
+    expect(retried.body.refreshTokenExpiresAt).toBe(first.body.refreshTokenExpiresAt);
+    expect(decodeJwt(retried.body.accessToken).sid).toBe(decodeJwt(s.accessToken).sid);
+    expect((await json('/v1/me', { headers: bearer(retried.body.accessToken) })).res.status).toBe(200);
+    // One family, one live token: the successor, kept sealed (never in clear) on the rotated row.
+    const tokens = await sql1<{ status: string; sealed: string | null }>(
+      sql`select status, successor_sealed as sealed from refresh_tokens where user_id = ${s.user.id} order by created_at, id`,
+    );
+    expect(tokens.map((t) => t.status)).toEqual(['rotated', 'active']);
+    expect(tokens[0]!.sealed).toBeTruthy();
+    expect(tokens[0]!.sealed).not.toContain(first.body.refreshToken);
+    // The successor is used; the old token coming back now is a copy in other hands.
+    const next = await json<SessionBody>('/v1/auth/refresh', post({ refreshToken: first.body.refreshToken }));
+    expect(next.res.status).toBe(200);
+    await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', post({ refreshToken: s.refreshToken }));
+    await problem('/v1/auth/refresh', 401, 'UNAUTHENTICATED', post({ refreshToken: next.body.refreshToken }));
+    const after = await sql1<{ status: string; sealed: string | null }>(sql`select status, successor_sealed as sealed from refresh_tokens where user_id = ${s.user.id}`);
+    expect(after.map((t) => [t.status, t.sealed])).toEqual([
+      ['revoked', null],
+      ['revoked', null],
+      ['revoked', null],
+    ]);
   });
 
   it('refuses unknown, malformed and missing tokens', async () => {

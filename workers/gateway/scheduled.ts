@@ -7,8 +7,9 @@ export const RECONCILE_AFTER_MS = 10 * 60_000;
 
 /**
  * The Worker's cron (wrangler.toml `[triggers]`, every 5 minutes): payment webhooks recorded but
- * not yet handed to the saga are redelivered, and unpaid orders ask their provider how the
- * payment stands. One structured log line per run.
+ * not yet handed to the saga are redelivered, unpaid orders ask their provider how the payment
+ * stands, and refresh successors kept sealed past their replay grace are forgotten. One
+ * structured log line per run.
  */
 export async function runScheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
@@ -19,6 +20,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ct
   try {
     fields.webhooks = await services.payments.redeliverPending(100);
     fields.reconciliation = await services.orders.reconcileUnpaid(RECONCILE_AFTER_MS, 100);
+    fields.refreshSuccessorsForgotten = await services.auth.forgetStaleRefreshSuccessors();
     logger.log('info', 'scheduled run', { ...fields, durationMs: Math.round(performance.now() - started) });
   } catch (e) {
     logger.log('error', 'scheduled run failed', { ...fields, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });

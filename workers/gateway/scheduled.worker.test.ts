@@ -1,6 +1,6 @@
 /**
- * The scheduled reconciliation through the Worker's `scheduled` handler: an order whose payment
- * succeeded at the provider, but whose webhook never arrived, ends PAID.
+ * The Worker's `scheduled` handler: an order whose payment succeeded at the provider, but whose
+ * webhook never arrived, ends PAID; refresh successors past their replay grace are forgotten.
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -15,7 +15,7 @@ import worker from './index';
 
 const db = () => new DbProvider(readConfig(env)).http();
 
-describe('scheduled payment reconciliation', () => {
+describe('the scheduled run', () => {
   it('settles an unpaid order whose webhook was lost by asking the provider', async () => {
     const p = await stockedProduct(3);
     const c = await newCustomer();
@@ -35,5 +35,26 @@ describe('scheduled payment reconciliation', () => {
     const order = await json(`/v1/orders/${orderId}`, { headers: bearer(c.accessToken) });
     expect(order.body).toMatchObject({ status: 'PAID', payment: { status: 'captured' } });
     expect(await available(p.sku)).toBe(2);
+  });
+
+  it('forgets the sealed successor of a refresh token once its replay grace has passed', async () => {
+    const c = await newCustomer();
+    const refreshed = await json('/v1/auth/refresh', jsonInit('POST', { refreshToken: c.refreshToken }));
+    expect(refreshed.res.status).toBe(200);
+    const sealed = async () =>
+      ((await db().execute(sql`select successor_sealed as s from refresh_tokens where user_id = ${c.user.id} and status = 'rotated'`)) as unknown as { rows: { s: string | null }[] }).rows[0]!.s;
+    const runCron = async () => {
+      const ctx = createExecutionContext();
+      await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '*/5 * * * *' }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    await runCron();
+    expect(await sealed()).toBeTruthy(); // still inside the grace
+    await db().execute(sql`update refresh_tokens set rotated_at = now() - interval '1 hour' where user_id = ${c.user.id} and status = 'rotated'`);
+    await runCron();
+    expect(await sealed()).toBeNull();
+    // The old token is now plain reuse: the session ends.
+    expect((await json('/v1/auth/refresh', jsonInit('POST', { refreshToken: c.refreshToken }))).res.status).toBe(401);
+    expect((await json('/v1/auth/refresh', jsonInit('POST', { refreshToken: refreshed.body.refreshToken }))).res.status).toBe(401);
   });
 });

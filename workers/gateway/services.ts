@@ -176,6 +176,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
       refresh: {
         idleTtlSeconds: Math.min(config.REFRESH_TOKEN_IDLE_TTL_SECONDS, config.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS),
         absoluteTtlSeconds: config.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
+        replayGraceSeconds: config.REFRESH_TOKEN_REPLAY_GRACE_SECONDS,
       },
     },
     events: publisher,

@@ -93,6 +93,13 @@ export const refreshTokens = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     revokedReason: text('revoked_reason'),
     userAgent: text('user_agent'),
+    /**
+     * The token this one was rotated into, sealed with the PII field cipher, for the replay grace
+     * window only (workers/auth/tokens/README.md, "A retried refresh"): a client whose refresh
+     * answer was lost gets the same successor again. Cleared when the successor rotates, when the
+     * family is revoked, and by the cron once the window has passed.
+     */
+    successorSealed: text('successor_sealed'),
   },
   (t) => [
     uniqueIndex('refresh_tokens_hash_uq').on(t.tokenHash),

@@ -18,7 +18,7 @@ import { login } from './login';
 import { logout } from './logout';
 import { getMe, updateMe } from './me';
 import { eraseMe, exportMe } from './privacy';
-import { refresh } from './refresh';
+import { forgetStaleSuccessors, refresh } from './refresh';
 import { register } from './register';
 
 /** Identity's verbs, bound to their dependencies (one per request). */
@@ -29,6 +29,8 @@ export function makeAuthService(deps: AuthDeps) {
     register: (input: Parameters<typeof register>[0], meta: RequestMeta) => register(input, meta, deps),
     login: (input: { email: string; password: string; cartId?: string | undefined }, meta: RequestMeta) => login(input, meta, deps),
     refresh: (token: string, meta: RequestMeta) => refresh(token, meta, deps),
+    /** The cron: sealed refresh successors past the replay grace are forgotten. */
+    forgetStaleRefreshSuccessors: () => forgetStaleSuccessors(deps),
     logout: (input: { refreshToken?: string; allSessions?: boolean }, meta: RequestMeta) => logout(input, meta, deps),
     clientToken: (form: TokenForm, authorization: string | undefined, meta: RequestMeta) => clientToken(form, authorization, meta, deps),
     getMe: (meta: RequestMeta) => getMe(meta, deps),

@@ -1,4 +1,5 @@
 import { recordAudit } from '../../../shared/audit/audit';
+import { piiAad } from '../../../shared/crypto/field-cipher';
 import type { RequestMeta } from '../../../shared/http/context';
 import { AppError } from '../../../shared/kernel/app-error';
 import { newId } from '../../../shared/kernel/ids';
@@ -23,6 +24,8 @@ type Outcome =
  * same family, with a fresh access token carrying the user's current roles. A rotated token
  * presented again means a copy is in someone else's hands: the whole family is revoked, and the
  * access tokens minted for it are refused from then on (the revocation list, per session).
+ * Except within the replay grace (REFRESH_TOKEN_REPLAY_GRACE_SECONDS) while its successor is still
+ * unused: that is a retry whose answer was lost (or a second tab), and it gets the same successor.
  */
 export async function refresh(presented: string, meta: RequestMeta, deps: AuthDeps): Promise<Session> {
   if (!isRefreshTokenShape(presented)) {
@@ -37,33 +40,43 @@ export async function refresh(presented: string, meta: RequestMeta, deps: AuthDe
   ]);
 
   const now = deps.clock.now();
+  const grace = (deps.tokens.refresh.replayGraceSeconds ?? 0) > 0;
   const outcome = await deps.writeDb().transaction(async (tx): Promise<Outcome> => {
     const row = await repo.refreshTokenForUpdate(tx, hash);
-    const decision = decideRotation(row ? { ...row, status: row.status as RefreshTokenStatus } : null, { now, policy: deps.tokens.refresh });
+    const record = row ? { ...row, status: row.status as RefreshTokenStatus, hasSuccessor: row.successorSealed !== null } : null;
+    const decision = decideRotation(record, { now, policy: deps.tokens.refresh });
     switch (decision.outcome) {
       case 'not-found':
       case 'expired':
       case 'revoked':
         return { kind: 'refused', reason: decision.outcome };
-      case 'reuse-detected': {
-        const revoked = await repo.revokeFamily(tx, decision.familyId, row!.userId, 'reuse_detected', now);
-        const user = { kind: 'user', id: row!.userId };
-        await recordAudit(
-          tx,
-          { action: 'auth.refresh_token.reuse_detected', outcome: 'failure', actor: { kind: 'anonymous', id: null }, target: user, data: { sessionId: decision.familyId, revoked } },
-          meta,
-          now,
-        );
-        return { kind: 'refused', reason: 'reuse_detected', endedSession: decision.familyId };
+      case 'replay-successor': {
+        // The same successor again, while it is still the family's live token (never used since).
+        const opened = await openSuccessor(row!.id, row!.successorSealed!, deps);
+        if (!opened) return { kind: 'refused', reason: 'replay_unavailable' };
+        const successor = await repo.refreshTokenForUpdate(tx, hashRefreshToken(opened));
+        if (successor?.status === 'active' && successor.familyId === decision.familyId && now < successor.expiresAt && now < successor.familyExpiresAt) {
+          const user = await repo.userById(tx, row!.userId);
+          if (!user || user.status !== 'active') return { kind: 'refused', reason: 'account_inactive' };
+          deps.log.refreshReplayed = true;
+          return { kind: 'issued', user, familyId: decision.familyId, token: opened, expiresAt: successor.expiresAt };
+        }
+        // Its successor has been used (or revoked) since: a copy of the old token is in other hands.
+        return reuseDetected(tx, decision.familyId, row!.userId);
       }
+      case 'reuse-detected':
+        return reuseDetected(tx, decision.familyId, row!.userId);
       case 'issue-next': {
         const user = await repo.userById(tx, row!.userId);
         if (!user || user.status !== 'active') {
           await repo.revokeFamily(tx, decision.familyId, row!.userId, 'account_inactive', now);
           return { kind: 'refused', reason: 'account_inactive' };
         }
-        if (!(await repo.markRotated(tx, row!.id, now))) return { kind: 'refused', reason: 'raced' };
         const next = newRefreshToken();
+        // Kept sealed on the rotated row for a retry within the grace window (README, "A retried refresh").
+        const sealed = grace ? await deps.cipher().encrypt(next.token, successorAad(row!.id)) : null;
+        if (!(await repo.markRotated(tx, row!.id, now, sealed))) return { kind: 'refused', reason: 'raced' };
+        if (grace) await repo.forgetSuccessors(tx, decision.familyId, row!.id);
         await repo.insertRefreshToken(tx, {
           id: newId('refreshToken', now.getTime()),
           tokenHash: next.hash,
@@ -80,6 +93,18 @@ export async function refresh(presented: string, meta: RequestMeta, deps: AuthDe
     }
   });
 
+  async function reuseDetected(tx: Parameters<typeof repo.revokeFamily>[0], familyId: string, userId: string): Promise<Outcome> {
+    const revoked = await repo.revokeFamily(tx, familyId, userId, 'reuse_detected', now);
+    const user = { kind: 'user', id: userId };
+    await recordAudit(
+      tx,
+      { action: 'auth.refresh_token.reuse_detected', outcome: 'failure', actor: { kind: 'anonymous', id: null }, target: user, data: { sessionId: familyId, revoked } },
+      meta,
+      now,
+    );
+    return { kind: 'refused', reason: 'reuse_detected', endedSession: familyId };
+  }
+
   if (outcome.kind === 'refused') {
     deps.log.refreshFailure = outcome.reason;
     // After the commit: the access tokens minted for the family (the thief's too) stop working as well.
@@ -95,4 +120,22 @@ export async function refresh(presented: string, meta: RequestMeta, deps: AuthDe
     refreshTokenExpiresAt: outcome.expiresAt.toISOString(),
     user: await toUser(outcome.user, deps),
   };
+}
+
+/** Forgets the sealed successors whose replay grace has passed; the count forgotten. */
+export async function forgetStaleSuccessors(deps: AuthDeps): Promise<number> {
+  const graceMs = (deps.tokens.refresh.replayGraceSeconds ?? 0) * 1000;
+  return repo.forgetStaleSuccessors(deps.writeDb(), new Date(deps.clock.now().getTime() - graceMs));
+}
+
+const successorAad = (rowId: string) => piiAad('refresh_tokens', rowId, 'successor');
+
+/** The successor sealed on a rotated row; null when it cannot be opened (a key retired since). */
+async function openSuccessor(rowId: string, sealed: string, deps: AuthDeps): Promise<string | null> {
+  try {
+    const token = await deps.cipher().decrypt(sealed, successorAad(rowId));
+    return isRefreshTokenShape(token) ? token : null;
+  } catch {
+    return null;
+  }
 }

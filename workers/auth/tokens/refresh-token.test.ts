@@ -65,7 +65,7 @@ describe('decideRotation', () => {
 
   it('starts a family with a 30-day token inside a 90-day login', () => {
     expect(family).toEqual({ expiresAt: at(30 * DAY), familyExpiresAt: at(90 * DAY) });
-    expect(DEFAULT_REFRESH_TOKEN_POLICY).toEqual({ idleTtlSeconds: 30 * 24 * 3600, absoluteTtlSeconds: 90 * 24 * 3600 });
+    expect(DEFAULT_REFRESH_TOKEN_POLICY).toEqual({ idleTtlSeconds: 30 * 24 * 3600, absoluteTtlSeconds: 90 * 24 * 3600, replayGraceSeconds: 30 });
   });
 
   it('issues the next token of an active one, pushing the idle expiry out but never the family end', () => {
@@ -80,6 +80,18 @@ describe('decideRotation', () => {
 
   it('treats a rotated token presented again as reuse: revoke the family', () => {
     expect(decideRotation({ ...active, status: 'rotated' }, { now: at(DAY) })).toEqual({ outcome: 'reuse-detected', familyId: 'fam_1' });
+  });
+
+  it('a rotated token back within the replay grace, its successor kept, is a replay; later, or without it, reuse', () => {
+    const rotated = { ...active, status: 'rotated' as const, rotatedAt: at(DAY), hasSuccessor: true };
+    expect(decideRotation(rotated, { now: new Date(at(DAY).getTime() + 30_000) })).toEqual({ outcome: 'replay-successor', familyId: 'fam_1' });
+    expect(decideRotation(rotated, { now: new Date(at(DAY).getTime() + 30_001) })).toEqual({ outcome: 'reuse-detected', familyId: 'fam_1' });
+    expect(decideRotation({ ...rotated, hasSuccessor: false }, { now: at(DAY) })).toEqual({ outcome: 'reuse-detected', familyId: 'fam_1' });
+    expect(decideRotation(rotated, { now: at(DAY), policy: { ...DEFAULT_REFRESH_TOKEN_POLICY, replayGraceSeconds: 0 } })).toEqual({ outcome: 'reuse-detected', familyId: 'fam_1' });
+    // Never past the family's end.
+    const ending = { ...rotated, familyExpiresAt: new Date(at(DAY).getTime() + 10_000) };
+    expect(decideRotation(ending, { now: new Date(at(DAY).getTime() + 10_000) })).toEqual({ outcome: 'reuse-detected', familyId: 'fam_1' });
+    expect(() => decideRotation(rotated, { now: at(DAY), policy: { ...DEFAULT_REFRESH_TOKEN_POLICY, replayGraceSeconds: 301 } })).toThrow(RangeError);
   });
 
   it('checks reuse before expiry: an old rotated token is still a stolen copy', () => {

@@ -63,6 +63,10 @@ export interface RefreshTokenRecord {
   expiresAt: Date;
   /** The family's end (absolute lifetime, fixed at login; rotation never extends it). */
   familyExpiresAt: Date;
+  /** When it was rotated (status `rotated`). */
+  rotatedAt?: Date | null;
+  /** Whether its successor is still kept (sealed) for a retried refresh. */
+  hasSuccessor?: boolean;
 }
 
 export interface RefreshTokenPolicy {
@@ -70,11 +74,17 @@ export interface RefreshTokenPolicy {
   idleTtlSeconds: number;
   /** How long a login lasts however often it is refreshed. */
   absoluteTtlSeconds: number;
+  /**
+   * How long after a rotation the rotated token, presented again, gets the same successor back
+   * instead of counting as reuse (a retried refresh whose answer was lost). 0: never.
+   */
+  replayGraceSeconds?: number;
 }
 
 export const DEFAULT_REFRESH_TOKEN_POLICY: Readonly<RefreshTokenPolicy> = Object.freeze({
   idleTtlSeconds: 30 * 24 * 3600,
   absoluteTtlSeconds: 90 * 24 * 3600,
+  replayGraceSeconds: 30,
 });
 
 /** Expiry times for the first token of a new family (at login). */
@@ -87,6 +97,11 @@ export function startFamily(now: Date, policy: RefreshTokenPolicy = DEFAULT_REFR
 export type RotationDecision =
   /** Mark the presented token rotated (only if still active: compare-and-set) and store `next` with a new token. */
   | { outcome: 'issue-next'; familyId: string; next: { familyId: string; expiresAt: Date; familyExpiresAt: Date } }
+  /**
+   * A rotated token came back within the replay grace and its successor is kept: answer that same
+   * successor again if it is still active and unexpired (else it is reuse after all).
+   */
+  | { outcome: 'replay-successor'; familyId: string }
   /** A rotated token came back: someone holds a copy. Revoke every token of the family; answer 401. */
   | { outcome: 'reuse-detected'; familyId: string }
   /** The token or its family has run out: answer 401 (log in again). */
@@ -111,8 +126,13 @@ export function decideRotation(
   switch (record.status) {
     case 'revoked':
       return { outcome: 'revoked', familyId };
-    case 'rotated':
+    case 'rotated': {
+      const graceMs = (policy.replayGraceSeconds ?? 0) * 1000;
+      const t = now.getTime();
+      const inGrace = graceMs > 0 && record.hasSuccessor === true && record.rotatedAt != null && t - record.rotatedAt.getTime() <= graceMs;
+      if (inGrace && t < record.familyExpiresAt.getTime()) return { outcome: 'replay-successor', familyId };
       return { outcome: 'reuse-detected', familyId };
+    }
     case 'active': {
       const t = now.getTime();
       if (t >= record.expiresAt.getTime() || t >= record.familyExpiresAt.getTime()) return { outcome: 'expired', familyId };
@@ -131,8 +151,11 @@ function earliest(a: Date, b: Date): Date {
   return a.getTime() <= b.getTime() ? a : b;
 }
 
-function assertPolicy({ idleTtlSeconds, absoluteTtlSeconds }: RefreshTokenPolicy): void {
+function assertPolicy({ idleTtlSeconds, absoluteTtlSeconds, replayGraceSeconds = 0 }: RefreshTokenPolicy): void {
   if (!Number.isInteger(idleTtlSeconds) || !Number.isInteger(absoluteTtlSeconds) || idleTtlSeconds <= 0 || absoluteTtlSeconds < idleTtlSeconds) {
     throw new RangeError('refresh token policy: idle and absolute TTLs must be positive integers, absolute at least idle');
+  }
+  if (!Number.isInteger(replayGraceSeconds) || replayGraceSeconds < 0 || replayGraceSeconds > 300) {
+    throw new RangeError('refresh token policy: the replay grace is whole seconds from 0 to 300');
   }
 }
