@@ -44,7 +44,7 @@ import {
 export type OrderFailure = { ok: false; code: string; message: string; sku?: string | null; status?: OrderStatus };
 export type OrderResult = { ok: true; order: OrderState; replayed: boolean } | OrderFailure;
 
-type StepKind = 'reserve' | 'begin_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'check_refund' | 'expire';
+type StepKind = 'reserve' | 'begin_payment' | 'capture_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'check_refund' | 'expire';
 
 interface Step {
   stepId: string;
@@ -209,8 +209,9 @@ export class OrderDurableObject extends DurableObject<Env> {
         // says, and the late money refunded, whether or not the deadline's alarm has run yet. Its
         // hold may have lapsed and its units been sold to someone else.
         if (s.status === 'PENDING' && s.paymentDueAt && Date.parse(ev.occurredAt) > Date.parse(s.paymentDueAt)) this.cancelLate(s, now);
-        this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`);
+        this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`, ev.currency);
       }
+      else if (ev.type === 'authorized' && s.status === 'PENDING' && s.payment.status !== 'captured') this.addStep('capture_payment', 'capture:1', {}, now);
       else if (ev.type === 'failed') this.paymentFailed(s, ev.failure ?? { code: 'declined', message: 'the payment failed' }, now);
       else if (ev.type === 'cancelled' && s.status === 'PENDING') this.cancelUnpaid(s, 'payment_cancelled', now);
       return true;
@@ -368,6 +369,7 @@ export class OrderDurableObject extends DurableObject<Env> {
       this.write((st, now) => {
         if (st.status !== 'PENDING') return null;
         if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid by reconciliation');
+        else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
         else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
         else if (r.status === 'cancelled') this.cancelUnpaid(st, 'payment_cancelled_at_provider', now);
         return null;
@@ -530,6 +532,14 @@ export class OrderDurableObject extends DurableObject<Env> {
           else this.paymentFailed(st, r.failure, now);
         };
       }
+      case 'capture_payment': {
+        // Authorized only (the provider's account captures by hand): take the money the shopper
+        // already approved, unless the order was given up meanwhile (the authorization then lapses
+        // at the provider, which returns it).
+        if (s.status !== 'PENDING' || s.payment.status === 'captured' || !s.payment.providerRef) return () => undefined;
+        const r = await payments.capture({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef, amount: s.total, currency: s.currency });
+        return (st, now) => this.paymentCaptured(st, r.amountCaptured, now, 'captured after the provider authorized it');
+      }
       case 'commit_stock':
         // Cancelled before the commit ran (or while it waited for a retry): the cancellation
         // releases the held units; committing them now would sell what the order gave up.
@@ -601,6 +611,7 @@ export class OrderDurableObject extends DurableObject<Env> {
         return (st, now) => {
           if (st.status !== 'PENDING') return;
           if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid at the payment deadline');
+          else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
           else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
           else this.cancelUnpaid(st, 'payment_timeout', now);
         };
@@ -612,13 +623,28 @@ export class OrderDurableObject extends DurableObject<Env> {
   // Transitions (inside a transaction)
   // ---------------------------------------------------------------------------------------------
 
-  private paymentCaptured(s: OrderState, amount: number, now: number, reason: string): void {
+  /**
+   * The provider took money for this order (a webhook, the till, reconciliation). Less than the
+   * order's total, or in another currency (`currency`, when the provider said), is not a payment
+   * of the order: a PENDING order is cancelled (stock released) and what came in refunded.
+   */
+  private paymentCaptured(s: OrderState, amount: number, now: number, reason: string, currency: string | null = null): void {
     const already = s.payment.status === 'captured';
     s.payment.status = 'captured';
     s.payment.amountCaptured = Math.max(s.payment.amountCaptured, amount);
     s.payment.failure = null;
     s.payment.retryAt = null;
     if (already) return;
+    const mismatch = amount < s.total || (currency !== null && currency !== s.currency);
+    if (s.status === 'PENDING' && mismatch) {
+      transition(s, 'CANCELLED', `payment of ${amount} ${currency ?? s.currency} does not pay the order's ${s.total} ${s.currency}`, new Date(now));
+      s.cancelReason = 'payment_mismatch';
+      this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
+      this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
+      this.newRefund(s, { refundId: `${s.orderId}-mismatch`, amount, reason: 'the payment did not match the order total', by: 'system' }, now);
+      this.emit(s, 'order.changed', 'mismatched_payment_refunded', now, `${s.orderId}-mismatch`);
+      return;
+    }
     if (s.status === 'PENDING') {
       transition(s, 'PAID', reason, new Date(now));
       this.emit(s, 'order.paid', 'PENDING->PAID', now);

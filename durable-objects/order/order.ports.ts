@@ -42,12 +42,19 @@ export type RetrieveOutcome =
   | { status: 'captured'; amountCaptured: number }
   | { status: 'failed'; failure: { code: string; message: string } }
   | { status: 'cancelled' }
+  /** Authorized, not captured (a Razorpay account set to capture by hand): the saga captures it. */
+  | { status: 'authorized' }
   | { status: 'open' };
 
 export interface PaymentsPort {
   begin(input: { attemptId: string; orderId: string; method: PaymentMethod; amount: number; currency: string; userId: string }): Promise<BeginOutcome>;
   /** Asks the provider how an attempt stands (reconciliation, the unpaid-order timeout). */
   retrieve(input: { attemptId: string; method: PaymentMethod; providerRef: string | null }): Promise<RetrieveOutcome>;
+  /**
+   * Captures an attempt the provider only authorized (the saga asked for automatic capture).
+   * Answers `captured` with the amount, also when it was captured already.
+   */
+  capture(input: { attemptId: string; method: PaymentMethod; providerRef: string; amount: number; currency: string }): Promise<{ status: 'captured'; amountCaptured: number }>;
   /** Cancels an attempt not yet paid. Answers how it ended: `captured` means it was paid meanwhile. */
   cancel(input: { attemptId: string; method: PaymentMethod; providerRef: string | null }): Promise<{ status: 'cancelled' | 'captured'; amountCaptured?: number }>;
   refund(input: {

@@ -190,11 +190,13 @@ export type PlaceInput = z.infer<typeof PlaceInput>;
 export const PaymentEventInput = z.object({
   eventId: z.string().min(1).max(200),
   provider: z.enum(['stripe', 'razorpay', 'pos']),
-  type: z.enum(['succeeded', 'failed', 'refund_succeeded', 'refund_failed', 'requires_action', 'cancelled']),
+  type: z.enum(['succeeded', 'authorized', 'failed', 'refund_succeeded', 'refund_failed', 'requires_action', 'cancelled']),
   attemptId: z.string().nullable(),
   refundId: z.string().nullable().default(null),
   providerRef: z.string().nullable(),
   amount: MinorUnits.nullable(),
+  /** ISO currency of `amount` as the provider reported it (null: not given). */
+  currency: z.string().length(3).nullable().default(null),
   failure: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
   occurredAt: z.string(),
 });

@@ -50,7 +50,20 @@ export function paymentsPort(payments: PaymentsService): PaymentsPort {
       if (p.status === 'captured') return { status: 'captured', amountCaptured: p.amountCaptured };
       if (p.status === 'failed') return { status: 'failed', failure: { code: p.failure?.code ?? 'declined', message: p.failure?.message ?? 'the payment failed' } };
       if (p.status === 'canceled') return { status: 'cancelled' };
+      if (p.status === 'authorized') return { status: 'authorized' };
       return { status: 'open' };
+    },
+    async capture({ attemptId, method, providerRef, amount, currency }) {
+      try {
+        const r = await payments.capture({ attemptId, method, providerRef, amount: { amount, currency } });
+        if (r.status === 'captured') return { status: 'captured', amountCaptured: amount };
+      } catch (e) {
+        if (retryable(e)) throw e;
+        // Refused (captured meanwhile, say): how it stands is asked below.
+      }
+      const p = await payments.retrieve(method, providerRef);
+      if (p.status === 'captured') return { status: 'captured', amountCaptured: p.amountCaptured };
+      throw new Error(`the authorized payment could not be captured (it is ${p.status})`);
     },
     async cancel({ attemptId, method, providerRef }) {
       if (!providerRef) return { status: 'cancelled' };

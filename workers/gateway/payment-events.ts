@@ -4,8 +4,8 @@ import type { PaymentEvent, PaymentEventSink } from '../payments';
 /** A verified provider event as the saga's input (null: nothing for the saga to do). */
 export function toSagaEvent(e: PaymentEvent): PaymentEventInput | null {
   const type = (
-    { succeeded: 'succeeded', failed: 'failed', canceled: 'cancelled', refunded: 'refund_succeeded', refund_failed: 'refund_failed' } as const
-  )[e.type as 'succeeded' | 'failed' | 'canceled' | 'refunded' | 'refund_failed'];
+    { succeeded: 'succeeded', authorized: 'authorized', failed: 'failed', canceled: 'cancelled', refunded: 'refund_succeeded', refund_failed: 'refund_failed' } as const
+  )[e.type as 'succeeded' | 'authorized' | 'failed' | 'canceled' | 'refunded' | 'refund_failed'];
   if (!type) return null;
   return {
     eventId: e.id,
@@ -15,6 +15,7 @@ export function toSagaEvent(e: PaymentEvent): PaymentEventInput | null {
     refundId: e.refundId,
     providerRef: type.startsWith('refund') ? (e.providerObjectRef ?? null) : e.providerRef,
     amount: e.amount?.amount ?? null,
+    currency: e.amount?.currency ? e.amount.currency.toUpperCase() : null,
     failure: e.failure ? { code: e.failure.code, message: e.failure.message } : null,
     occurredAt: e.occurredAt,
   };

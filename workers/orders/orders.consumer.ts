@@ -62,7 +62,7 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
       // The event names its refund; events from before it did: the newest requested, or the last settled.
       const named = o.refundId ? o.refunds.find((r) => r.refundId === o.refundId) : undefined;
       if (o.change === 'cod_collected') return [captured()];
-      if (o.change === 'refund_requested' || o.change === 'late_payment_refunded') {
+      if (o.change === 'refund_requested' || o.change === 'late_payment_refunded' || o.change === 'mismatched_payment_refunded') {
         const last = named ?? o.refunds[o.refunds.length - 1];
         return last ? [{ action: 'order.refund.requested', outcome: 'success', actor: actorOf(last.requestedBy), target, data: { ...base, refundId: last.refundId, amount: last.amount, reason: last.reason } }] : [];
       }

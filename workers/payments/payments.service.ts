@@ -61,9 +61,19 @@ export function makePaymentsService(deps: PaymentsDeps) {
     return { received: true, duplicate: !inserted, ignored: false, delivered: 'deliveredAt' in outcome && !wasDelivered };
   }
 
+  /**
+   * A Razorpay payment event carries our notes only when Checkout passed them (a `payment.failed`
+   * often has `notes: []`): its Razorpay order, which we created with our notes, names the order.
+   */
+  async function correlated(event: PaymentEvent): Promise<PaymentEvent> {
+    if (event.orderId || event.provider !== 'razorpay' || !event.providerRef) return event;
+    const order = await strategy('UPI').retrieve(event.providerRef);
+    return { ...event, orderId: order.orderId ?? null, attemptId: event.attemptId ?? order.attemptId ?? null };
+  }
+
   async function offer(event: PaymentEvent): Promise<DeliveryOutcome> {
     try {
-      await deps.sink.deliver(event);
+      await deps.sink.deliver(await correlated(event));
       return { deliveredAt: deps.clock.now() };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

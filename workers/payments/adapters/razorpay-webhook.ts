@@ -85,8 +85,10 @@ export function normaliseRazorpayEvent(w: RazorpayWebhook): PaymentEvent | null 
   const refund = w.body.payload.refund?.entity;
   const providerRef = order?.id ?? payment?.order_id ?? null;
   if (!providerRef) return null;
-  const n = { ...notes(order?.notes), ...notes(payment?.notes) };
   const isRefund = type === 'refunded' || type === 'refund_failed';
+  // Our refunds carry the order in their own notes; payments carry Checkout's notes only when
+  // Checkout passed them (an event without any is correlated by its Razorpay order: payments.service).
+  const n = { ...notes(order?.notes), ...notes(payment?.notes), ...(isRefund ? notes(refund?.notes) : {}) };
   const money = isRefund ? refund : (payment ?? order);
   return {
     id: `razorpay:${w.eventId}`,
