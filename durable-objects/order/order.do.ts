@@ -44,6 +44,10 @@ import {
 export type OrderFailure = { ok: false; code: string; message: string; sku?: string | null; status?: OrderStatus };
 export type OrderResult = { ok: true; order: OrderState; replayed: boolean } | OrderFailure;
 
+/** The order gave its stock up: cancelled, or refunded in full before anything shipped (not at the till). */
+const gaveUpStock = (s: OrderState) =>
+  s.status === 'CANCELLED' || (s.status === 'REFUNDED' && s.shipments.length === 0 && !PAID_AT_TILL.has(s.payment.method));
+
 type StepKind = 'reserve' | 'begin_payment' | 'capture_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'check_refund' | 'expire';
 
 interface Step {
@@ -541,9 +545,10 @@ export class OrderDurableObject extends DurableObject<Env> {
         return (st, now) => this.paymentCaptured(st, r.amountCaptured, now, 'captured after the provider authorized it');
       }
       case 'commit_stock':
-        // Cancelled before the commit ran (or while it waited for a retry): the cancellation
-        // releases the held units; committing them now would sell what the order gave up.
-        if (s.status === 'CANCELLED') return () => undefined;
+        // Cancelled (or refunded in full, unshipped) before the commit ran (or while it waited for a
+        // retry): the release step gives the held units back; committing them now would sell what
+        // the order gave up.
+        if (gaveUpStock(s)) return () => undefined;
         await inventory.commit({
           opId: opId(s.orderId, 'commit'),
           reservationId: s.stock.reservationId,
@@ -554,9 +559,9 @@ export class OrderDurableObject extends DurableObject<Env> {
         return (st, now) => {
           if (st.stock.status !== 'held') return;
           st.stock.status = 'committed';
-          // Cancelled while this commit was in flight: the cancellation's release will find
+          // Cancelled (or refunded in full) while this commit was in flight: the release will find
           // nothing held, so the committed units go back to stock instead.
-          if (st.status === 'CANCELLED') this.addStep('restock', 'restock:1', {}, now);
+          if (gaveUpStock(st)) this.addStep('restock', 'restock:1', {}, now);
         };
       case 'release_stock':
         if (s.stock.status === 'held' || s.stock.status === 'reserving') {
@@ -566,7 +571,7 @@ export class OrderDurableObject extends DurableObject<Env> {
           if (st.stock.status === 'held') st.stock.status = 'released';
         };
       case 'restock':
-        await inventory.restock({ opId: opId(s.orderId, 'restock'), items: s.stock.items, note: `order ${s.orderId} cancelled` });
+        await inventory.restock({ opId: opId(s.orderId, 'restock'), items: s.stock.items, note: `order ${s.orderId} ${s.status === 'REFUNDED' ? 'refunded before shipping' : 'cancelled'}` });
         return (st) => {
           st.stock.status = 'restocked';
         };
@@ -714,6 +719,13 @@ export class OrderDurableObject extends DurableObject<Env> {
       const from = s.status;
       const to: OrderStatus = refundedAll ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
       transition(s, to, `refund ${refund.refundId}`, new Date(now));
+      // Refunded in full before anything shipped: the order can never ship (REFUNDED is final), so
+      // its units go back, as a cancellation's do. Not a till sale: its goods left at the till (a
+      // return there is a staff return_to_stock). Before 0.3.14 the units stayed sold for good.
+      if (gaveUpStock(s)) {
+        if (s.stock.status === 'held') this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
+        else if (s.stock.status === 'committed') this.addStep('restock', 'restock:1', {}, now);
+      }
       this.emit(s, to === 'REFUNDED' ? 'order.refunded' : 'order.partially_refunded', `${from}->${to}`, now, refund.refundId);
     } else {
       touch(s, new Date(now));

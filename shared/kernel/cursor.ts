@@ -1,5 +1,6 @@
 import { AppError } from './app-error';
 import { fromBase64Url, toBase64Url } from './base64';
+import { isStorableInstant } from './clock';
 
 /**
  * Opaque pagination cursors: base64url JSON carrying the position plus a fingerprint of
@@ -44,7 +45,7 @@ export function decodeCursor<T extends Record<string, unknown>>(cursor: string, 
   const position = (parsed as { p: Record<string, unknown> }).p;
   for (const [key, kind] of Object.entries(shape ?? {})) {
     const v = position[key];
-    if (typeof v !== 'string' || v.length > 512 || (kind === 'time' && !Number.isFinite(Date.parse(v)))) throw invalid();
+    if (typeof v !== 'string' || v.length > 512 || (kind === 'time' && !isStorableInstant(v))) throw invalid();
   }
   return position as T;
 }

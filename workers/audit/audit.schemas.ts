@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
+import { isStorableInstant } from '../../shared/kernel/clock';
 
-const Timestamp = z.string().datetime({ offset: true });
+const Timestamp = z.string().datetime({ offset: true }).refine(isStorableInstant, 'a time between the years 1 and 9999 (UTC)');
 
 export const AuditQuerySchema = z
   .object({

@@ -33,6 +33,10 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
   const base = { orderId: o.orderId, version: o.version, currency: o.currency, eventId: event.id };
   const placedBy = { kind: o.placedBy.kind as 'user' | 'client', id: o.placedBy.id };
   const captured = (): AuditEntry => ({ action: 'order.payment.captured', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, amount: o.payment.amountCaptured, method: o.payment.method, providerRef: o.payment.providerRef } });
+  const shipmentCreated = (): AuditEntry[] => {
+    const last = o.shipments[o.shipments.length - 1];
+    return last ? [{ action: 'order.shipment.created', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, shipmentId: last.shipmentId, warehouseId: last.warehouseId, carrier: last.carrier } }] : [];
+  };
   switch (event.type) {
     case 'order.placed':
       return [{ action: 'order.placed', outcome: 'success', actor: placedBy, target, data: { ...base, total: o.total, method: o.payment.method } }];
@@ -52,16 +56,16 @@ function auditEntries(event: EventEnvelope<OrderSnapshot>): AuditEntry[] {
       return refund ? [cancelled, { action: 'order.refund.requested', outcome: 'success', actor: actorOf(refund.requestedBy), target, data: { ...base, refundId: refund.refundId, amount: refund.amount, reason: refund.reason } }] : [cancelled];
     }
     case 'order.shipped':
-    case 'order.partially_shipped': {
-      const last = o.shipments[o.shipments.length - 1];
-      return last ? [{ action: 'order.shipment.created', outcome: 'success', actor: { kind: 'system', id: null }, target, data: { ...base, shipmentId: last.shipmentId, warehouseId: last.warehouseId, carrier: last.carrier } }] : [];
-    }
+    case 'order.partially_shipped':
+      return shipmentCreated();
     case 'order.refunded':
     case 'order.partially_refunded':
     case 'order.changed': {
       // The event names its refund; events from before it did: the newest requested, or the last settled.
       const named = o.refundId ? o.refunds.find((r) => r.refundId === o.refundId) : undefined;
       if (o.change === 'cod_collected') return [captured()];
+      // A parcel shipped from a PARTIALLY_REFUNDED order changes no status (0.3.14: it had no row).
+      if (o.change === 'shipment') return shipmentCreated();
       if (o.change === 'refund_requested' || o.change === 'late_payment_refunded' || o.change === 'mismatched_payment_refunded') {
         const last = named ?? o.refunds[o.refunds.length - 1];
         return last ? [{ action: 'order.refund.requested', outcome: 'success', actor: actorOf(last.requestedBy), target, data: { ...base, refundId: last.refundId, amount: last.amount, reason: last.reason } }] : [];

@@ -1,5 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { MoneySchema } from '../../shared/http/money';
+import { isStorableInstant } from '../../shared/kernel/clock';
+
+/** An ISO timestamp with offset that Postgres can store (UTC years 1 to 9999). */
+const StorableTimestamp = z.iso.datetime({ offset: true }).refine(isStorableInstant, 'a time between the years 1 and 9999 (UTC)');
 
 /** Public DTOs of the orders context (never the object's storage or the projection's rows). */
 
@@ -164,8 +168,8 @@ export const AdminOrderListQuerySchema = OrderListQuerySchema.extend({
   storeId: z.string().max(64).optional(),
   sku: z.string().max(64).optional(),
   paymentMethod: z.enum(PAYMENT_METHOD_VALUES).optional(),
-  createdFrom: z.iso.datetime({ offset: true }).optional(),
-  createdTo: z.iso.datetime({ offset: true }).optional(),
+  createdFrom: StorableTimestamp.optional(),
+  createdTo: StorableTimestamp.optional(),
 });
 export type AdminOrderListQuery = z.infer<typeof AdminOrderListQuerySchema>;
 
@@ -175,7 +179,7 @@ export const CancelBodySchema = z.object({ reason: z.string().max(200).optional(
 
 export const RefundBodySchema = z
   .object({
-    amount: z.number().int().min(1).openapi({ description: 'Minor units; at most what is still refundable' }),
+    amount: z.number().int().min(1).max(100_000_000_000).openapi({ description: 'Minor units; at most what is still refundable' }),
     reason: z.string().min(1).max(200),
   })
   .strict()
@@ -228,7 +232,7 @@ export const CarrierUpdateSchema = z
     status: z.enum(['label_created', 'in_transit', 'out_for_delivery', 'delivered', 'exception']),
     description: z.string().max(500).default(''),
     location: z.string().max(200).nullable().default(null),
-    occurredAt: z.iso.datetime({ offset: true }),
+    occurredAt: StorableTimestamp,
   })
   .strict();
 export type CarrierUpdate = z.infer<typeof CarrierUpdateSchema>;

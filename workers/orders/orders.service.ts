@@ -243,17 +243,21 @@ export function makeOrdersService(deps: OrdersDeps) {
       const actsForOther = actor.kind !== 'user' || userId !== actor.id;
       const agent = actor.roles.includes('admin') || actor.roles.includes('pos_agent') || (actor.kind === 'client' && actor.scopes.includes('orders:write'));
       if (actsForOther && !agent) throw new AppError('FORBIDDEN', 'You can only place orders for yourself');
-      // Acting for someone: that someone must be an account that can order (never a phantom
-      // customer owning a sale nobody can see, nor a disabled or erased one).
-      if (actsForOther && (await deps.customers.accountStatus(userId)) !== 'active') {
-        throw new AppError('CUSTOMER_NOT_FOUND', `There is no active customer '${userId}'`, { errors: [{ path: 'body.userId', message: 'no such active account' }] });
-      }
       const pos = actor.roles.includes('pos_agent');
       if ((body.paymentMethod === 'POS_CASH' || body.paymentMethod === 'POS_CARD_PRESENT') && !pos) {
         throw new AppError('PAYMENT_METHOD_NOT_ALLOWED', 'Paying at the till is only for POS agents', { errors: [{ path: 'body.paymentMethod', message: 'POS only' }] });
       }
       const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
       const requestHash = await hashHex({ body, userId });
+      // Acting for someone: that someone must be an account that can order (never a phantom
+      // customer owning a sale nobody can see, nor a disabled or erased one). A retry of a sale
+      // made before the account was closed still gets that sale back (the first answer again).
+      if (actsForOther && (await deps.customers.accountStatus(userId)) !== 'active') {
+        const earlier = idempotencyKey ? await stub(orderId).replay(requestHash) : null;
+        if (earlier?.ok) return { order: toOrderDto(earlier.order, true), replayed: true };
+        if (earlier) throw orderError(earlier);
+        throw new AppError('CUSTOMER_NOT_FOUND', `There is no active customer '${userId}'`, { errors: [{ path: 'body.userId', message: 'no such active account' }] });
+      }
       let resolved: Awaited<ReturnType<typeof resolveLines>>;
       try {
         resolved = await resolveLines(body, actor);
