@@ -10,9 +10,11 @@ import { CommitResult, LevelsView, ReleaseResult, ReserveAllResult, ReserveResul
 import {
   commitReservation,
   configureShards,
+  dispatchOnShards,
   inventoryFor,
   moveUnits,
   rebalanceShards,
+  releaseOnShards,
   releaseReservation,
   reserveAll,
   reserveSharded,
@@ -549,6 +551,52 @@ describe('sharded reservations', () => {
     const shard = ok.ok ? ok.reservations[0]!.shard : -1;
     expect(await releaseReservation(env, hot, { opId: 'x1', reservationId: 'rsv_o1' }, { shard })).toMatchObject({ ok: true, changed: true });
     expect(await sum(hot, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
+  });
+
+  it('a release without the shard answers the shard that held the reservation', async () => {
+    const skuId = await shardedSku([0, 0, 2]);
+    const held = await reserveSharded(env, { skuId, shards: 3, opId: 'held', reservationId: 'rsv_held', ref: order(), quantity: 1 });
+    expect(held).toMatchObject({ ok: true, shard: 2 });
+    const released = await releaseOnShards(env, skuId, { opId: 'rel', reservationId: 'rsv_held', reason: 'cancelled' }, { shards: 3 });
+    expect(released).toMatchObject({ shard: 2, result: { ok: true, changed: true } });
+    expect(await releaseOnShards(env, skuId, { opId: 'rel-x', reservationId: 'rsv_none', reason: 'cancelled' }, { shards: 3 })).toMatchObject({ shard: 0, result: { ok: false, code: 'NOT_FOUND' } });
+  });
+
+  describe('warehouse transfers of a sharded SKU (dispatchOnShards)', () => {
+    const trf = () => `trf_${crypto.randomUUID().replaceAll('-', '')}`;
+    const at = async (skuId: string, shard: number) => (await inventoryFor(env, skuId, shard).levels()).levels.find((l) => l.warehouseId === 'wh_a');
+
+    it('one shard that can cover it takes it whole, nothing moves', async () => {
+      const skuId = await shardedSku([1, 5, 5]);
+      const r = await dispatchOnShards(env, skuId, 3, { opId: 'one', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 4 });
+      expect(r).toMatchObject({ shard: 1, result: { ok: true, from: { onHand: 1, inTransitOut: 4 } } });
+      expect((await at(skuId, 0))?.onHand).toBe(1);
+      expect((await at(skuId, 2))?.onHand).toBe(5);
+    });
+
+    it('gathers the warehouse onto shard 0 when no shard alone can cover it; a retry replays it and moves nothing more', async () => {
+      const skuId = await shardedSku([3, 3, 3, 3]);
+      const input = { opId: 'gather', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 8 };
+      const r = await dispatchOnShards(env, skuId, 4, input);
+      expect(r).toMatchObject({ shard: 0, result: { ok: true, transfer: { quantity: 8, status: 'in_transit' }, from: { onHand: 0, inTransitOut: 8 } } });
+      expect(await sum(skuId, 4)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+      expect(await dispatchOnShards(env, skuId, 4, input)).toEqual(r);
+      expect(await sum(skuId, 4)).toEqual({ onHand: 4, reserved: 0, available: 4 });
+      expect((await Promise.all([1, 2, 3].map((s) => at(skuId, s)))).map((l) => l?.onHand)).toEqual([0, 1, 3]);
+      // Received on the shard that holds it: the units reach the destination, none lost or doubled.
+      expect(await inventoryFor(env, skuId, r.shard).receiveTransfer({ opId: 'recv', transferId: input.transferId })).toMatchObject({ ok: true, changed: true });
+      expect(await sum(skuId, 4)).toEqual({ onHand: 12, reserved: 0, available: 12 });
+    });
+
+    it('refuses with the units of all shards, moving nothing, when together they are short; reserved units never travel', async () => {
+      const skuId = await shardedSku([2, 3]);
+      expect(await reserveSharded(env, { skuId, shards: 2, opId: 'hold', reservationId: 'rsv_hold', ref: order(), quantity: 1 })).toMatchObject({ ok: true });
+      const r = await dispatchOnShards(env, skuId, 2, { opId: 'short', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 5 });
+      expect(r.result).toMatchObject({ ok: false, code: 'INSUFFICIENT_STOCK', available: 4 });
+      expect((await at(skuId, 0))?.onHand).toBe(2);
+      expect((await at(skuId, 1))?.onHand).toBe(3);
+      expect(await sum(skuId, 2)).toEqual({ onHand: 5, reserved: 1, available: 4 });
+    });
   });
 });
 

@@ -26,6 +26,8 @@
  *   the receiver has them: units in flight are never lost.
  * - Commit/release go to the shard that holds the reservation (returned by the reserve); when
  *   unknown, they are sent to every shard and only the holder acts (the others answer NOT_FOUND).
+ * - A warehouse transfer (staff) that no single shard can cover gathers the source warehouse's
+ *   missing units onto shard 0 (transfers, above), then is dispatched there (`dispatchOnShards`).
  */
 import {
   deriveOpId,
@@ -50,6 +52,8 @@ import {
   type AllocationLine,
   type CommitInput,
   type CommitResult,
+  type DispatchTransferInput,
+  type DispatchTransferResult,
   type OfflineSaleInput,
   type OfflineSaleResult,
   type ReleaseInput,
@@ -322,6 +326,45 @@ export async function offlineSaleOnShards(env: InventoryEnv, skuId: string, wher
   return seller.recordOfflineSale(input);
 }
 
+/**
+ * A staff transfer between warehouses (`dispatchTransfer`) of a SKU split over `shards` objects.
+ * The shards are asked in order from 0 (op id `<opId>|s<k>`); the first that holds enough available
+ * units in the source warehouse takes the transfer. If none does but together they reported enough,
+ * the warehouse's missing units are gathered onto shard 0 from the others (moves
+ * `<opId>|gather|<k>`, partial: units reserved meanwhile stay put) and the transfer is dispatched
+ * there (`<opId>|s0|gathered`). Every amount comes from a stored result (the refusals, then each
+ * move), so a retry replays the same moves and the same dispatch: nothing moves twice. Shard 0 is
+ * where adjustments gather too, so staff operations running at once do not pull units away from one
+ * another. A refusal reports the units available over all shards. `shard`: the shard holding the
+ * transfer (its receipt and cancellation go there).
+ */
+export async function dispatchOnShards(
+  env: InventoryEnv,
+  skuId: string,
+  shards: number,
+  input: DispatchTransferInput,
+): Promise<{ result: DispatchTransferResult; shard: number }> {
+  let reported = 0;
+  let first = 0;
+  for (let shard = 0; shard < shards; shard++) {
+    const r = await inventoryFor(env, skuId, shard).dispatchTransfer({ ...input, opId: deriveOpId(input.opId, `s${shard}`) });
+    if (r.ok || r.code !== 'INSUFFICIENT_STOCK') return { result: r, shard };
+    const available = Math.max(0, r.available ?? 0);
+    if (shard === 0) first = available;
+    reported += available;
+  }
+  if (shards <= 1 || reported < input.quantity) {
+    return { result: { ok: false, code: 'INSUFFICIENT_STOCK', message: `only ${reported} available in ${input.fromWarehouseId} across ${shards} shard(s)`, available: reported }, shard: 0 };
+  }
+  let need = input.quantity - first;
+  for (let giver = 1; giver < shards && need > 0; giver++) {
+    const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: 0, quantity: need, warehouseId: input.fromWarehouseId, transferId: deriveOpId(input.opId, 'gather', giver) });
+    if (moved.ok) need -= units(moved.lines);
+  }
+  const r = await inventoryFor(env, skuId, 0).dispatchTransfer({ ...input, opId: deriveOpId(input.opId, 's0', 'gathered') });
+  return { result: r, shard: 0 };
+}
+
 export interface ShardLocation {
   /** The shard holding the reservation, if known (from the reserve result). */
   shard?: number;
@@ -329,26 +372,36 @@ export interface ShardLocation {
   shards?: number;
 }
 
+/** The call on the holding shard (or on every shard, keeping the holder's answer), with the shard that answered. */
 async function onHolder<R extends CommitResult | ReleaseResult>(
   env: InventoryEnv,
   skuId: string,
   where: ShardLocation,
   call: (stub: InventoryStub) => Promise<R>,
-): Promise<R> {
-  if (where.shard !== undefined) return call(inventoryFor(env, skuId, where.shard));
+): Promise<{ result: R; shard: number }> {
+  if (where.shard !== undefined) return { result: await call(inventoryFor(env, skuId, where.shard)), shard: where.shard };
   const results = await Promise.all(range(where.shards ?? 1).map((s) => call(inventoryFor(env, skuId, s))));
-  return results.find((r) => r.ok || r.code !== 'NOT_FOUND') ?? (results[0] as R);
+  const holder = results.findIndex((r) => r.ok || r.code !== 'NOT_FOUND');
+  return holder >= 0 ? { result: results[holder] as R, shard: holder } : { result: results[0] as R, shard: 0 };
 }
 
 /** Commits a reservation (stock leaves) on the shard that holds it. */
-export function commitReservation(env: InventoryEnv, skuId: string, input: CommitInput, where: ShardLocation = {}): Promise<CommitResult> {
+export async function commitReservation(env: InventoryEnv, skuId: string, input: CommitInput, where: ShardLocation = {}): Promise<CommitResult> {
   // A commit refused as expired has released its units.
   forgetSoldOut(skuId);
-  return onHolder(env, skuId, where, (stub) => stub.commit(input) as Promise<CommitResult>);
+  return (await onHolder(env, skuId, where, (stub) => stub.commit(input) as Promise<CommitResult>)).result;
 }
 
 /** Releases a reservation (units come back) on the shard that holds it. */
-export function releaseReservation(env: InventoryEnv, skuId: string, input: ReleaseInput, where: ShardLocation = {}): Promise<ReleaseResult> {
+export async function releaseReservation(env: InventoryEnv, skuId: string, input: ReleaseInput, where: ShardLocation = {}): Promise<ReleaseResult> {
+  return (await releaseOnShards(env, skuId, input, where)).result;
+}
+
+/**
+ * `releaseReservation`, also saying which shard answered: the one given, or, when it was not
+ * known, the one that held the reservation (0 when no shard knows it).
+ */
+export function releaseOnShards(env: InventoryEnv, skuId: string, input: ReleaseInput, where: ShardLocation = {}): Promise<{ result: ReleaseResult; shard: number }> {
   forgetSoldOut(skuId);
   return onHolder(env, skuId, where, (stub) => stub.release(input) as Promise<ReleaseResult>);
 }

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { isStorableInstant } from '../../shared/kernel/clock';
+import { queryInt } from '../../shared/http/query';
 
 const Timestamp = z.string().datetime({ offset: true }).refine(isStorableInstant, 'a time between the years 1 and 9999 (UTC)');
 
@@ -12,7 +13,7 @@ export const AuditQuerySchema = z
     requestId: z.string().min(1).max(128).optional(),
     from: Timestamp.optional(),
     to: Timestamp.optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(50),
+    limit: queryInt(1, 100).default(50),
     cursor: z.string().max(2048).optional(),
   })
   .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] });

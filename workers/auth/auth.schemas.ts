@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ROLES, SCOPES } from '../../shared/kernel/roles';
 import { PASSWORD_MAX_LENGTH } from './password/password-policy';
+import { queryInt } from '../../shared/http/query';
 
 /**
  * Public DTOs of identity (accounts, sessions, clients, profile, addresses, admin). Every
@@ -18,7 +19,7 @@ const UserId = z.string().regex(/^usr_[0-9a-z]{26}$/, 'must be a user id (usr_�
 const AddressId = z.string().regex(/^adr_[0-9a-z]{26}$/, 'must be an address id (adr_…)');
 const ClientId = z.string().regex(/^cli_[0-9a-z]{26}$/, 'must be a client id (cli_…)');
 const Ident = z.string().min(1).max(64).regex(/^[A-Za-z0-9_:.@-]+$/);
-const Limit = z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 });
+const Limit = queryInt(1, 100).default(20).openapi({ example: 20 });
 const Cursor = z.string().max(2048).optional();
 
 // ---------------------------------------------------------------------------------------------

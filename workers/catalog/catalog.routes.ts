@@ -44,6 +44,7 @@ export const getProductRoute = createRoute({
   request: { params: ProductIdParamSchema },
   responses: {
     200: { description: 'The product', headers: cacheHeader, content: { 'application/json': { schema: ProductSchema } } },
+    400: { description: 'Not an id or a slug (too long, or a NUL character)', content: problemContent },
     404: { description: 'No active product with this id or slug', content: problemContent },
   },
 });

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 
 /** Public DTOs of the catalog. They are not Drizzle rows: the API never follows a column rename. */
 import { MoneySchema } from '../../shared/http/money';
+import { queryInt } from '../../shared/http/query';
 
 export { MoneySchema };
 
@@ -110,11 +111,8 @@ const slugList = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[a-z0-9-]{1,80}$/, 'must be slugs separated by commas')).max(20));
 
-const minorUnits = z.coerce
-  .number({ message: 'must be an integer amount in minor units' })
-  .int('must be an integer amount in minor units')
-  .min(0, 'must not be negative')
-  .max(1_000_000_000_00);
+// A variant's price is an int4 column (at most 2^31 - 1): a bound above it was a 500 before 0.3.14.
+const minorUnits = queryInt(0, 2_147_483_647, 'must be an integer amount in minor units, from 0 to 2147483647');
 
 const attrFilter = z
   .string()
@@ -125,8 +123,8 @@ export const ProductListQuerySchema = z
     q: z.string().trim().max(200).optional().openapi({ description: 'Full-text search, typo tolerant' }),
     category: slugList.optional().openapi({ description: 'Category slugs (comma-separated); includes subcategories' }),
     brand: slugList.optional().openapi({ description: 'Brand slugs (comma-separated)' }),
-    minPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units', type: 'integer' }),
-    maxPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units', type: 'integer' }),
+    minPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units' }),
+    maxPrice: minorUnits.optional().openapi({ description: 'Inclusive, minor units' }),
     inStock: z
       .enum(['true', 'false'], { message: "must be 'true' or 'false'" })
       .transform((v) => v === 'true')
@@ -137,13 +135,7 @@ export const ProductListQuerySchema = z
       .optional()
       .openapi({ description: 'Variant attribute filters, repeatable: attr=color:Black&attr=size:M' }),
     sort: z.enum(SORTS).optional().openapi({ description: 'Default: relevance with q, newest without' }),
-    limit: z.coerce
-      .number({ message: 'must be an integer from 1 to 100' })
-      .int('must be an integer from 1 to 100')
-      .min(1, 'must be an integer from 1 to 100')
-      .max(100, 'must be an integer from 1 to 100')
-      .default(20)
-      .openapi({ type: 'integer' }),
+    limit: queryInt(1, 100, 'must be an integer from 1 to 100').default(20),
     cursor: z.string().max(2048).optional(),
   })
   .refine((v) => v.minPrice === undefined || v.maxPrice === undefined || v.minPrice <= v.maxPrice, {
@@ -168,7 +160,7 @@ const CatalogMinorUnits = z.number().int().min(0).max(2_147_483_647);
 
 const variantInput = z
   .object({
-    sku: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    sku: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, . _ - (starting with a letter or digit)'),
     name: z.string().min(1).max(200),
     attributes: z.record(z.string().max(40), z.string().max(80)).default({}),
     price: CatalogMinorUnits,

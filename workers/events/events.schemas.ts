@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { isId } from '../../shared/kernel/ids';
+import { queryInt } from '../../shared/http/query';
 
 const Timestamp = z.string().datetime({ offset: true });
 
@@ -13,7 +14,7 @@ export const DeadLetterQuerySchema = z.object({
     .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type such as user.erased')
     .max(64)
     .optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryInt(1, 100).default(50),
   cursor: z.string().max(2048).optional(),
 });
 export type DeadLetterQuery = z.infer<typeof DeadLetterQuerySchema>;

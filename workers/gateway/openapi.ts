@@ -45,15 +45,16 @@ type Document = ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']>;
 
 /**
  * The gateway's own refusals of a request body, answered before any route sees it: 413 (over
- * 1 MiB) and 415 (not JSON). Every operation that takes a JSON body declares them.
+ * 1 MiB) and 415 (not JSON). Every operation that takes a body declares 413 (the token endpoint's
+ * form body too, since 0.3.14), and every one that takes a JSON body 415.
  */
 function withTransportRefusals(doc: Document): Document {
   const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
   for (const item of Object.values(doc.paths ?? {})) {
     for (const op of Object.values(item as Record<string, { requestBody?: { content?: Record<string, unknown> }; responses?: Record<string, unknown> }>)) {
-      if (!op || typeof op !== 'object' || !op.requestBody?.content?.['application/json'] || !op.responses) continue;
+      if (!op || typeof op !== 'object' || !op.requestBody?.content || !op.responses) continue;
       op.responses['413'] ??= problem('PAYLOAD_TOO_LARGE: the body is larger than 1 MiB');
-      op.responses['415'] ??= problem('UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
+      if (op.requestBody.content['application/json']) op.responses['415'] ??= problem('UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
     }
   }
   return doc;

@@ -1,7 +1,9 @@
 import { z } from '@hono/zod-openapi';
+import { queryInt } from '../../shared/http/query';
 
 /** Public DTOs of inventory: availability per warehouse, staff stock views and adjustments. */
-const Sku = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be a SKU (letters, digits, . _ -)');
+// As the SKU's object and the catalog take it: starting with a letter or digit (`__proto__` or `-0` were a 500 before 0.3.14).
+const Sku = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a SKU (letters, digits, . _ -, starting with a letter or digit)');
 const WarehouseIdParam = z.string().regex(/^wh_[0-9a-z]{26}$/, 'must be a warehouse id (wh_…)');
 
 export const SkuParamSchema = z.object({ sku: Sku.openapi({ param: { name: 'sku', in: 'path' }, example: 'KB-1042-BLK' }) });
@@ -32,7 +34,7 @@ export const StockLineSchema = z
 export type StockLine = z.infer<typeof StockLineSchema>;
 
 export const WarehouseStockQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryInt(1, 100).default(50),
   cursor: z.string().max(2048).optional(),
 });
 export type WarehouseStockQuery = z.infer<typeof WarehouseStockQuerySchema>;
@@ -105,7 +107,7 @@ export const ReservationParamSchema = z.object({
     .openapi({ param: { name: 'reservationId', in: 'path' } }),
 });
 
-export const ReleaseQuerySchema = z.object({ shard: z.coerce.number().int().min(0).max(63).optional() });
+export const ReleaseQuerySchema = z.object({ shard: queryInt(0, 63).optional() });
 
 export const ShardsBodySchema = z.object({ shards: z.number().int().min(1).max(64) }).strict().openapi('SkuShardsRequest');
 export const ShardsResultSchema = z
@@ -153,7 +155,7 @@ export const TransferListQuerySchema = z.object({
   /** out: leaving this warehouse; in: coming to it; both (default). */
   direction: z.enum(['out', 'in', 'both']).default('both'),
   status: z.enum(['in_transit', 'received', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryInt(1, 100).default(50),
   cursor: z.string().max(2048).optional(),
 });
 export type TransferListQuery = z.infer<typeof TransferListQuerySchema>;

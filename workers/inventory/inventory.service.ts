@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import {
   configureShards,
   adjustOnShards,
+  dispatchOnShards,
   inventoryFor,
   rebalanceShards,
-  releaseReservation,
+  releaseOnShards,
   reserveSharded,
   forgetSoldOut,
   type InventoryEnv,
 } from '../../durable-objects/inventory/inventory.stub';
-import type { CloseTransferResult, LevelsView, WarehouseTransferView } from '../../durable-objects/inventory/inventory.schemas';
+import type { CloseTransferResult, LevelsView } from '../../durable-objects/inventory/inventory.schemas';
 import { recordAudit } from '../../shared/audit/audit';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { assertWarehouseAccess, mustActor } from '../../shared/http/authorize';
@@ -245,7 +246,8 @@ export function makeInventoryService(deps: InventoryDeps) {
     async release(sku: string, reservationId: string, shard: number | undefined, meta: RequestMeta): Promise<Reservation> {
       mustActor(meta);
       const shards = await shardsOf(sku);
-      const result = await releaseReservation(
+      // Without ?shard every shard is asked and only the holder acts: the answer names that one.
+      const { result, shard: holder } = await releaseOnShards(
         deps.objects,
         sku,
         { opId: `release:${reservationId}`, reservationId, reason: 'cancelled' },
@@ -257,7 +259,7 @@ export function makeInventoryService(deps: InventoryDeps) {
         throw new AppError('VALIDATION_FAILED', result.message);
       }
       const r = result.reservation;
-      return { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: shard ?? 0, lines: r.lines, expiresAt: r.expiresAt };
+      return { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: holder, lines: r.lines, expiresAt: r.expiresAt };
     },
 
     /** Splits a hot SKU's stock over `shards` objects and spreads its units evenly (admins). */
@@ -349,6 +351,21 @@ export function makeInventoryService(deps: InventoryDeps) {
             throw new AppError('VALIDATION_FAILED', result.message);
         }
       }
+      // The level this adjustment left on its object (a replay: the one its first call left), not a
+      // later one; for a sharded SKU plus the other shards' levels in that warehouse now. Computed
+      // before the audit row, which records the same (warehouse-wide) on hand as the answer.
+      const l = result.level;
+      const views = await Promise.all(Array.from({ length: shards }, (_, i) => inventoryFor(deps.objects, input.sku, i).levels()));
+      const others = views.slice(1).map((v) => line(input.sku, v, warehouseId));
+      const add = (k: 'onHand' | 'reserved' | 'available' | 'inTransitOut', own: number) => others.reduce((sum, o) => sum + o[k], own);
+      const level: StockLine = {
+        sku: input.sku,
+        onHand: add('onHand', l.onHand),
+        reserved: add('reserved', l.reserved),
+        available: add('available', l.available),
+        inTransitOut: add('inTransitOut', l.inTransitOut ?? 0),
+        needsReconciliation: result.needsReconciliation || views.some((v) => v.needsReconciliation !== null),
+      };
       // The ledger row and its audit row, once per op id: a replayed Idempotency-Key finds the row
       // (the object replayed its stored result) and writes no second audit row. If the first call
       // failed before this transaction, its retry writes both.
@@ -365,25 +382,11 @@ export function makeInventoryService(deps: InventoryDeps) {
             action: 'inventory.stock.adjusted',
             outcome: 'success',
             target: { kind: 'sku', id: input.sku },
-            data: { warehouseId, delta: input.delta, reason: input.reason, idempotencyKey, onHand: result.level.onHand },
+            data: { warehouseId, delta: input.delta, reason: input.reason, idempotencyKey, onHand: level.onHand },
           },
           meta,
         );
       });
-      // The level this adjustment left on its object (a replay: the one its first call left), not a
-      // later one; for a sharded SKU plus the other shards' levels in that warehouse now.
-      const l = result.level;
-      const views = await Promise.all(Array.from({ length: shards }, (_, i) => inventoryFor(deps.objects, input.sku, i).levels()));
-      const others = views.slice(1).map((v) => line(input.sku, v, warehouseId));
-      const add = (k: 'onHand' | 'reserved' | 'available' | 'inTransitOut', own: number) => others.reduce((sum, o) => sum + o[k], own);
-      const level: StockLine = {
-        sku: input.sku,
-        onHand: add('onHand', l.onHand),
-        reserved: add('reserved', l.reserved),
-        available: add('available', l.available),
-        inTransitOut: add('inTransitOut', l.inTransitOut ?? 0),
-        needsReconciliation: result.needsReconciliation || views.some((v) => v.needsReconciliation !== null),
-      };
       return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level };
     },
 
@@ -391,8 +394,10 @@ export function makeInventoryService(deps: InventoryDeps) {
      * Sends units from one warehouse (staff bound to it, or admin) to another: available units
      * leave the source's on hand now and are in transit (available nowhere) until the destination
      * receives them or the source cancels. The SKU's object decides (one per shard of a sharded SKU:
-     * the first shard, from 0, holding enough available units in the source); the Postgres record
-     * and its audit row follow in one transaction, once per Idempotency-Key.
+     * the first shard, from 0, holding enough available units in the source, or else shard 0 once
+     * the source's missing units were gathered onto it: `dispatchOnShards`); the Postgres record
+     * (with that shard, where receipt and cancellation go) and its audit row follow in one
+     * transaction, once per Idempotency-Key.
      */
     async transfer(warehouseId: string, input: TransferInput, idempotencyKey: string, meta: RequestMeta): Promise<Transfer> {
       const actor = mustActor(meta);
@@ -406,18 +411,18 @@ export function makeInventoryService(deps: InventoryDeps) {
       const key = digest(actor.id, input.sku, idempotencyKey);
       const transferId = `trf_${key}`;
       const order = { transferId, fromWarehouseId: warehouseId, toWarehouseId: input.toWarehouseId, quantity: input.quantity, ...(input.note ? { note: input.note } : {}) };
-      const shards = await shardsOf(input.sku);
-      let sent: { transfer: WarehouseTransferView; shard: number } | undefined;
-      let available = 0;
-      for (let shard = 0; shard < shards && !sent; shard++) {
-        const r = await inventoryFor(deps.objects, input.sku, shard).dispatchTransfer({ ...order, opId: `transfer:${key}|s${shard}` });
-        if (r.ok) sent = { transfer: r.transfer, shard };
-        else if (r.code === 'OP_ID_REUSED') throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different transfer');
-        else if (r.code === 'INSUFFICIENT_STOCK') available += r.available ?? 0;
-        else throw new AppError(r.code === 'TRANSFER_CONFLICT' ? 'CONFLICT' : 'VALIDATION_FAILED', r.message);
+      // Not the isolate's cached count (as for adjustments): a split just made must count.
+      const shards = (await inventoryFor(deps.objects, input.sku).shardConfig()).shards;
+      // A sharded SKU: the first shard from 0 that can cover it, else the warehouse's units gathered
+      // onto shard 0 first (moves named from the op id, so a retry replays them, never moves twice).
+      const sent = await dispatchOnShards(deps.objects, input.sku, shards, { ...order, opId: `transfer:${key}` });
+      const r = sent.result;
+      if (!r.ok) {
+        if (r.code === 'OP_ID_REUSED') throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different transfer');
+        if (r.code === 'INSUFFICIENT_STOCK') throw new AppError('INSUFFICIENT_STOCK', `Only ${Math.max(0, r.available ?? 0)} of ${input.sku} are available in warehouse ${warehouseId}`);
+        throw new AppError(r.code === 'TRANSFER_CONFLICT' ? 'CONFLICT' : 'VALIDATION_FAILED', r.message);
       }
-      if (!sent) throw new AppError('INSUFFICIENT_STOCK', `Only ${available} of ${input.sku} are available in warehouse ${warehouseId}`);
-      const t = sent.transfer;
+      const t = r.transfer;
       await deps.writeDb().transaction(async (tx) => {
         const [fresh] = await tx
           .insert(stockTransfers)

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MoneySchema } from '../../shared/http/money';
 import { isStorableInstant } from '../../shared/kernel/clock';
+import { queryInt } from '../../shared/http/query';
 
 /** An ISO timestamp with offset that Postgres can store (UTC years 1 to 9999). */
 const StorableTimestamp = z.iso.datetime({ offset: true }).refine(isStorableInstant, 'a time between the years 1 and 9999 (UTC)');
@@ -157,7 +158,7 @@ export const OrderSummarySchema = z
 export const OrderListSchema = z.object({ items: z.array(OrderSummarySchema), nextCursor: z.string().nullable() }).openapi('OrderList');
 
 export const OrderListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInt(1, 100).default(20),
   cursor: z.string().max(2048).optional(),
   status: z.enum(['PENDING', 'PAID', 'PARTIALLY_SHIPPED', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'PAYMENT_FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED']).optional(),
 });

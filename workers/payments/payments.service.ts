@@ -3,7 +3,7 @@ import { zodIssuesToFieldErrors } from '../../shared/http/problem';
 import { AppError, validationFailed } from '../../shared/kernel/app-error';
 import type { Clock } from '../../shared/kernel/clock';
 import { normaliseRazorpayEvent, verifyRazorpayWebhook } from './adapters/razorpay-webhook';
-import { normaliseStripeEvent, verifyStripeWebhook, WebhookSignatureError } from './adapters/stripe-webhook';
+import { normaliseStripeEvent, verifyStripeWebhook, WebhookShapeError, WebhookSignatureError } from './adapters/stripe-webhook';
 import { realResilienceEnv, strategyFor, type PaymentsConfig, type ResilienceEnv } from './payments.factory';
 import type { DeliveryOutcome, PaymentEventSink, WebhookEventStore } from './payments.ports';
 import {
@@ -67,8 +67,14 @@ export function makePaymentsService(deps: PaymentsDeps) {
    */
   async function correlated(event: PaymentEvent): Promise<PaymentEvent> {
     if (event.orderId || event.provider !== 'razorpay' || !event.providerRef) return event;
-    const order = await strategy('UPI').retrieve(event.providerRef);
-    return { ...event, orderId: order.orderId ?? null, attemptId: event.attemptId ?? order.attemptId ?? null };
+    try {
+      const order = await strategy('UPI').retrieve(event.providerRef);
+      return { ...event, orderId: order.orderId ?? null, attemptId: event.attemptId ?? order.attemptId ?? null };
+    } catch (e) {
+      // Razorpay knows no such order (not one of ours): nothing to correlate, the event is not ours.
+      if (e instanceof PaymentProviderError && (e.failure.kind === 'not_found' || e.failure.kind === 'invalid')) return event;
+      throw e;
+    }
   }
 
   async function offer(event: PaymentEvent): Promise<DeliveryOutcome> {
@@ -160,6 +166,7 @@ export function makePaymentsService(deps: PaymentsDeps) {
         event = await verifyStripeWebhook(rawBody, signature, secret);
       } catch (err) {
         if (err instanceof WebhookSignatureError) throw new AppError('WEBHOOK_SIGNATURE_INVALID', err.message);
+        if (err instanceof WebhookShapeError) throw validationFailed(zodIssuesToFieldErrors('body', err.issues));
         throw err;
       }
       if (deps.log) Object.assign(deps.log, { webhookProvider: 'stripe', webhookEvent: event.id, webhookType: event.type });
@@ -175,6 +182,7 @@ export function makePaymentsService(deps: PaymentsDeps) {
         hook = await verifyRazorpayWebhook(rawBody, signature, eventId, secret);
       } catch (err) {
         if (err instanceof WebhookSignatureError) throw new AppError('WEBHOOK_SIGNATURE_INVALID', err.message);
+        if (err instanceof WebhookShapeError) throw validationFailed(zodIssuesToFieldErrors('body', err.issues));
         throw err;
       }
       if (deps.log) Object.assign(deps.log, { webhookProvider: 'razorpay', webhookEvent: hook.eventId, webhookType: hook.body.event });

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { queryInt } from '../../shared/http/query';
 
 /** Public DTOs of the wishlist. Request bodies are `.strict()`. */
 const Ident = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only');
@@ -23,7 +24,7 @@ export const WishlistPageSchema = z.object({ items: z.array(WishlistItemSchema),
 export type WishlistPage = z.infer<typeof WishlistPageSchema>;
 
 export const WishlistQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInt(1, 100).default(20),
   cursor: z.string().max(2048).optional(),
 });
 export type WishlistQuery = z.infer<typeof WishlistQuerySchema>;

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../../shared/kernel/app-error';
 import type { AppEnv } from '../../../shared/http/context';
-import { hasNulEscape } from '../../../shared/http/nul';
+import { hasLoneSurrogateEscape, hasNulEscape } from '../../../shared/http/nul';
 import { problemResponse } from '../../../shared/http/problem';
 
 /**
@@ -11,7 +11,8 @@ import { problemResponse } from '../../../shared/http/problem';
  *
  * - Path and query: a `%00` in the raw URL (hono decodes it into the parameters).
  * - JSON bodies: a `\u0000` escape that is not itself escaped (an even run of backslashes before
- *   it). A raw NUL byte is not valid JSON and is already a 400 MALFORMED_JSON.
+ *   it). A raw NUL byte is not valid JSON and is already a 400 MALFORMED_JSON. Also an unpaired
+ *   surrogate escape (`\uD800` alone): no character, and not storable as UTF-8 (0.3.14).
  *
  * The token endpoint (`POST /v1/auth/token`) reads only its form body and checks it in its own
  * parser, which answers in OAuth's error format (RFC 6749 §5.2) as the rest of that endpoint does.
@@ -33,16 +34,13 @@ export function rejectNulCharacters(): MiddlewareHandler<AppEnv> {
     }
     if (!WITH_BODY.has(c.req.method) || c.req.path.includes('/webhooks/') || c.req.path === TOKEN_PATH) return next();
     if (!/^application\/(?:[\w.+-]*\+)?json\b/i.test(c.req.header('content-type') ?? '')) return next();
-    if (hasNulEscape(await c.req.text())) return refuse(c, 'body');
+    const text = await c.req.text();
+    if (hasNulEscape(text)) return refuse(c, 'body');
+    if (hasLoneSurrogateEscape(text)) return refuse(c, 'body', 'must not contain an unpaired UTF-16 surrogate (\\uD800-\\uDFFF alone)');
     return next();
   };
 }
 
-function refuse(c: Parameters<MiddlewareHandler<AppEnv>>[0], where: 'path' | 'query' | 'body') {
-  return problemResponse(
-    c,
-    new AppError('VALIDATION_FAILED', `The request ${where} is not valid`, {
-      errors: [{ path: where, message: 'must not contain the NUL character (U+0000)' }],
-    }),
-  );
+function refuse(c: Parameters<MiddlewareHandler<AppEnv>>[0], where: 'path' | 'query' | 'body', message = 'must not contain the NUL character (U+0000)') {
+  return problemResponse(c, new AppError('VALIDATION_FAILED', `The request ${where} is not valid`, { errors: [{ path: where, message }] }));
 }

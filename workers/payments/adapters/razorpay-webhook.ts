@@ -1,6 +1,7 @@
 import type { PaymentEvent, PaymentEventType } from '../payments.schemas';
 import { toHex } from '../../../shared/kernel/hex';
-import { WebhookSignatureError } from './stripe-webhook';
+import { z } from 'zod';
+import { EpochSeconds, WebhookShapeError, WebhookSignatureError } from './stripe-webhook';
 
 /**
  * Razorpay webhooks: `X-Razorpay-Signature` is the hex HMAC-SHA256 of the RAW body keyed with
@@ -50,6 +51,23 @@ export interface RazorpayWebhookBody {
   created_at: number;
 }
 
+const Entity = z.object({
+  id: z.string().min(1).max(255),
+  amount: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  currency: z.string().regex(/^[A-Za-z]{3}$/),
+  created_at: EpochSeconds.optional(),
+});
+/** What normaliseRazorpayEvent reads; a signed body without it is a 400 (Razorpay's own never lack it). */
+const RazorpayBodyShape = z.object({
+  event: z.string().min(1).max(255),
+  created_at: EpochSeconds,
+  payload: z.object({
+    payment: z.object({ entity: Entity }).optional(),
+    order: z.object({ entity: Entity }).optional(),
+    refund: z.object({ entity: Entity }).optional(),
+  }),
+});
+
 export async function verifyRazorpayWebhook(rawBody: string, signature: string | undefined, eventId: string | undefined, secret: string): Promise<RazorpayWebhook> {
   if (!signature) throw new WebhookSignatureError('X-Razorpay-Signature header is missing');
   if (!constantTimeEqual(await hmacHex(secret, rawBody), signature.trim().toLowerCase())) {
@@ -61,12 +79,16 @@ export async function verifyRazorpayWebhook(rawBody: string, signature: string |
   } catch {
     throw new WebhookSignatureError('The signed body is not JSON');
   }
+  const shape = RazorpayBodyShape.safeParse(body);
+  if (!shape.success) throw new WebhookShapeError(shape.error.issues);
   // Razorpay always sends the event id; without it, the signed body itself identifies the event.
   const id = eventId?.trim() || `sha256:${(await hmacHex('agora-razorpay-event', rawBody)).slice(0, 40)}`;
   return { eventId: id, body };
 }
 
-const notes = (n: RzpEntity['notes']): Record<string, string> => (n && !Array.isArray(n) ? n : {});
+/** Notes as Razorpay keeps them (string values; an empty set arrives as `[]`). */
+const notes = (n: RzpEntity['notes']): Record<string, string> =>
+  n && typeof n === 'object' && !Array.isArray(n) ? Object.fromEntries(Object.entries(n).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
 
 const TYPES: Record<string, PaymentEventType> = {
   'payment.authorized': 'authorized',

@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { z } from 'zod';
 import type { PaymentEvent, PaymentEventType } from '../payments.schemas';
 
 /** Verified Stripe webhooks (Stripe-Signature, 5 minutes tolerance) → PaymentEvent, or null when we do not use the type. */
@@ -8,13 +9,53 @@ export class WebhookSignatureError extends Error {
   override name = 'WebhookSignatureError';
 }
 
+/** A correctly signed body that is not the event shape we read (a 400, never a 500). */
+export class WebhookShapeError extends Error {
+  override name = 'WebhookShapeError';
+  constructor(readonly issues: z.core.$ZodIssue[]) {
+    super('The signed body is not a well-formed event');
+  }
+}
+
+/** Seconds since the epoch that make a storable time (years 1970 to 9999). */
+export const EpochSeconds = z.number().int().min(0).max(253_402_300_799);
+const Currency = z.string().regex(/^[A-Za-z]{3}$/);
+const Amount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Metadata = z.record(z.string(), z.string()).nullish();
+
+const StripeEventShape = z.object({ id: z.string().min(1).max(255), type: z.string().min(1).max(255), created: EpochSeconds, data: z.object({ object: z.record(z.string(), z.unknown()) }) });
+const PaymentIntentShape = z.object({
+  id: z.string().min(1).max(255),
+  amount: Amount,
+  amount_received: Amount.nullish(),
+  amount_capturable: Amount.nullish(),
+  currency: Currency,
+  metadata: Metadata,
+});
+const RefundShape = z.object({
+  id: z.string().min(1).max(255),
+  amount: Amount,
+  currency: Currency,
+  status: z.string().nullish(),
+  payment_intent: z.union([z.string(), z.object({ id: z.string() })]).nullish(),
+  metadata: Metadata,
+});
+
 export async function verifyStripeWebhook(rawBody: string, signature: string | undefined, secret: string, toleranceSeconds = 300): Promise<Stripe.Event> {
   if (!signature) throw new WebhookSignatureError('Stripe-Signature header is missing');
+  let event: Stripe.Event;
   try {
-    return await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, toleranceSeconds, crypto);
+    event = await Stripe.webhooks.constructEventAsync(rawBody, signature, secret, toleranceSeconds, crypto);
   } catch (err) {
     throw new WebhookSignatureError(err instanceof Error ? err.message : String(err));
   }
+  // Signed, but read below only if it has the fields we use (Stripe's own events always do).
+  const shape = StripeEventShape.safeParse(event);
+  if (!shape.success) throw new WebhookShapeError(shape.error.issues);
+  const object = PI_TYPES[event.type] ? PaymentIntentShape : (REFUND_TYPES as readonly string[]).includes(event.type) ? RefundShape : null;
+  const inner = object?.safeParse(event.data.object);
+  if (inner && !inner.success) throw new WebhookShapeError(inner.error.issues.map((i) => ({ ...i, path: ['data', 'object', ...i.path] })));
+  return event;
 }
 
 const PI_TYPES: Readonly<Record<string, PaymentEventType>> = {
