@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEnvelope, type EventEnvelope } from '../../shared/events';
 import { newId } from '../../shared/kernel/ids';
 import { applyMigrations } from '../sqlite-migrations';
-import { CLOSED_RETENTION_MS, type AbandonedQueue, type CartDurableObject } from './cart.do';
+import { CLOSED_RETENTION_MS, ERASED_POINTER_RETENTION_MS, IDEMPOTENCY_RETENTION_MS, type AbandonedQueue, type CartDurableObject } from './cart.do';
 import { CART_MIGRATIONS } from './cart.migrations';
 import type { LineInput } from './cart.schemas';
 import { cartFor, userCartPointer, type CartStub } from './cart.stub';
@@ -227,6 +227,49 @@ describe('merge at login', () => {
     // Only guest carts merge.
     expect(await user.stub.closeForMerge({ into: guest.cartId })).toMatchObject({ ok: false, code: 'NOT_GUEST' });
   });
+
+  it("keeps merge op ids apart from the clients' Idempotency-Keys, and for as long as the guest cart hands its lines over (0.3.14)", async () => {
+    const user = await opened('usr_k');
+    const guest = await opened();
+    await add(guest.stub, 2, 2);
+    const opId = `merge:${guest.cartId}`;
+    // A client key spelled like the op id is the client's own.
+    const own = await add(user.stub, 1, 1, { actorId: 'usr_k', key: opId });
+    expect([own.ok, own.ok && own.replayed]).toEqual([true, undefined]);
+    const closed = await guest.stub.closeForMerge({ into: user.cartId });
+    if (!closed.ok) throw new Error('not closed');
+    const lines = closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...l }) => l);
+    const merge = { actorId: 'usr_k', idleTtlMs: TTL, opId, limits: LIMITS, lines };
+    expect(await user.stub.mergeFrom(merge)).toMatchObject({ ok: true, report: [{ requested: 2, merged: 2 }] });
+    expect(await add(user.stub, 1, 1, { actorId: 'usr_k', key: opId })).toMatchObject({ ok: true, replayed: true, cart: { lines: [{ quantity: 1 }] } });
+
+    // Past the client keys' retention a keyed add purges old client keys, not the merge.
+    await travel(user.stub, IDEMPOTENCY_RETENTION_MS + 3_600_000);
+    expect(await add(user.stub, 3, 1, { actorId: 'usr_k', key: 'k-later' })).toMatchObject({ ok: true });
+    const fresh = await add(user.stub, 1, 1, { actorId: 'usr_k', key: opId });
+    expect(fresh).toMatchObject({ ok: true, cart: { lines: [{ quantity: 2 }, { quantity: 2 }, { quantity: 1 }] } });
+    expect(fresh.ok && fresh.replayed).toBeUndefined();
+    expect(await user.stub.mergeFrom(merge)).toMatchObject({ ok: true, replayed: true });
+    expect(await user.stub.view({ actorId: 'usr_k' })).toMatchObject({ ok: true, cart: { lines: [{ quantity: 2 }, { quantity: 2 }, { quantity: 1 }] } });
+
+    // Past the closed retention the guest cart hands nothing over, even before its alarm ran.
+    await travel(guest.stub, CLOSED_RETENTION_MS);
+    expect(await guest.stub.closeForMerge({ into: user.cartId })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+
+  it('0002 copies the merge op ids an object stored before 0.3.14 into their own table', async () => {
+    const { stub } = await opened('usr_old');
+    await runInDurableObject(stub, (_i: CartDurableObject, state) => {
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO idempotency (key, method, body_hash, result, created_at) VALUES ('merge:crt_x', 'mergeFrom', 'h', '{\"ok\":true}', 1)");
+      sql.exec('DELETE FROM merge_ops');
+      sql.exec("DELETE FROM _migrations WHERE name <> '0001_cart_core'");
+      sql.exec('DROP TABLE merge_ops');
+      sql.exec('DROP TABLE user_erased');
+      expect(applyMigrations(state.storage, CART_MIGRATIONS)).toEqual(['0002_merge_ops', '0003_user_erased']);
+      expect(sql.exec('SELECT op_id, body_hash, created_at FROM merge_ops').toArray()).toEqual([{ op_id: 'merge:crt_x', body_hash: 'h', created_at: 1 }]);
+    });
+  });
 });
 
 describe('checkout', () => {
@@ -348,6 +391,29 @@ describe('user pointer', () => {
     expect(await pointer.setUserCart({ expected: a, cartId: b })).toEqual({ ok: true, cartId: b });
     expect(await pointer.open({ cartId: a, ownerId: userId, idleTtlMs: TTL })).toMatchObject({ ok: false, code: 'WRONG_KIND' });
     await pointer.erase();
+    expect(await pointer.userCart()).toEqual({ ok: true, cartId: null });
+  });
+
+  it('remembers an erased account: answers the cart it named (again on a retry), refuses to name a new one, deletes itself after the retention', async () => {
+    const userId = `usr_${crypto.randomUUID().slice(0, 8)}`;
+    const pointer = userCartPointer(env, userId);
+    const a = newId('cart');
+    expect(await pointer.setUserCart({ expected: null, cartId: a })).toEqual({ ok: true, cartId: a });
+    expect(await pointer.markErased()).toEqual({ ok: true, cartId: a });
+    expect(await pointer.markErased()).toEqual({ ok: true, cartId: a });
+    expect(await pointer.userCart()).toEqual({ ok: true, cartId: null, erased: true });
+    expect(await pointer.setUserCart({ expected: null, cartId: newId('cart') })).toMatchObject({ ok: false, code: 'ERASED' });
+    // A user who never had a cart is remembered too.
+    const never = userCartPointer(env, `usr_${crypto.randomUUID().slice(0, 8)}`);
+    expect(await never.markErased()).toEqual({ ok: true, cartId: null });
+    expect(await never.userCart()).toEqual({ ok: true, cartId: null, erased: true });
+
+    await travel(pointer, ERASED_POINTER_RETENTION_MS - 1000);
+    expect(await runDurableObjectAlarm(pointer)).toBe(true);
+    expect(await pointer.userCart()).toEqual({ ok: true, cartId: null, erased: true });
+    await travel(pointer, 2000);
+    expect(await runDurableObjectAlarm(pointer)).toBe(true);
+    await runInDurableObject(pointer, (_i: CartDurableObject, state) => expect(tables(state)).toEqual([]));
     expect(await pointer.userCart()).toEqual({ ok: true, cartId: null });
   });
 });

@@ -35,6 +35,18 @@ import {
 export const CLOSED_RETENTION_MS = 7 * 86_400_000;
 /** How long Idempotency-Keys are remembered. */
 export const IDEMPOTENCY_RETENTION_MS = 24 * 3600_000;
+/**
+ * How long a merge op id (`merge:<guestCartId>`) is remembered by the user's cart: longer than the
+ * merged guest cart hands its lines over again (CLOSED_RETENTION_MS after it closed, just before
+ * the merge; `closeForMerge`), so a login presenting the same guest cart days later merges nothing
+ * twice (until 0.3.14 the op ids were purged with the clients' keys after 24 h).
+ */
+export const MERGE_OP_RETENTION_MS = CLOSED_RETENTION_MS + 86_400_000;
+/**
+ * How long a user's pointer object remembers that the account was erased (no cart is opened for
+ * it): far longer than any access token of theirs can still be accepted somewhere (docs/security.md).
+ */
+export const ERASED_POINTER_RETENTION_MS = 7 * 86_400_000;
 
 /** The queue side of the cart.abandoned relay (env.EVENTS). */
 export interface AbandonedQueue {
@@ -184,7 +196,7 @@ export class CartDurableObject extends DurableObject<Env> {
     const p = AddItemInput.safeParse(input);
     if (!p.success) return invalid(p.error);
     const i = p.data;
-    return this.mutate(i.actorId, i.idempotency ? { method: 'addItem', ...i.idempotency } : undefined, (row, now) => {
+    return this.mutate(i.actorId, i.idempotency ? { store: 'client', method: 'addItem', ...i.idempotency } : undefined, (row, now) => {
       const existing = this.lineByVariant(i.line.variantId);
       const totals = this.totals(existing?.item_id);
       const check = checkQuantity((existing?.quantity ?? 0) + i.quantity, existing?.quantity ?? 0, totals, !existing, i.limits, i.available);
@@ -230,7 +242,16 @@ export class CartDurableObject extends DurableObject<Env> {
       const check = checkQuantity(i.quantity, line.quantity, this.totals(line.item_id), false, i.limits, i.available);
       if (!check.ok) return check.code === 'QUANTITY_LIMIT' ? fail(check.code, check.message, { limit: check.limit }) : fail(check.code, check.message, { available: check.available });
       if (check.quantity === line.quantity) return { ok: true as const, cart: this.state(row, now), itemId: line.item_id };
-      this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
+      // Raising the quantity is adding units: the snapshot follows the price the shopper sees now,
+      // as for an add (0.3.14). Lowering it keeps the snapshot.
+      const price = check.quantity > line.quantity ? i.price : undefined;
+      if (price) {
+        this.sql.exec('UPDATE lines SET quantity = ?, unit_price = ?, currency = ?, updated_at = ? WHERE item_id = ?', check.quantity, price.unitPrice, price.currency, now, line.item_id);
+        line.unit_price = price.unitPrice;
+        line.currency = price.currency;
+      } else {
+        this.sql.exec('UPDATE lines SET quantity = ?, updated_at = ? WHERE item_id = ?', check.quantity, now, line.item_id);
+      }
       line.quantity = check.quantity;
       line.updated_at = now;
       this.views.delete(line);
@@ -267,7 +288,12 @@ export class CartDurableObject extends DurableObject<Env> {
     return this.write(() => {
       const reason = `merged:${p.data.into}`;
       const status = this.effectiveStatus(row, now);
-      if (status === 'closed' && row.closed_reason === reason) return { ok: true as const, lines: this.lines(), alreadyClosed: true };
+      if (status === 'closed' && row.closed_reason === reason) {
+        // Past its retention (the purge alarm has not run yet) it is gone: the target remembers
+        // the merge op only MERGE_OP_RETENTION_MS, so the lines must not be handed over again.
+        if (row.closed_at !== null && now >= row.closed_at + CLOSED_RETENTION_MS) return fail('NOT_FOUND', 'no such cart');
+        return { ok: true as const, lines: this.lines(), alreadyClosed: true };
+      }
       const refused = this.statusFailure(status);
       if (refused) return refused;
       this.close('closed', reason, now);
@@ -281,7 +307,7 @@ export class CartDurableObject extends DurableObject<Env> {
     const p = MergeInput.safeParse(input);
     if (!p.success) return invalid(p.error);
     const i = p.data;
-    return this.mutate(i.actorId, { method: 'mergeFrom', key: i.opId, bodyHash: stableJson(i.lines) }, (row, now) => {
+    return this.mutate(i.actorId, { store: 'merge', method: 'mergeFrom', key: i.opId, bodyHash: stableJson(i.lines) }, (row, now) => {
       const current = this.lines();
       const byVariant = new Map(current.map((l) => [l.variantId, l]));
       const plan = planMerge(new Map(current.map((l) => [l.variantId, l.quantity])), i.lines, i.limits);
@@ -339,9 +365,11 @@ export class CartDurableObject extends DurableObject<Env> {
   // Pointer objects (`user:<id>`): the user's active cart
   // ---------------------------------------------------------------------------------------------
 
+  /** The user's active cart id (null: none); `erased` once the account was erased (no cart may be opened for it). */
   userCart(): UserCartResult {
     if (this.kind() !== 'user') return fail('WRONG_KIND', 'not a user pointer object');
     if (!this.schemaReady) return { ok: true, cartId: null };
+    if (this.pointerErased()) return { ok: true, cartId: null, erased: true };
     return { ok: true, cartId: this.sql.exec<{ cart_id: string }>('SELECT cart_id FROM user_cart WHERE id = 1').toArray()[0]?.cart_id ?? null };
   }
 
@@ -353,6 +381,8 @@ export class CartDurableObject extends DurableObject<Env> {
     this.ensureSchema();
     const now = this.now();
     return this.ctx.storage.transactionSync(() => {
+      // The account was erased since the caller read the pointer: its new cart is not named.
+      if (this.pointerErased()) return fail('ERASED', 'the account was erased');
       const current = this.sql.exec<{ cart_id: string }>('SELECT cart_id FROM user_cart WHERE id = 1').toArray()[0]?.cart_id ?? null;
       if (current !== p.data.expected) return { ok: true as const, cartId: current };
       this.sql.exec(
@@ -370,6 +400,28 @@ export class CartDurableObject extends DurableObject<Env> {
     return { ok: true };
   }
 
+  /**
+   * Pointer objects, user erasure: forgets the active cart and remembers that the account is
+   * erased, so a token of theirs still accepted somewhere (the revocation takes up to a minute to
+   * reach every location) cannot open a new cart (`setUserCart` refuses from now on). Answers the
+   * cart the pointer named at the erasure, for the caller to delete, also when called again (a
+   * redelivered event). The object deletes its storage ERASED_POINTER_RETENTION_MS later.
+   */
+  markErased(): { ok: true; cartId: string | null } | CartFailure {
+    if (this.kind() !== 'user') return fail('WRONG_KIND', 'not a user pointer object');
+    this.ensureSchema();
+    const now = this.now();
+    return this.write(() => {
+      const erased = this.sql.exec<{ cart_id: string | null }>('SELECT cart_id FROM user_erased WHERE id = 1').toArray()[0];
+      if (erased) return { ok: true as const, cartId: erased.cart_id };
+      const current = this.sql.exec<{ cart_id: string }>('SELECT cart_id FROM user_cart WHERE id = 1').toArray()[0]?.cart_id ?? null;
+      this.sql.exec('DELETE FROM user_cart');
+      this.sql.exec('INSERT INTO user_erased (id, erased_at, cart_id) VALUES (1, ?, ?)', now, current);
+      this.setDue('purge', now + ERASED_POINTER_RETENTION_MS);
+      return { ok: true as const, cartId: current };
+    });
+  }
+
   // ---------------------------------------------------------------------------------------------
   // The alarm
   // ---------------------------------------------------------------------------------------------
@@ -382,6 +434,13 @@ export class CartDurableObject extends DurableObject<Env> {
     this.alarmAt = null;
     if (!this.schemaReady) return;
     const now = this.now();
+    if (this.kind() === 'user') {
+      // An erased user's pointer: deleted after its retention.
+      const purge = this.dueAt('purge');
+      if (purge !== null && purge <= now) await this.dropStorage();
+      else this.rearm(true);
+      return;
+    }
     const row = this.load()?.row;
     if (!row) {
       this.rearm();
@@ -488,13 +547,18 @@ export class CartDurableObject extends DurableObject<Env> {
   }
 
   /**
-   * The frame of every line change: access, then the stored answer of an Idempotency-Key (same
-   * body: replayed; other body: KEY_REUSED), then the status, then `body`; the answer is stored
-   * with the key (refusals too), all in one transaction.
+   * The frame of every line change: access, then the stored answer of an Idempotency-Key or a
+   * merge op id (same body: replayed; other body: KEY_REUSED), then the status, then `body`; the
+   * answer is stored with the key (refusals too), all in one transaction.
+   *
+   * Two stores that never meet (0.3.14): the clients' Idempotency-Keys (`idempotency`, kept
+   * IDEMPOTENCY_RETENTION_MS) and the merge op ids (`merge_ops`, kept MERGE_OP_RETENTION_MS), so
+   * whatever key a client picks, `merge:<guestCartId>` included, it never takes a merge's place,
+   * and purging old client keys never forgets a merge.
    */
   private mutate<R extends { ok: boolean }>(
     actorId: string | null,
-    idem: { method: string; key: string; bodyHash: string } | undefined,
+    idem: { store: 'client' | 'merge'; method: string; key: string; bodyHash: string } | undefined,
     body: (row: CartRow, now: number) => R | CartFailure,
   ): R | CartFailure {
     const row = this.readRow();
@@ -503,9 +567,10 @@ export class CartDurableObject extends DurableObject<Env> {
     const now = this.now();
     return this.write(() => {
       if (idem) {
-        const prior = this.sql
-          .exec<{ method: string; body_hash: string; result: string }>('SELECT method, body_hash, result FROM idempotency WHERE key = ?', idem.key)
-          .toArray()[0];
+        const prior =
+          idem.store === 'client'
+            ? this.sql.exec<{ method: string; body_hash: string; result: string }>('SELECT method, body_hash, result FROM idempotency WHERE key = ?', idem.key).toArray()[0]
+            : this.sql.exec<{ method: string; body_hash: string; result: string }>("SELECT 'mergeFrom' AS method, body_hash, result FROM merge_ops WHERE op_id = ?", idem.key).toArray()[0];
         if (prior) {
           if (prior.method !== idem.method || prior.body_hash !== idem.bodyHash) return fail('KEY_REUSED', 'this key was used with another request');
           return { ...(JSON.parse(prior.result) as R), replayed: true };
@@ -513,12 +578,20 @@ export class CartDurableObject extends DurableObject<Env> {
       }
       const refused = this.statusFailure(this.effectiveStatus(row!, now));
       const result = refused ?? body(row!, now);
-      if (idem) {
+      if (idem?.store === 'client') {
         this.sql.exec('DELETE FROM idempotency WHERE created_at < ?', now - IDEMPOTENCY_RETENTION_MS);
         this.sql.exec('INSERT INTO idempotency (key, method, body_hash, result, created_at) VALUES (?, ?, ?, ?, ?)', idem.key, idem.method, idem.bodyHash, JSON.stringify(result), now);
+      } else if (idem) {
+        this.sql.exec('DELETE FROM merge_ops WHERE created_at < ?', now - MERGE_OP_RETENTION_MS);
+        this.sql.exec('INSERT INTO merge_ops (op_id, body_hash, result, created_at) VALUES (?, ?, ?, ?)', idem.key, idem.bodyHash, JSON.stringify(result), now);
       }
       return result;
     });
+  }
+
+  /** Pointer objects: whether the account was erased (`markErased`). */
+  private pointerErased(): boolean {
+    return this.sql.exec('SELECT 1 FROM user_erased WHERE id = 1').toArray().length > 0;
   }
 
   /** One synchronous transaction, then the alarm follows the due table. */

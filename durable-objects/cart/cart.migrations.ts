@@ -6,9 +6,10 @@ import type { SqliteMigration } from '../sqlite-migrations';
  * constructor, inside blockConcurrencyWhile). Times are epoch milliseconds, money integer minor
  * units.
  *
- * An object is either one cart (named `cart:<crt_…>`: tables `cart`, `lines`, `idempotency`) or
- * one user's pointer to their active cart (named `user:<usr_…>`: table `user_cart`). Both kinds
- * share the schema; each uses its own tables. `due` drives the one alarm of either kind.
+ * An object is either one cart (named `cart:<crt_…>`: tables `cart`, `lines`, `idempotency`,
+ * `merge_ops`) or one user's pointer to their active cart (named `user:<usr_…>`: tables
+ * `user_cart`, `user_erased`). Both kinds share the schema; each uses its own tables. `due`
+ * drives the one alarm of either kind.
  */
 export const CART_MIGRATIONS: readonly SqliteMigration[] = [
   {
@@ -75,6 +76,39 @@ export const CART_MIGRATIONS: readonly SqliteMigration[] = [
         id INTEGER PRIMARY KEY CHECK (id = 1),
         cart_id TEXT NOT NULL,
         updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    // 0.3.14: merge op ids get their own table, apart from the clients' Idempotency-Keys. In the
+    // `idempotency` table a client key `merge:<guestId>` took the merge's place (the merge then
+    // answered KEY_REUSED with the guest cart already closed), and the 24 h purge of client keys
+    // dropped merge ops while the guest cart still hands its lines over for 7 days. Existing merge
+    // rows are copied, not moved (additive: code from before still finds them where it looks).
+    name: '0002_merge_ops',
+    sql: `
+      -- Merges into this cart (op id merge:<guestCartId>): the lines' hash and the first result, kept MERGE_OP_RETENTION_MS.
+      CREATE TABLE merge_ops (
+        op_id TEXT PRIMARY KEY,
+        body_hash TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      INSERT INTO merge_ops (op_id, body_hash, result, created_at)
+        SELECT key, body_hash, result, created_at FROM idempotency WHERE method = 'mergeFrom';
+    `,
+  },
+  {
+    // 0.3.14: pointer objects only. The user's account was erased: no cart is opened for them
+    // any more (a token still valid somewhere must not put personal data back). Kept for
+    // ERASED_POINTER_RETENTION_MS, then the object's storage is deleted by the alarm.
+    name: '0003_user_erased',
+    sql: `
+      -- cart_id: the active cart the pointer named when the account was erased (deleted by the consumer; a redelivery deletes it again).
+      CREATE TABLE user_erased (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        erased_at INTEGER NOT NULL,
+        cart_id TEXT
       );
     `,
   },

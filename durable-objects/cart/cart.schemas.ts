@@ -64,6 +64,8 @@ export const UpdateItemInput = z.object({
   /** Checked only when the quantity grows. */
   available: z.number().int().nullable(),
   limits: Limits,
+  /** The catalog's price now: when the quantity grows, the line's snapshot becomes this (raising it is adding units). */
+  price: z.object({ unitPrice: LineInput.shape.unitPrice, currency: Currency }).optional(),
 });
 
 export const RemoveItemInput = z.object({ ...Write, itemId: ItemId });
@@ -142,6 +144,8 @@ export const CART_ERROR_CODES = [
   'NOT_GUEST',
   /** A pointer method on a cart object or a cart method on a pointer object. */
   'WRONG_KIND',
+  /** Pointer objects: the user's account was erased; no cart is opened for it. */
+  'ERASED',
 ] as const;
 export type CartErrorCode = (typeof CART_ERROR_CODES)[number];
 
@@ -156,6 +160,8 @@ export interface CartFailure {
   /** VERSION_MISMATCH: the cart's version now. */
   version?: number;
   issues?: { path: string; message: string }[];
+  /** The stored answer of an earlier call with the same Idempotency-Key (a refusal replayed). */
+  replayed?: boolean;
 }
 
 export interface CartOk {
@@ -180,4 +186,5 @@ export interface MergeReportLine {
 export type MergeResult = (CartOk & { report: MergeReportLine[]; replayed?: boolean }) | CartFailure;
 export type CloseForMergeResult = { ok: true; lines: LineView[]; alreadyClosed: boolean } | CartFailure;
 export type MarkCheckedOutResult = (CartOk & { changed: boolean }) | CartFailure;
-export type UserCartResult = { ok: true; cartId: string | null } | CartFailure;
+/** `erased`: the account was erased (the pointer remembers it for a while); no cart may be opened for it. */
+export type UserCartResult = { ok: true; cartId: string | null; erased?: boolean } | CartFailure;

@@ -40,7 +40,7 @@ export const createCartRoute = createRoute({
   responses: {
     200: { description: 'Your active cart', content: cartContent },
     201: { description: 'A new cart', content: cartContent },
-    401: problem('The access token is not valid'),
+    401: problem('The access token is not valid, or its account was erased'),
     409: problem('Two devices opened the user\'s cart at the same moment and this one lost twice (CONFLICT): try again'),
   },
 });

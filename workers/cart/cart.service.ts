@@ -36,8 +36,20 @@ export const MEMO_FLOOR_LINES = 10;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** The object's refusals as API errors (docs/cart.md has the table). */
+/** The object's refusals as API errors (docs/cart.md has the table); a stored refusal replayed is marked `Idempotent-Replayed: true`. */
 export function cartError(f: CartFailure): AppError {
+  const e = refusal(f);
+  return f.replayed ? new AppError(e.code, e.message, { errors: e.errors, headers: { ...e.headers, 'Idempotent-Replayed': 'true' } }) : e;
+}
+
+/** What a cart's status refuses a write with (null: active). */
+function statusRefusal(status: CartState['status']): CartFailure | null {
+  if (status === 'active') return null;
+  const code = status === 'checked_out' ? 'CHECKED_OUT' : status === 'closed' ? 'CLOSED' : 'EXPIRED';
+  return { ok: false, code, message: status };
+}
+
+function refusal(f: CartFailure): AppError {
   switch (f.code) {
     case 'NOT_FOUND':
       return new AppError('CART_NOT_FOUND', 'There is no such cart (or it expired)');
@@ -65,6 +77,9 @@ export function cartError(f: CartFailure): AppError {
       return new AppError('CART_VERSION_MISMATCH', `The cart changed since it was read (now at version ${f.version ?? '?'})`);
     case 'INVALID_INPUT':
       return new AppError('VALIDATION_FAILED', 'The cart refused the input', { errors: (f.issues ?? []).map((i) => ({ path: i.path, message: i.message })) });
+    case 'ERASED':
+      // As /v1/me answers a token that outlived its account (workers/auth/service/me.ts).
+      return new AppError('UNAUTHENTICATED', 'This account is no longer active', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
     default:
       return new AppError('CONFLICT', f.message);
   }
@@ -167,16 +182,22 @@ export function makeCartService(deps: CartDeps) {
   async function openForUser(userId: string): Promise<{ state: CartState; created: boolean }> {
     const pointer = userCartPointer(deps.objects, userId);
     for (let attempt = 0; attempt < 4; attempt++) {
-      const current = must(await pointer.userCart()).cartId;
+      const read = must(await pointer.userCart());
+      // The account was erased (user.erased reached the pointer): a token still accepted somewhere
+      // must not open a cart that would hold their data again. No extra call: the pointer says so.
+      if (read.erased) throw cartError({ ok: false, code: 'ERASED', message: 'the account was erased' });
+      const current = read.cartId;
       if (current) {
         const view = await cartFor(deps.objects, current).view({ actorId: userId });
         if (view.ok && view.cart.status === 'active') return { state: view.cart, created: false };
       }
       const candidate = newId('cart');
       const opened = must(await cartFor(deps.objects, candidate).open({ cartId: candidate, ownerId: userId, idleTtlMs }));
-      const set = must(await pointer.setUserCart({ expected: current, cartId: candidate }));
-      if (set.cartId === candidate) return { state: opened.cart, created: true };
+      const set = await pointer.setUserCart({ expected: current, cartId: candidate });
+      if (set.ok && set.cartId === candidate) return { state: opened.cart, created: true };
+      // Lost the race to another device, or the account was erased meanwhile: the empty cart goes.
       await cartFor(deps.objects, candidate).erase();
+      must(set);
     }
     throw new AppError('CONFLICT', 'The cart is being opened elsewhere; try again');
   }
@@ -197,8 +218,8 @@ export function makeCartService(deps: CartDeps) {
       if (!idempotency || !(error instanceof AppError)) throw error;
       const prior = await cartFor(deps.objects, cartId).storedAnswer({ actorId, idempotency });
       if (prior === null) throw error;
+      if (deps.log && prior.replayed) deps.log.idempotentReplay = true;
       if (!prior.ok) throw cartError(prior);
-      if (deps.log) deps.log.idempotentReplay = true;
       return { cart: await render(prior.cart), replayed: true };
     }
     const { product, variant } = picked;
@@ -220,8 +241,9 @@ export function makeCartService(deps: CartDeps) {
       },
       ...(idempotency ? { idempotency } : {}),
     });
-    if (!result.ok) throw cartError(result);
     if (deps.log && result.replayed) deps.log.idempotentReplay = true;
+    // A stored refusal replayed carries `replayed` too: cartError marks it (Idempotent-Replayed).
+    if (!result.ok) throw cartError(result);
     return { cart: await render(result.cart), replayed: result.replayed === true };
   }
 
@@ -249,17 +271,25 @@ export function makeCartService(deps: CartDeps) {
       const actorId = cartActorId(meta.actor);
       const stub = cartFor(deps.objects, cartId);
       // Availability matters only when the line grows; the object knows the line's SKU.
-      const current = must(await stub.view({ actorId })).cart.lines.find((l) => l.itemId === itemId);
+      const seen = must(await stub.view({ actorId })).cart;
+      // A cart that takes no writes (merged, checked out, expired) says so first, whatever its
+      // lines' products have become since (before 0.3.14 an archived product answered 422).
+      const closed = statusRefusal(seen.status);
+      if (closed) throw cartError(closed);
+      const current = seen.lines.find((l) => l.itemId === itemId);
       const grows = current !== undefined && body.quantity > current.quantity;
-      // Growing a line is adding units: the product must still be sold, as for an add.
+      // Growing a line is adding units: the product must still be sold, as for an add, and the
+      // line's price snapshot becomes the price now (0.3.14).
+      let price: { unitPrice: number; currency: string } | undefined;
       if (grows) {
-        await sellableVariant(current.productId, current.variantId).catch((error: unknown) => {
+        const { variant } = await sellableVariant(current.productId, current.variantId).catch((error: unknown) => {
           if (!(error instanceof AppError)) throw error;
           throw new AppError('PRODUCT_NOT_SELLABLE', `The product of line '${itemId}' is no longer sold: its quantity can only go down`, { errors: [{ path: 'body.quantity', message: error.message }] });
         });
+        price = { unitPrice: variant.price.amount, currency: variant.price.currency };
       }
       const available = grows ? await availableToAdd(current.sku) : null;
-      return render(must(await stub.updateItem({ actorId, idleTtlMs, limits: deps.limits, itemId, quantity: body.quantity, available })).cart);
+      return render(must(await stub.updateItem({ actorId, idleTtlMs, limits: deps.limits, itemId, quantity: body.quantity, available, ...(price ? { price } : {}) })).cart);
     },
 
     async removeItem(cartId: string, itemId: string, meta: RequestMeta): Promise<Cart> {
@@ -313,7 +343,8 @@ export function makeCartService(deps: CartDeps) {
     async checkoutSnapshot(cartId: string, actor: Pick<Actor, 'kind' | 'id'> | null): Promise<CheckoutSnapshot> {
       if (!CartId.safeParse(cartId).success) throw new AppError('CART_NOT_FOUND', 'There is no such cart');
       const state = must(await cartFor(deps.objects, cartId).checkoutSnapshot({ actorId: cartActorId(actor) })).cart;
-      if (state.status !== 'active') throw cartError({ ok: false, code: state.status === 'checked_out' ? 'CHECKED_OUT' : state.status === 'closed' ? 'CLOSED' : 'EXPIRED', message: state.status });
+      const closed = statusRefusal(state.status);
+      if (closed) throw cartError(closed);
       const cart = await render(state);
       const unsellable = cart.lines.map((l, i) => ({ l, i })).filter(({ l }) => !l.sellable);
       if (unsellable.length > 0) {
@@ -341,7 +372,7 @@ export function makeCartService(deps: CartDeps) {
       return { cartId, orderId, version: r.cart.version, changed: r.changed };
     },
 
-    /** GDPR export: the user's active cart (null when none is open), without opening one. */
+    /** GDPR export: the user's active cart (null when none is open or the account was erased), without opening one. */
     async activeCartOf(userId: string): Promise<Cart | null> {
       const current = must(await userCartPointer(deps.objects, userId).userCart()).cartId;
       if (!current) return null;
@@ -349,13 +380,16 @@ export function makeCartService(deps: CartDeps) {
       return view.ok && view.cart.status === 'active' ? render(view.cart) : null;
     },
 
-    /** user.erased: the user's active cart and their pointer are deleted (idempotent). */
+    /**
+     * user.erased: the pointer first remembers the erasure (from then on no cart is opened for the
+     * account, even with a token still accepted somewhere; it deletes itself later), then the
+     * cart it named is deleted. In that order, a cart opened meanwhile is either the one named or
+     * refused. Idempotent (a redelivery deletes the same cart again).
+     */
     async eraseUser(userId: string): Promise<{ erasedCart: string | null }> {
-      const pointer = userCartPointer(deps.objects, userId);
-      const current = must(await pointer.userCart()).cartId;
-      if (current) await cartFor(deps.objects, current).erase();
-      await pointer.erase();
-      return { erasedCart: current };
+      const { cartId } = must(await userCartPointer(deps.objects, userId).markErased());
+      if (cartId) await cartFor(deps.objects, cartId).erase();
+      return { erasedCart: cartId };
     },
   };
 }

@@ -233,6 +233,7 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     writeDb: () => db.pool(),
     catalog: { product: activeProduct },
     cart: { addToMyCart: (userId, item) => cart().addToMyCart(userId, item) },
+    accounts: { accountStatus: (userId) => auth().accountStatus(userId) },
   }));
   const payments = lazy(() => makePaymentsService({
     config: paymentsConfig(config),

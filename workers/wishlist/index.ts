@@ -8,7 +8,7 @@ import type { WishlistService } from './wishlist.service';
 
 /** The wishlist's public surface: its service (with the user.erased consumer verb) and its router. */
 export { makeWishlistService, WISHLIST_ERASURE_CONSUMER, WISHLIST_MAX_ITEMS, type WishlistDeps, type WishlistService } from './wishlist.service';
-export type { WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
+export type { WishlistAccountsPort, WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
 
 export function wishlistRouter(service: (c: Context<AppEnv>) => WishlistService) {
   const app = createRouter();

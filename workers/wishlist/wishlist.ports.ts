@@ -9,3 +9,8 @@ export interface WishlistCatalogPort {
 export interface WishlistCartPort {
   addToMyCart(userId: string, item: { productId: string; variantId: string; quantity: number }): Promise<unknown>;
 }
+
+/** What the wishlist needs from identity: whether an account was erased (its token may still be accepted for a while elsewhere). */
+export interface WishlistAccountsPort {
+  accountStatus(userId: string): Promise<string | null>;
+}

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, lt, or } from 'drizzle-orm';
+import { and, count, desc, eq, lt, or, sql } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { wishlistItems } from '../../shared/db/schema/wishlist';
 
@@ -19,6 +19,15 @@ export async function itemsOf(db: Db, userId: string, limit: number, after?: { c
     .limit(limit + 1);
 }
 
+/**
+ * Serialises the writes to one user's wishlist that must see each other (the count against the
+ * limit and the insert; the erasure's delete and a late insert): a transaction-scoped advisory
+ * lock, held until commit.
+ */
+export async function lockUser(tx: AnyDb, userId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`wishlist:${userId}`}, 0))`);
+}
+
 export async function countOf(db: Db, userId: string): Promise<number> {
   const [r] = await (db as AnyDb).select({ n: count() }).from(wishlistItems).where(eq(wishlistItems.userId, userId));
   return Number(r?.n ?? 0);
@@ -33,9 +42,15 @@ export async function findItem(db: Db, userId: string, productId: string): Promi
   return r;
 }
 
-/** Inserts or updates the variant of an item already there; answers the row and whether it is new. */
-export async function upsertItem(db: AnyDb, userId: string, productId: string, variantId: string | null): Promise<{ row: WishlistRow; created: boolean }> {
-  const existing = await findItem(db, userId, productId);
+/** Inserts or updates the variant of an item already there (`existing`, when the caller read it); answers the row and whether it is new. */
+export async function upsertItem(
+  db: AnyDb,
+  userId: string,
+  productId: string,
+  variantId: string | null,
+  existing: WishlistRow | undefined | null = null,
+): Promise<{ row: WishlistRow; created: boolean }> {
+  if (existing === null) existing = await findItem(db, userId, productId);
   if (existing) {
     if (existing.variantId === variantId) return { row: existing, created: false };
     const [row] = await db
@@ -63,9 +78,15 @@ export async function takeItem(db: AnyDb, userId: string, productId: string): Pr
   return row ?? null;
 }
 
-/** Puts a taken entry back as it was, unless the user saved the product again meanwhile. */
+/**
+ * Puts a taken entry back as it was, unless the user saved the product again meanwhile (under the
+ * user's lock; the caller then checks the account was not erased meanwhile).
+ */
 export async function restoreItem(db: AnyDb, row: WishlistRow): Promise<void> {
-  await db.insert(wishlistItems).values(row).onConflictDoNothing();
+  await db.transaction(async (tx) => {
+    await lockUser(tx, row.userId);
+    await tx.insert(wishlistItems).values(row).onConflictDoNothing();
+  });
 }
 
 export async function deleteAllOf(db: AnyDb, userId: string): Promise<number> {

@@ -6,22 +6,40 @@ import type { RequestMeta } from '../../shared/http/context';
 import { AppError } from '../../shared/kernel/app-error';
 import { decodeCursor, encodeCursor, fingerprint } from '../../shared/kernel/cursor';
 import * as repo from './wishlist.repo';
-import type { WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
+import type { WishlistAccountsPort, WishlistCartPort, WishlistCatalogPort } from './wishlist.ports';
 import type { AddWishlistBody, MoveToCartBody, WishlistItem, WishlistPage, WishlistQuery } from './wishlist.schemas';
 
 /** Most items one wishlist holds. */
 export const WISHLIST_MAX_ITEMS = 500;
 export const WISHLIST_ERASURE_CONSUMER = 'wishlist.erase-user';
 
+/** A token that outlived its account (erased): as /v1/me answers it (workers/auth/service/me.ts). */
+const accountGone = () => new AppError('UNAUTHENTICATED', 'This account is no longer active', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+
 export interface WishlistDeps {
   readDb: () => AnyDb | HttpDb;
   writeDb: () => AnyDb;
   catalog: WishlistCatalogPort;
   cart: WishlistCartPort;
+  accounts: WishlistAccountsPort;
 }
 
 /** The signed-in user's wishlist (Postgres `wishlist_items`), scoped by owner in every query. */
 export function makeWishlistService(deps: WishlistDeps) {
+  /**
+   * Identity's word on the account, read after a write committed (never inside the write's
+   * transaction: on PGlite that waits on itself). The erasure sets the status in its own transaction
+   * before its event, and its consumer deletes under the same per-user lock as the writes: a write
+   * that reads the account active is deleted by that consumer later; one that reads it erased
+   * deletes what it wrote.
+   */
+  const erased = async (userId: string) => (await deps.accounts.accountStatus(userId)) === 'erased';
+  /** After a write committed: an account erased by now keeps nothing (see `erased`), and the caller is refused. */
+  async function forgetIfErased(userId: string): Promise<void> {
+    if (!(await erased(userId))) return;
+    await repo.deleteAllOf(deps.writeDb(), userId);
+    throw accountGone();
+  }
   async function toItem(row: repo.WishlistRow): Promise<WishlistItem> {
     const product = await deps.catalog.product(row.productId);
     // The lowest price of what is for sale (a variant priced 0 is not: docs/cart.md, "sellable").
@@ -57,21 +75,31 @@ export function makeWishlistService(deps: WishlistDeps) {
       };
     },
 
-    /** Saves a product (again: updates the variant, 200). Unknown or unsold products are refused. */
     /** GDPR export: every entry of the user (at most WISHLIST_MAX_ITEMS), newest first. */
     async allOf(userId: string): Promise<WishlistItem[]> {
       const rows = await repo.itemsOf(deps.readDb(), userId, WISHLIST_MAX_ITEMS);
       return Promise.all(rows.slice(0, WISHLIST_MAX_ITEMS).map(toItem));
     },
 
+    /**
+     * Saves a product (again: updates the variant, 200). Unknown or unsold products are refused.
+     * One transaction under the user's lock: the count against WISHLIST_MAX_ITEMS and the insert
+     * are not interleaved with another save (until 0.3.14 saves at once went past the limit), and
+     * an erased account is refused (401, as /v1/me: a token still accepted somewhere after the
+     * erasure must not put a row back).
+     */
     async add(body: AddWishlistBody, meta: RequestMeta): Promise<{ item: WishlistItem; created: boolean }> {
       const userId = selfUserId(meta);
       await sellable(body.productId, body.variantId);
-      const db = deps.writeDb();
-      if (!(await repo.findItem(db, userId, body.productId)) && (await repo.countOf(db, userId)) >= WISHLIST_MAX_ITEMS) {
-        throw new AppError('UNPROCESSABLE', `A wishlist holds at most ${WISHLIST_MAX_ITEMS} items`);
-      }
-      const { row, created } = await repo.upsertItem(db, userId, body.productId, body.variantId ?? null);
+      const { row, created } = await deps.writeDb().transaction(async (tx) => {
+        await repo.lockUser(tx, userId);
+        const existing = await repo.findItem(tx, userId, body.productId);
+        if (!existing && (await repo.countOf(tx, userId)) >= WISHLIST_MAX_ITEMS) {
+          throw new AppError('UNPROCESSABLE', `A wishlist holds at most ${WISHLIST_MAX_ITEMS} items`);
+        }
+        return repo.upsertItem(tx, userId, body.productId, body.variantId ?? null, existing);
+      });
+      await forgetIfErased(userId);
       return { item: await toItem(row), created };
     },
 
@@ -88,19 +116,27 @@ export function makeWishlistService(deps: WishlistDeps) {
      */
     async moveToCart(productId: string, body: MoveToCartBody, meta: RequestMeta): Promise<unknown> {
       const userId = selfUserId(meta);
+      // An erased account (its token not yet refused everywhere) moves nothing (the cart refuses it
+      // too; an entry put back after the erasure is deleted again: forgetIfErased).
+      if (await erased(userId)) throw accountGone();
       const entry = await repo.takeItem(deps.writeDb(), userId, productId);
       if (!entry) throw new AppError('NOT_FOUND', `Product '${productId}' is not in your wishlist`);
       try {
         return await deps.cart.addToMyCart(userId, { productId, variantId: body.variantId, quantity: body.quantity });
       } catch (e) {
         await repo.restoreItem(deps.writeDb(), entry);
+        await forgetIfErased(userId);
         throw e;
       }
     },
 
     /** user.erased: every wishlist row of the user, once per event. */
     async eraseUser(event: EventEnvelope<{ userId: string }>): Promise<{ processed: boolean; deleted: number }> {
-      const r = await consumeOnce(deps.writeDb(), WISHLIST_ERASURE_CONSUMER, event.id, (tx) => repo.deleteAllOf(tx, event.data.userId));
+      // Under the user's lock: a save or a restore in flight commits its row before this delete.
+      const r = await consumeOnce(deps.writeDb(), WISHLIST_ERASURE_CONSUMER, event.id, async (tx) => {
+        await repo.lockUser(tx, event.data.userId);
+        return repo.deleteAllOf(tx, event.data.userId);
+      });
       return r.processed ? { processed: true, deleted: r.value } : { processed: false, deleted: 0 };
     },
   };
