@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { rows } from '../../test/support/db';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
 import { json, problem } from '../../test/support/http';
 
@@ -15,27 +17,11 @@ interface Ctx {
   sku: string;
 }
 
-/**
- * A warehouse the staff member is not bound to (from a seeded SKU stocked in several). Page by page:
- * the products other test files create meanwhile (stocked in one warehouse only) come first.
- */
+/** A warehouse the staff member is not bound to (read from the table: walking the catalog for one grew with every product other files create). */
 async function otherWarehouse(mine: string): Promise<string> {
-  let cursor: string | null = null;
-  for (let page = 0; page < 30; page++) {
-    const url: string = `/v1/products?limit=50&inStock=true${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const listed = await json<{ items: Array<{ id: string }>; nextCursor?: string | null }>(url);
-    const body = listed.body;
-    for (const p of body.items) {
-      const detail = await json(`/v1/products/${p.id}`);
-      for (const v of detail.body.variants) {
-        const other = (await json(`/v1/inventory/${v.sku}`)).body.warehouses?.find((w: { warehouseId: string }) => w.warehouseId !== mine);
-        if (other) return other.warehouseId;
-      }
-    }
-    cursor = body.nextCursor ?? null;
-    if (!cursor) break;
-  }
-  throw new Error('no other warehouse found');
+  const [other] = await rows<{ id: string }>(sql`select id from warehouses where id <> ${mine} order by id limit 1`);
+  if (!other) throw new Error('no other warehouse found');
+  return other.id;
 }
 
 /** A fresh SKU with `units` received into the staff member's warehouse. */
