@@ -553,6 +553,28 @@ describe('GET /v1/me/export and DELETE /v1/me', () => {
     expect(again.res.status).toBe(201);
     expect(again.body.user.id).not.toBe(s.user.id);
   });
+
+  it('refuses to erase the last active admin (409), as a demotion is refused; with another admin it erases', async () => {
+    const s = await newCustomer();
+    const adminSession = await login('admin@agora.dev');
+    const promoted = await json(`/v1/admin/users/${s.user.id}`, jsonInit('PATCH', { roles: ['customer', 'admin'] }, bearer(adminSession.accessToken)));
+    expect(promoted.res.status, JSON.stringify(promoted.body)).toBe(200);
+    const fresh = await login(s.email, s.password); // a token carrying the admin role
+    const erase = () => call('/v1/me', { method: 'DELETE', headers: { ...bearer(fresh.accessToken), 'content-type': 'application/json' }, body: JSON.stringify({ password: s.password }) });
+    // Every other admin out of the way for a moment (this file's database; restored below).
+    const others = await sql1<{ id: string }>(sql`update users set status = 'disabled' where status = 'active' and 'admin' = any(roles) and id <> ${s.user.id} returning id`);
+    try {
+      const refused = await erase();
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { code: string }).code).toBe('CONFLICT');
+      const [row] = await sql1<{ status: string; email: string | null }>(sql`select status, email from users where id = ${s.user.id}`);
+      expect(row).toEqual({ status: 'active', email: s.email });
+    } finally {
+      for (const o of others) await sql1(sql`update users set status = 'active' where id = ${o.id}`);
+    }
+    expect(others.length).toBeGreaterThan(0);
+    expect((await erase()).status).toBe(204);
+  });
 });
 
 describe('/v1/admin/users', () => {

@@ -176,7 +176,7 @@ export const eraseMeRoute = createRoute({
   security: bearer,
   middleware: [requires('self')] as const,
   request: body(EraseMeBodySchema),
-  responses: { 204: { description: 'Erased' }, ...problems(400, 401, 403, 429) },
+  responses: { 204: { description: 'Erased' }, ...problems(400, 401, 403, 409, 429) },
 });
 
 export const listAddressesRoute = createRoute({

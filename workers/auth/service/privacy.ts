@@ -71,6 +71,11 @@ export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDep
   }
   await deps.writeDb().transaction(async (tx) => {
     const locked = await activeSelf(tx, meta, { forUpdate: true });
+    // As for a demotion (admin-users.ts): the shop must keep an admin who can sign in (0.3.14:
+    // the last one could erase themselves and leave nobody to manage it).
+    if ((locked.roles as string[]).includes('admin') && (await repo.otherActiveAdmins(tx, locked.id)) === 0) {
+      throw new AppError('CONFLICT', 'This is the last active admin; make someone else admin before erasing this account');
+    }
     await repo.deleteAddressesOf(tx, locked.id);
     await repo.deleteUserSessions(tx, locked.id);
     await repo.updateUser(tx, locked.id, {
