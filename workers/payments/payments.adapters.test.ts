@@ -163,11 +163,12 @@ describe('CARD via Stripe PaymentIntents', () => {
   });
 
   it('a hung Stripe is tried only as often as the call budget allows (PAYMENT_CALL_BUDGET_MS)', async () => {
-    // 400 ms per try, 1,000 ms for the call: after two timed-out tries (about 800 ms) a third could
-    // end past the budget, so it is not started and the step is left to the saga's alarm.
-    const env = { ...testEnv(), sleep: async () => undefined };
-    const s = strategyFor('CARD', { ...config, retry: { ...config.retry, budgetMs: 1000, attemptTimeoutMs: 400 }, breaker: { threshold: 10, cooldownMs: 60_000 } }, env);
+    // 400 ms per try, 1,000 ms for the call: after two timed-out tries (800 ms) a third could end
+    // past the budget, so it is not started and the step is left to the saga's alarm. The budget's
+    // clock counts the tries Stripe received, 400 ms each, so the machine's load cannot move it.
     const before = apiCalls(stripe, '/v1/payment_intents');
+    const env = { ...testEnv(), sleep: async () => undefined, ticker: { nowMs: () => (apiCalls(stripe, '/v1/payment_intents') - before) * 400 } };
+    const s = strategyFor('CARD', { ...config, retry: { ...config.retry, budgetMs: 1000, attemptTimeoutMs: 400 }, breaker: { threshold: 10, cooldownMs: 60_000 } }, env);
     stripe.faults.set({ delays: [{ ms: 700, times: 4, match: 'POST /v1/payment_intents' }] });
     const err = await s.begin(card()).catch((e: unknown) => e);
     expect(err).toMatchObject({ reason: 'retries_exhausted', outcome: 'unknown' });
