@@ -36,7 +36,7 @@ export const redriveDeadLetterRoute = createRoute({
   method: 'post',
   path: '/v1/admin/dead-letters/{id}/redrive',
   operationId: 'events.redriveDeadLetter',
-  summary: 'Republish the stored event to the events queue (idempotent)',
+  summary: 'Republish the stored event to the queue it failed on (idempotent)',
   request: { params: DeadLetterIdParamSchema },
   responses: {
     ...actionResponses('The dead letter, now redriven'),

@@ -13,8 +13,8 @@ import type { DeadLetter, DeadLetterInput, DeadLetterPage, DeadLetterQuery } fro
 export interface EventsDeps {
   readDb: () => AnyDb | HttpDb;
   writeDb: () => AnyDb;
-  /** Where redriven envelopes go (the EVENTS queue). */
-  publisher: EventPublisher;
+  /** Where redriven envelopes go, by the queue they failed on (a dead letter's `queue`). */
+  publishers: Readonly<Record<string, EventPublisher>>;
   clock: Clock;
 }
 
@@ -84,6 +84,8 @@ export function makeEventsService(deps: EventsDeps) {
       const row = await load(id);
       if (row.status === 'redriven') return toDeadLetter(row);
       if (row.status === 'discarded') throw new AppError('CONFLICT', `Dead letter '${id}' was discarded; it cannot be redriven`);
+      const publisher = Object.hasOwn(deps.publishers, row.queue) ? deps.publishers[row.queue] : undefined;
+      if (!publisher) throw new AppError('UNPROCESSABLE', `Dead letter '${id}' failed on queue '${row.queue}', which this Worker does not publish to`);
       const parsed = parseEnvelope(row.body);
       if (!parsed.ok) {
         throw new AppError('UNPROCESSABLE', `The stored message cannot be redriven: ${parsed.message}; it would be dead-lettered again`);
@@ -99,7 +101,7 @@ export function makeEventsService(deps: EventsDeps) {
           now,
         );
         try {
-          await deps.publisher.publish([row.body as EventEnvelope]);
+          await publisher.publish([row.body as EventEnvelope]);
         } catch (e) {
           throw new AppError('DEPENDENCY_UNAVAILABLE', 'The event queue did not accept the message; try again', { cause: e });
         }

@@ -8,6 +8,7 @@ import { syncVariantAvailability, VARIANT_AVAILABILITY_CONSUMER } from '../catal
 import { CART_ERASURE_CONSUMER } from '../cart';
 import { ORDER_ERASURE_CONSUMER, ORDER_PROJECTION_CONSUMER, projectOrderEvent } from '../orders';
 import { WISHLIST_ERASURE_CONSUMER } from '../wishlist';
+import { EVENTS_DLQ, EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE } from './queue-names';
 import { buildServices, generations, type Services } from './services';
 
 /**
@@ -15,11 +16,7 @@ import { buildServices, generations, type Services } from './services';
  * the envelope, run the handlers registered for its (type, version), ack or retry with
  * backoff, and write one structured log line.
  */
-export const EVENTS_QUEUE = 'agora-events';
-export const EVENTS_DLQ = 'agora-events-dlq';
-/** Order transitions (durable-objects/order), same envelope and rules; keep in step with wrangler.toml. */
-export const ORDER_EVENTS_QUEUE = 'agora-order-events';
-export const ORDER_EVENTS_DLQ = 'agora-order-events-dlq';
+export { EVENTS_DLQ, EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE };
 /** Each DLQ and the queue whose dead messages it receives. */
 const DLQ_SOURCE: Record<string, string> = { [EVENTS_DLQ]: EVENTS_QUEUE, [ORDER_EVENTS_DLQ]: ORDER_EVENTS_QUEUE };
 /** Keep in step with `max_retries` of agora-events in wrangler.toml. */

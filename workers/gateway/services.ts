@@ -18,6 +18,7 @@ import { makeWishlistService, type WishlistService } from '../wishlist';
 import { DrizzleWebhookEventStore, makePaymentsService, paymentsConfig, type PaymentsService } from '../payments';
 import { orderSagaSink } from './payment-events';
 import { QueuePublisher } from '../../shared/adapters/events/queue-publisher';
+import { EVENTS_QUEUE, ORDER_EVENTS_QUEUE } from './queue-names';
 import { DurableObjectRateLimiter } from '../../durable-objects/rate-limiter/rate-limiter.stub';
 import { UpstashRateLimiter } from '../../shared/adapters/rate-limit/upstash-rate-limiter';
 import { FieldCipher } from '../../shared/crypto/field-cipher';
@@ -191,7 +192,14 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     },
   }));
   const audit = lazy(() => makeAuditService({ readDb: () => db.http() }));
-  const events = lazy(() => makeEventsService({ readDb: () => db.http(), writeDb: () => db.pool(), publisher, clock: systemClock }));
+  // A redrive goes back to the queue the event failed on (before 0.3.15 every one went to EVENTS,
+  // so an order event that failed again was dead-lettered as an agora-events row).
+  const events = lazy(() => makeEventsService({
+    readDb: () => db.http(),
+    writeDb: () => db.pool(),
+    publishers: { [EVENTS_QUEUE]: publisher, [ORDER_EVENTS_QUEUE]: new QueuePublisher(env.ORDER_EVENTS) },
+    clock: systemClock,
+  }));
   const inventory = lazy(() => makeInventoryService({ readDb: () => db.http(), writeDb: () => db.pool(), objects: env }));
   // Cart and wishlist (docs/cart().md): products from the catalog's caches, availability from inventory.
   const activeProduct = async (id: string) => {
