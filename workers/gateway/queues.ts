@@ -20,7 +20,7 @@ export { EVENTS_DLQ, EVENTS_QUEUE, ORDER_EVENTS_DLQ, ORDER_EVENTS_QUEUE };
 /** Each DLQ and the queue whose dead messages it receives. */
 const DLQ_SOURCE: Record<string, string> = { [EVENTS_DLQ]: EVENTS_QUEUE, [ORDER_EVENTS_DLQ]: ORDER_EVENTS_QUEUE };
 /** Keep in step with `max_retries` of agora-events in wrangler.toml. */
-export const EVENTS_MAX_RETRIES = 5;
+export const EVENTS_MAX_RETRIES = 12;
 /** Cloudflare Queues accepts delays up to 12 hours; we cap backoff well below. */
 export const MAX_RETRY_DELAY_SECONDS = 15 * 60;
 
@@ -159,7 +159,9 @@ export function createQueueHandler(handlers: readonly EventHandler[]): ExportedH
         return 'dead_lettered';
       } catch (e) {
         fields.error = errorText(e);
-        message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        const delaySeconds = retryDelaySeconds(message.attempts);
+        fields.retryDelaySeconds = delaySeconds;
+        message.retry({ delaySeconds });
         return 'retried';
       }
     }

@@ -6,7 +6,8 @@ import { buildServices } from './services';
 export const RECONCILE_AFTER_MS = 10 * 60_000;
 
 /**
- * The Worker's cron (wrangler.toml `[triggers]`, every 5 minutes): payment webhooks recorded but
+ * The Worker's cron (wrangler.toml `[triggers]`, every 5 minutes): events in the Postgres outbox
+ * the queue has not taken (user.erased) are published again, payment webhooks recorded but
  * not yet handed to the saga are redelivered, unpaid orders ask their provider how the payment
  * stands, and refresh successors kept sealed past their replay grace are forgotten. One
  * structured log line per run.
@@ -18,6 +19,7 @@ export async function runScheduled(controller: ScheduledController, env: Env, ct
   const started = performance.now();
   const fields: Record<string, unknown> = { cron: controller.cron };
   try {
+    fields.outbox = await services.auth.relayOutbox();
     fields.webhooks = await services.payments.redeliverPending(100);
     fields.reconciliation = await services.orders.reconcileUnpaid(RECONCILE_AFTER_MS, 100);
     fields.refreshSuccessorsForgotten = await services.auth.forgetStaleRefreshSuccessors();

@@ -6,3 +6,4 @@ export * from './events';
 export * from './payments';
 export * from './wishlist';
 export * from './orders';
+export * from './outbox';

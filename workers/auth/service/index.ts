@@ -17,6 +17,7 @@ import type { AuthDeps } from './deps';
 import { login } from './login';
 import { logout } from './logout';
 import { getMe, updateMe } from './me';
+import { relayOutbox } from './outbox';
 import { eraseMe, exportMe } from './privacy';
 import { forgetStaleSuccessors, refresh } from './refresh';
 import { register } from './register';
@@ -31,6 +32,8 @@ export function makeAuthService(deps: AuthDeps) {
     refresh: (token: string, meta: RequestMeta) => refresh(token, meta, deps),
     /** The cron: sealed refresh successors past the replay grace are forgotten. */
     forgetStaleRefreshSuccessors: () => forgetStaleSuccessors(deps),
+    /** The cron: events in the Postgres outbox (user.erased) the queue has not taken are published again. */
+    relayOutbox: () => relayOutbox(deps),
     logout: (input: { refreshToken?: string; allSessions?: boolean }, meta: RequestMeta) => logout(input, meta, deps),
     clientToken: (form: TokenForm, authorization: string | undefined, meta: RequestMeta) => clientToken(form, authorization, meta, deps),
     getMe: (meta: RequestMeta) => getMe(meta, deps),

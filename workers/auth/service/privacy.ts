@@ -8,6 +8,7 @@ import { verifyPassword } from '../password/password-hash';
 import type { AuthDeps } from './deps';
 import { accountKey } from './login';
 import { activeSelf } from './me';
+import { enqueue, publishEnqueued } from './outbox';
 import { revokeTokens } from './authenticate';
 import { toAddress, toUser } from './mappers';
 import { RATE_LIMITS, refuseIfSpent, spend } from './rate-limits';
@@ -69,6 +70,12 @@ export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDep
       errors: [{ path: 'body.password', message: 'The password is not right', code: 'wrong_password' }],
     });
   }
+  // Built before the transaction so its id is fixed: the outbox row, the publication right after
+  // the commit and any later one by the cron all carry the same event id (consumers dedupe by it).
+  const event = UserErased.create(
+    { userId: user.id },
+    { correlationId: meta.requestId, traceparent: meta.traceparent || undefined, source: 'auth', subject: user.id, occurredAt: now },
+  );
   await deps.writeDb().transaction(async (tx) => {
     const locked = await activeSelf(tx, meta, { forUpdate: true });
     // As for a demotion (admin-users.ts): the shop must keep an admin who can sign in (0.3.14:
@@ -89,17 +96,17 @@ export async function eraseMe(password: string, meta: RequestMeta, deps: AuthDep
       updatedAt: now,
     });
     await recordAudit(tx, { action: 'user.erased', outcome: 'success', target: { kind: 'user', id: locked.id } }, meta, now);
+    // In the erasure's transaction (the outbox, service/outbox.ts): the carts, wishlist and order
+    // addresses are erased by the other contexts when they get this event, so it must not be lost
+    // when the queue refuses it after the commit (before 0.3.15 nothing sent it again).
+    await enqueue(tx, [event], now);
   });
-  // After the commit: the access token that asked (and any other) stops working at once.
-  await revokeTokens(deps, user.id, now, deps.tokens.accessTokenTtlSeconds + 60);
-  // After the commit; the erasure stands even if the queue refuses (the failure is logged).
-  if (deps.events) {
-    const event = UserErased.create(
-      { userId: user.id },
-      { correlationId: meta.requestId, traceparent: meta.traceparent || undefined, source: 'auth', subject: user.id, occurredAt: now },
-    );
-    await deps.events.publish([event]).catch((e: unknown) => {
-      deps.log.eventPublishError = { type: event.type, eventId: event.id, error: e instanceof Error ? e.message : String(e) };
-    });
+  try {
+    // After the commit: the access token that asked (and any other) stops working at once.
+    await revokeTokens(deps, user.id, now, deps.tokens.accessTokenTtlSeconds + 60);
+  } finally {
+    // The erasure stands (204) even if the queue refuses: the failure is logged and the cron
+    // publishes the outbox row again. Published even when the revocation failed (that answers 5xx).
+    await publishEnqueued([event], deps);
   }
 }
