@@ -224,8 +224,44 @@ describe('merge at login', () => {
     });
     // A retried login merges nothing more.
     expect(await user.stub.mergeFrom(merge)).toMatchObject({ ok: true, replayed: true, cart: { lines: [{ quantity: 10 }, { quantity: 2 }] } });
-    // Only guest carts merge.
-    expect(await user.stub.closeForMerge({ into: guest.cartId })).toMatchObject({ ok: false, code: 'NOT_GUEST' });
+    // Only guest carts merge; a user's cart answers as no cart at all (0.3.15: it answered NOT_GUEST, which told user carts from unknown ids).
+    const unknown = await cartFor(env, newId('cart')).closeForMerge({ into: guest.cartId });
+    expect(unknown).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await user.stub.closeForMerge({ into: guest.cartId })).toEqual(unknown);
+    expect(await user.stub.view({ actorId: 'usr_m' })).toMatchObject({ ok: true, cart: { status: 'active', lines: [{ quantity: 10 }, { quantity: 2 }] } });
+  });
+
+  it('caps merged lines to what is available, in the same transaction as the limits; a retried merge replays the first report whatever the stock is now (0.3.15)', async () => {
+    const user = await opened('usr_s');
+    await add(user.stub, 1, 2, { actorId: 'usr_s' });
+    await add(user.stub, 4, 2, { actorId: 'usr_s' });
+    const guest = await opened();
+    for (const [n, q] of [[1, 4], [2, 3], [3, 2], [4, 1]] as const) await add(guest.stub, n, q);
+    const closed = await guest.stub.closeForMerge({ into: user.cartId });
+    if (!closed.ok) throw new Error('not closed');
+    const lines = closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...l }) => l);
+    const available = [
+      { sku: 'SKU-1', units: 3 },
+      { sku: 'SKU-2', units: 0 },
+      { sku: 'SKU-3', units: 50 },
+      { sku: 'SKU-4', units: 1 },
+    ];
+    const merge = { actorId: 'usr_s', idleTtlMs: TTL, opId: `merge:${guest.cartId}`, limits: LIMITS, lines, available };
+    const merged = await user.stub.mergeFrom(merge);
+    expect(merged).toMatchObject({
+      ok: true,
+      cart: { lines: [{ sku: 'SKU-1', quantity: 3 }, { sku: 'SKU-4', quantity: 2 }, { sku: 'SKU-3', quantity: 2 }] },
+      report: [
+        { sku: 'SKU-1', requested: 4, merged: 1, clampedBy: 'insufficient_stock' },
+        { sku: 'SKU-2', requested: 3, merged: 0, clampedBy: 'out_of_stock' },
+        { sku: 'SKU-3', requested: 2, merged: 2, clampedBy: null },
+        { sku: 'SKU-4', requested: 1, merged: 0, clampedBy: 'insufficient_stock' },
+      ],
+    });
+    if (!merged.ok) return;
+    expect(merged.cart.lines).toHaveLength(3);
+    const restocked = await user.stub.mergeFrom({ ...merge, available: available.map((a) => ({ ...a, units: 100 })) });
+    expect(restocked).toEqual({ ...merged, replayed: true });
   });
 
   it("keeps merge op ids apart from the clients' Idempotency-Keys, and for as long as the guest cart hands its lines over (0.3.14)", async () => {
@@ -376,6 +412,61 @@ describe('expiry (the alarm)', () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(sent).toHaveLength(0);
     expect(await stub.view({ actorId: null })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+});
+
+describe('a lowered idle TTL (CART_IDLE_TTL_SECONDS) and carts that already exist (0.3.15)', () => {
+  const OLD = 30 * DAY;
+  const alarmAndNow = (stub: CartStub) => runInDurableObject(stub, async (i: CartDurableObject, state) => ({ alarm: (await state.storage.getAlarm())!, now: i.clock.now().getTime() }));
+  const addWith = (stub: CartStub, n: number, idleTtlMs: number) => stub.addItem({ actorId: null, idleTtlMs, line: line(n), quantity: 1, available: 100, limits: LIMITS });
+
+  it("the first change after the deploy moves the cart's alarm to last activity + the new TTL, and cart.abandoned comes then", async () => {
+    const cartId = newId('cart');
+    const stub = cartFor(env, cartId);
+    await stub.open({ cartId, ownerId: null, idleTtlMs: OLD });
+    expect(await addWith(stub, 1, OLD)).toMatchObject({ ok: true });
+    await travel(stub, DAY);
+    // Deployed with a 2-day TTL: the next change carries it.
+    expect(await addWith(stub, 2, 2 * DAY)).toMatchObject({ ok: true, cart: { version: 3 } });
+    const { alarm, now } = await alarmAndNow(stub);
+    expect(alarm - now, 'the alarm is at the new expiry, not the old one').toBeGreaterThan(2 * DAY - 5000);
+    expect(alarm - now).toBeLessThanOrEqual(2 * DAY);
+    const sent: EventEnvelope[] = [];
+    await runInDurableObject(stub, (i: CartDurableObject) => {
+      i.eventsQueue = recording(sent);
+    });
+    await travel(stub, 2 * DAY + 60_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent.map((e) => e.type)).toEqual(['cart.abandoned']);
+  });
+
+  it('an alarm that fires early (the cart was used since its due time was set) re-arms on, or expires by, the TTL configured now when that is shorter', async () => {
+    const cartId = newId('cart');
+    const stub = cartFor(env, cartId);
+    await stub.open({ cartId, ownerId: null, idleTtlMs: OLD });
+    await travel(stub, 10 * DAY);
+    // Used on day 10 (with the old TTL): its alarm stays at day 30, a lower bound.
+    expect(await addWith(stub, 1, OLD)).toMatchObject({ ok: true });
+    const sent: EventEnvelope[] = [];
+    await runInDurableObject(stub, (i: CartDurableObject) => {
+      i.eventsQueue = recording(sent);
+      // Deployed with a 25-day TTL; nobody touches the cart again.
+      i.configuredIdleTtlMs = 25 * DAY;
+    });
+    await travel(stub, 20 * DAY + 60_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toEqual([]);
+    // Re-armed at day 10 + 25, not day 10 + 30.
+    const { alarm, now } = await alarmAndNow(stub);
+    expect(alarm - now).toBeGreaterThan(5 * DAY - 120_000);
+    expect(alarm - now).toBeLessThan(5 * DAY);
+    // Lowered again, to 7 days: the next alarm expires it at once.
+    await runInDurableObject(stub, (i: CartDurableObject) => {
+      i.configuredIdleTtlMs = 7 * DAY;
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent.map((e) => e.type)).toEqual(['cart.abandoned']);
+    await runInDurableObject(stub, (_i: CartDurableObject, state) => expect(tables(state)).toEqual([]));
   });
 });
 

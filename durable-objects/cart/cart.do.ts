@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { z } from 'zod';
 import { CartAbandoned } from '../../shared/events';
 import { systemClock, type Clock } from '../../shared/kernel/clock';
+import { ConfigSchema } from '../../shared/env';
 import { newId } from '../../shared/kernel/ids';
 import { applyMigrations } from '../sqlite-migrations';
 import { checkQuantity, planMerge, relayBackoffMs, stableJson, totalsByCurrency } from './cart.logic';
@@ -102,7 +103,8 @@ function invalid(error: z.ZodError): CartFailure {
  * NOT_FOUND and write nothing, so probing ids creates no storage. The schema is created by the
  * first write that makes something (`open`, `setUserCart`), and again after an expiry deleted it.
  *
- * Expiry: every change moves the `expire` due time to last activity + idle TTL. The alarm expires
+ * Expiry: a cart expires at last activity + idle TTL (the TTL of its last change, or the one
+ * configured now when the alarm runs, if shorter); the `expire` due time is a lower bound. The alarm expires
  * an idle cart, writes `cart.abandoned` to the outbox in the same transaction, sends it to the
  * EVENTS queue and then deletes the object's storage. A refused send keeps the storage and
  * retries with backoff, so the event is not lost. Checked-out and merged carts are kept for
@@ -113,6 +115,8 @@ export class CartDurableObject extends DurableObject<Env> {
   clock: Clock = systemClock;
   /** Where cart.abandoned goes (null: env.EVENTS). Tests swap it through `runInDurableObject`. */
   eventsQueue: AbandonedQueue | null = null;
+  /** The idle TTL configured now, ms (undefined: CART_IDLE_TTL_SECONDS from env). Read by the alarm only; tests set it. */
+  configuredIdleTtlMs: number | undefined = undefined;
   private alarmAt: number | null = null;
   private schemaReady = false;
   /** Mirror of the cart (undefined: not loaded; null: no cart). */
@@ -277,13 +281,16 @@ export class CartDurableObject extends DurableObject<Env> {
   // Merge at login
   // ---------------------------------------------------------------------------------------------
 
-  /** On the guest cart: closes it as merged into `into` and hands its lines over. Same `into` again: the same lines. */
+  /**
+   * On the guest cart: closes it as merged into `into` and hands its lines over. Same `into` again:
+   * the same lines. A user's cart is never merged and answers NOT_FOUND, as for no cart at all (until
+   * 0.3.15 it answered NOT_GUEST, so a login presenting ids as guest carts could tell user carts).
+   */
   closeForMerge(input: CloseForMergeInput): CloseForMergeResult {
     const p = CloseForMergeInput.safeParse(input);
     if (!p.success) return invalid(p.error);
     const row = this.readRow();
-    if (!row) return fail('NOT_FOUND', 'no such cart');
-    if (row.owner_id !== null) return fail('NOT_GUEST', 'only a guest cart can be merged');
+    if (!row || row.owner_id !== null) return fail('NOT_FOUND', 'no such cart');
     const now = this.now();
     return this.write(() => {
       const reason = `merged:${p.data.into}`;
@@ -302,15 +309,19 @@ export class CartDurableObject extends DurableObject<Env> {
     });
   }
 
-  /** On the user's cart: adds a guest cart's lines, combining quantities and clamping to the limits (reported). Once per op id. */
+  /**
+   * On the user's cart: adds a guest cart's lines, combining quantities and clamping to the limits
+   * and to what is available (reported). Once per op id.
+   */
   mergeFrom(input: MergeInput): MergeResult {
     const p = MergeInput.safeParse(input);
     if (!p.success) return invalid(p.error);
     const i = p.data;
+    const available = i.available ? new Map(i.available.map((a) => [a.sku, a.units])) : undefined;
     return this.mutate(i.actorId, { store: 'merge', method: 'mergeFrom', key: i.opId, bodyHash: stableJson(i.lines) }, (row, now) => {
       const current = this.lines();
       const byVariant = new Map(current.map((l) => [l.variantId, l]));
-      const plan = planMerge(new Map(current.map((l) => [l.variantId, l.quantity])), i.lines, i.limits);
+      const plan = planMerge(new Map(current.map((l) => [l.variantId, l.quantity])), i.lines, i.limits, available);
       let changed = false;
       for (const line of i.lines) {
         const next = plan.quantities.get(line.variantId);
@@ -451,7 +462,12 @@ export class CartDurableObject extends DurableObject<Env> {
       await this.dropStorage();
       return;
     }
-    if (row.status === 'active' && this.effectiveStatus(row, now) === 'expired') {
+    // The TTL is the one stored with the cart's last change, or the one configured now if that is
+    // shorter: a lowered CART_IDLE_TTL_SECONDS counts from the next alarm on, even for a cart
+    // nobody changed since (docs/cart.md, Expiry).
+    const ttlNow = this.idleTtlNowMs();
+    const ttlOf = (r: CartRow) => (ttlNow === null ? r.idle_ttl_ms : Math.min(r.idle_ttl_ms, ttlNow));
+    if (row.status === 'active' && now >= row.last_activity_at + ttlOf(row)) {
       this.ctx.storage.transactionSync(() => this.expire(row, now));
     }
     const after = this.reload();
@@ -460,8 +476,15 @@ export class CartDurableObject extends DurableObject<Env> {
       return;
     }
     // Fired early (the cart was used since): the next check is at last activity + TTL.
-    if (after?.status === 'active') this.ctx.storage.transactionSync(() => this.setDue('expire', after.last_activity_at + after.idle_ttl_ms));
+    if (after?.status === 'active') this.ctx.storage.transactionSync(() => this.setDue('expire', after.last_activity_at + ttlOf(after)));
     this.rearm(true);
+  }
+
+  /** CART_IDLE_TTL_SECONDS now, ms (null when it cannot be read: the stored TTL stands). */
+  private idleTtlNowMs(): number | null {
+    if (this.configuredIdleTtlMs !== undefined) return this.configuredIdleTtlMs;
+    const parsed = ConfigSchema.shape.CART_IDLE_TTL_SECONDS.safeParse((this.env as unknown as Record<string, unknown>).CART_IDLE_TTL_SECONDS);
+    return parsed.success ? parsed.data * 1000 : null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -614,9 +637,12 @@ export class CartDurableObject extends DurableObject<Env> {
   }
 
   /**
-   * A change: version + 1, activity now. The `expire` due time is left where it is (a lower
-   * bound: activity only pushes expiry later); when it fires, the alarm finds the cart still in
-   * use and moves it to last activity + TTL. One statement per change instead of two.
+   * A change: version + 1, activity now, the idle TTL in force now. The `expire` due time is left
+   * where it is while it is a lower bound (activity only pushes expiry later); when it fires, the
+   * alarm finds the cart still in use and moves it to last activity + TTL. One statement per
+   * change instead of two. Only when the TTL was lowered since the due time was set (a smaller
+   * CART_IDLE_TTL_SECONDS deployed) is it later than the new expiry: then it is moved earlier, so
+   * the cart expires on the new TTL (0.3.15; before, cart.abandoned came on the old one).
    */
   private touch(now: number, idleTtlMs: number): void {
     this.sql.exec('UPDATE cart SET version = version + 1, updated_at = ?, last_activity_at = ?, idle_ttl_ms = ? WHERE id = 1', now, now, idleTtlMs);
@@ -627,7 +653,8 @@ export class CartDurableObject extends DurableObject<Env> {
       row.last_activity_at = now;
       row.idle_ttl_ms = idleTtlMs;
     }
-    if (!this.dues.has('expire')) this.setDue('expire', now + idleTtlMs);
+    const due = this.dues.get('expire');
+    if (due === undefined || due > now + idleTtlMs) this.setDue('expire', now + idleTtlMs);
   }
 
   private close(to: 'checked_out' | 'closed', reason: string | null, now: number, orderId: string | null = null): void {

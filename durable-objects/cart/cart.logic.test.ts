@@ -31,6 +31,41 @@ describe('planMerge', () => {
   });
 });
 
+describe('planMerge against what is available (0.3.15)', () => {
+  it('caps a line to what is available as an add does: never past it, never below what the user had; the report names the stock', () => {
+    const LOOSE = { maxLineQuantity: 10, maxUnits: 100, maxLines: 10 };
+    const available = new Map([
+      ['A', 3],
+      ['B', 0],
+      ['C', 50],
+      ['D', 1],
+      ['E', -2],
+    ]);
+    const { quantities, report } = planMerge(new Map([['a', 2], ['d', 2]]), [line('a', 4), line('b', 3), line('c', 2), line('d', 1), line('e', 1), line('f', 2)], LOOSE, available);
+    // f has no figure: not checked. b and e: nothing available, not added.
+    expect(Object.fromEntries(quantities)).toEqual({ a: 3, c: 2, d: 2, f: 2 });
+    expect(report).toEqual([
+      { variantId: 'a', sku: 'A', requested: 4, merged: 1, clampedBy: 'insufficient_stock' },
+      { variantId: 'b', sku: 'B', requested: 3, merged: 0, clampedBy: 'out_of_stock' },
+      { variantId: 'c', sku: 'C', requested: 2, merged: 2, clampedBy: null },
+      { variantId: 'd', sku: 'D', requested: 1, merged: 0, clampedBy: 'insufficient_stock' },
+      { variantId: 'e', sku: 'E', requested: 1, merged: 0, clampedBy: 'out_of_stock' },
+      { variantId: 'f', sku: 'F', requested: 2, merged: 2, clampedBy: null },
+    ]);
+  });
+
+  it('names the tighter of a limit and the stock; a line dropped for stock leaves its units and its place to the next lines', () => {
+    const { quantities, report } = planMerge(new Map([['a', 8]]), [line('a', 5), line('b', 9), line('c', 9), line('d', 4)], LIMITS, new Map([['A', 20], ['B', 0], ['C', 4]]));
+    expect(Object.fromEntries(quantities)).toEqual({ a: 10, c: 4, d: 4 });
+    expect(report.map((r) => [r.variantId, r.merged, r.clampedBy])).toEqual([
+      ['a', 2, 'maxLineQuantity'],
+      ['b', 0, 'out_of_stock'],
+      ['c', 4, 'insufficient_stock'],
+      ['d', 4, null],
+    ]);
+  });
+});
+
 describe('helpers', () => {
   it('totals per currency in minor units', () => {
     expect(totalsByCurrency([{ unitPrice: 250, quantity: 2, currency: 'USD' }, { unitPrice: 100, quantity: 1, currency: 'INR' }, { unitPrice: 1, quantity: 3, currency: 'USD' }])).toEqual([

@@ -1,4 +1,4 @@
-import type { Limits, MergeLine, MergeReportLine } from './cart.schemas';
+import type { Limits, MergeClamp, MergeLine, MergeReportLine } from './cart.schemas';
 
 /** Pure rules of the cart object (unit-tested in cart.logic.test.ts). */
 
@@ -49,18 +49,25 @@ export function checkQuantity(
  * A guest cart's lines merged into a user's: quantities of the same variant are combined and
  * every limit is respected by clamping (never refusing), in the guest cart's order. Returns the
  * new quantity per variant and a report line per guest line.
+ *
+ * `available` (units per SKU, read just before, nothing reserved; a SKU without a figure is not
+ * checked) caps a line as an add is refused past it (`checkQuantity`): a merged line grows at most
+ * to what is available and never shrinks below what the user's cart had. The report names the
+ * binding cap as for a limit: `out_of_stock` (nothing available) or `insufficient_stock` (fewer
+ * units than asked), with `merged` the units actually added (0: not added, or the line kept as it was).
  */
 export function planMerge(
   existing: ReadonlyMap<string, number>,
   incoming: readonly MergeLine[],
   limits: Limits,
+  available?: ReadonlyMap<string, number>,
 ): { quantities: Map<string, number>; report: MergeReportLine[] } {
   const quantities = new Map(existing);
   let units = [...quantities.values()].reduce((s, q) => s + q, 0);
   const report: MergeReportLine[] = [];
   for (const line of incoming) {
     const have = quantities.get(line.variantId);
-    let clampedBy: LimitName | null = null;
+    let clampedBy: MergeClamp | null = null;
     let add = line.quantity;
     if (have === undefined && quantities.size >= limits.maxLines) {
       add = 0;
@@ -75,6 +82,14 @@ export function planMerge(
     if (add > cartRoom) {
       add = Math.max(0, cartRoom);
       clampedBy = 'maxUnits';
+    }
+    const stock = available?.get(line.sku);
+    if (stock !== undefined) {
+      const stockRoom = Math.max(0, stock - (have ?? 0));
+      if (add > stockRoom) {
+        add = stockRoom;
+        clampedBy = stock <= 0 ? 'out_of_stock' : 'insufficient_stock';
+      }
     }
     if (add > 0) {
       quantities.set(line.variantId, (have ?? 0) + add);

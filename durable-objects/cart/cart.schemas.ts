@@ -73,8 +73,16 @@ export const RemoveItemInput = z.object({ ...Write, itemId: ItemId });
 export const MergeLine = LineInput.extend({ quantity: Quantity });
 export type MergeLine = z.infer<typeof MergeLine>;
 
-/** Into a user's cart: the lines of a guest cart (op id: one merge per guest cart). */
-export const MergeInput = z.object({ ...Write, opId: z.string().min(1).max(255), lines: z.array(MergeLine).max(500), limits: Limits });
+/** Units of a SKU the inventory could sell now (read just before a merge; not reserved). */
+export const SkuAvailability = z.object({ sku: LineInput.shape.sku, units: z.number().int() });
+
+/**
+ * Into a user's cart: the lines of a guest cart (op id: one merge per guest cart). `available`:
+ * per SKU of the lines, what the inventory could sell (a line is capped to it, as an add is
+ * refused past it); a SKU left out is not checked. Not part of the op's body hash: a retried
+ * merge replays the first answer whatever the stock is now.
+ */
+export const MergeInput = z.object({ ...Write, opId: z.string().min(1).max(255), lines: z.array(MergeLine).max(500), limits: Limits, available: z.array(SkuAvailability).max(500).optional() });
 
 /** On the guest cart: close it because it was merged into `into`. Idempotent for the same `into`. */
 export const CloseForMergeInput = z.object({ into: CartId });
@@ -140,8 +148,6 @@ export const CART_ERROR_CODES = [
   'INSUFFICIENT_STOCK',
   'KEY_REUSED',
   'VERSION_MISMATCH',
-  /** A merge from a cart that belongs to a user (only guest carts merge). */
-  'NOT_GUEST',
   /** A pointer method on a cart object or a cart method on a pointer object. */
   'WRONG_KIND',
   /** Pointer objects: the user's account was erased; no cart is opened for it. */
@@ -173,15 +179,19 @@ export interface CartOk {
 export type CartWriteResult = (CartOk & { itemId?: string; created?: boolean; replayed?: boolean }) | CartFailure;
 export type CartReadResult = CartOk | CartFailure;
 
+/** What capped a merged line: a cart limit, or what the inventory had (nothing, or fewer units than asked). */
+export const MERGE_CLAMPS = ['maxLineQuantity', 'maxUnits', 'maxLines', 'out_of_stock', 'insufficient_stock'] as const;
+export type MergeClamp = (typeof MERGE_CLAMPS)[number];
+
 export interface MergeReportLine {
   variantId: string;
   sku: string;
   /** Units the guest cart had. */
   requested: number;
-  /** Units added to the user's cart (less than requested when a limit clamped it). */
+  /** Units added to the user's cart (less than requested when a limit or the stock clamped it). */
   merged: number;
-  /** Set when clamped: the limit that bit. */
-  clampedBy: 'maxLineQuantity' | 'maxUnits' | 'maxLines' | null;
+  /** Set when clamped: the limit that bit, or `out_of_stock` / `insufficient_stock`. */
+  clampedBy: MergeClamp | null;
 }
 export type MergeResult = (CartOk & { report: MergeReportLine[]; replayed?: boolean }) | CartFailure;
 export type CloseForMergeResult = { ok: true; lines: LineView[]; alreadyClosed: boolean } | CartFailure;

@@ -104,7 +104,18 @@ export const LoginSessionSchema = SessionSchema.extend({
         status: z.enum(['merged', 'skipped', 'failed']),
         reason: z.string().optional(),
         lines: z.array(
-          z.object({ variantId: z.string(), sku: z.string(), requested: z.number().int(), merged: z.number().int(), clampedBy: z.string().nullable() }),
+          z.object({
+            variantId: z.string(),
+            sku: z.string(),
+            requested: z.number().int(),
+            merged: z.number().int(),
+            // The cart's report (workers/cart, CartMergeReport); kept a string here so identity
+            // does not import the cart's schemas.
+            clampedBy: z.string().nullable().openapi({
+              description:
+                'What capped the line: a cart limit (`maxLineQuantity`, `maxUnits`, `maxLines`) or the stock (`out_of_stock`: nothing available, not added; `insufficient_stock`: fewer units than asked); null when merged whole',
+            }),
+          }),
         ),
       }),
     })

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { MERGE_CLAMPS } from '../../durable-objects/cart/cart.schemas';
 import { MoneySchema } from '../../shared/http/money';
 
 /**
@@ -100,7 +101,7 @@ export type Cart = z.infer<typeof CartSchema>;
 export const MergeReportSchema = z
   .object({
     status: z.enum(['merged', 'skipped']),
-    /** Why nothing was merged: the guest cart is unknown, not a guest cart, already checked out, ... */
+    /** Why nothing was merged: no such cart (unknown, or not a guest cart: the same answer), already closed, checked out, expired. */
     reason: z.string().optional(),
     lines: z.array(
       z.object({
@@ -108,7 +109,10 @@ export const MergeReportSchema = z
         sku: z.string(),
         requested: z.number().int(),
         merged: z.number().int(),
-        clampedBy: z.enum(['maxLineQuantity', 'maxUnits', 'maxLines']).nullable(),
+        clampedBy: z
+          .enum(MERGE_CLAMPS)
+          .nullable()
+          .openapi({ description: 'What capped the line: a cart limit, or the stock (`out_of_stock`: nothing available, not added; `insufficient_stock`: fewer units than asked)' }),
       }),
     ),
   })

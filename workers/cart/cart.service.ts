@@ -303,9 +303,11 @@ export function makeCartService(deps: CartDeps) {
     },
 
     /**
-     * At login: a guest cart's lines into the user's cart (quantities combined, limits clamped and
-     * reported), and the guest cart closed. Never throws for a cart that cannot be merged: the
-     * login stands and the report says why (`skipped`).
+     * At login: a guest cart's lines into the user's cart (quantities combined, clamped to the
+     * limits and to what is available, and reported), and the guest cart closed. Never throws for
+     * a cart that cannot be merged: the login stands and the report says why (`skipped`). A user's
+     * cart (another user's, or one of one's own) is `no such cart`, as an unknown id is: the
+     * report does not tell which ids are carts (0.3.15; before, it answered `not a guest cart`).
      */
     async mergeGuestCart(guestCartId: string, userId: string): Promise<GuestCartMerge> {
       const { state } = await openForUser(userId);
@@ -314,12 +316,20 @@ export function makeCartService(deps: CartDeps) {
       if (guestCartId === state.cartId) return skipped('this is already your cart');
       const closed = await cartFor(deps.objects, guestCartId).closeForMerge({ into: state.cartId });
       if (!closed.ok) {
-        const reasons: Record<string, string> = { NOT_FOUND: 'no such cart', NOT_GUEST: 'not a guest cart', CHECKED_OUT: 'already checked out', CLOSED: 'already closed', EXPIRED: 'expired' };
+        const reasons: Record<string, string> = { NOT_FOUND: 'no such cart', CHECKED_OUT: 'already checked out', CLOSED: 'already closed', EXPIRED: 'expired' };
         return skipped(reasons[closed.code] ?? closed.code.toLowerCase());
       }
       if (closed.lines.length === 0) return { cartId: state.cartId, merge: { status: 'merged', lines: [] } };
       const lines = closed.lines.map(({ itemId: _i, addedAt: _a, updatedAt: _u, ...line }: LineView) => line);
-      const mergeInto = (cartId: string) => cartFor(deps.objects, cartId).mergeFrom({ actorId: userId, idleTtlMs, opId: `merge:${guestCartId}`, limits: deps.limits, lines });
+      // What is available, as an add checks it (live, or the memo far above the line limit; nothing
+      // reserved): one read per distinct SKU, all at once. The object caps each merged line to it
+      // (0.3.15; before, a merge combined quantities past what could be sold). A read that fails
+      // fails the merge (the login answers `failed`); the guest cart is closed into this cart, so
+      // a retried login hands the same lines over again.
+      const skus = [...new Set(lines.map((l) => l.sku))];
+      const figures = await Promise.all(skus.map((sku) => availableToAdd(sku)));
+      const available = skus.map((sku, i) => ({ sku, units: figures[i]! }));
+      const mergeInto = (cartId: string) => cartFor(deps.objects, cartId).mergeFrom({ actorId: userId, idleTtlMs, opId: `merge:${guestCartId}`, limits: deps.limits, lines, available });
       let target = state.cartId;
       let merged = await mergeInto(target);
       // The user's cart was checked out (or closed) between opening it and the merge (an order

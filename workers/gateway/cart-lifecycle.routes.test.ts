@@ -1,10 +1,11 @@
 /**
  * A cart's life from guest to signed-in to gone, through the real Worker (docs/cart.md): the merge
  * at login over time (once per guest cart, also days later), the merge's op id beside the
- * client's Idempotency-Keys, a merged or expired guest cart as every route sees it, the price
+ * client's Idempotency-Keys, the merge against what is available, user carts presented as guest
+ * carts, a merged or expired guest cart as every route sees it, the price
  * snapshot and its flag after re-adding or changing a quantity, the idle expiry alarm and
  * cart.abandoned, Idempotency-Key replays of refusals and across carts, and the wishlist at its
- * 500-item limit and when a move to the cart is refused. Time is moved by swapping a cart
+ * 500-item limit and when a move to the cart is refused (also while another device fills it). Time is moved by swapping a cart
  * object's `clock` (runInDurableObject); alarms are fired with runDurableObjectAlarm.
  */
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
@@ -13,13 +14,16 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { CLOSED_RETENTION_MS, IDEMPOTENCY_RETENTION_MS, type CartDurableObject } from '../../durable-objects/cart/cart.do';
 import { cartFor } from '../../durable-objects/cart/cart.stub';
+import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
+import { AppError } from '../../shared/kernel/app-error';
 import { newId } from '../../shared/kernel/ids';
 import { bearer, jsonInit, newCustomer } from '../../test/support/auth';
 import { allAtOnce, answer, statuses } from '../../test/support/concurrency';
 import { rows } from '../../test/support/db';
 import { json, problem } from '../../test/support/http';
 import { adminSession, productWith, reprice, type FixtureProduct } from '../../test/support/products';
+import { makeWishlistService, WISHLIST_MAX_ITEMS, type WishlistService } from '../wishlist';
 
 const config = readConfig(env);
 const TTL_MS = config.CART_IDLE_TTL_SECONDS * 1000;
@@ -145,6 +149,67 @@ describe('merge at login over time', () => {
     expect(probe.cart?.merge).toMatchObject({ status: 'skipped', reason: 'no such cart' });
     expect(await tablesOf(nobody)).toEqual([]);
     await problem(`/v1/carts/${nobody}`, 404, 'CART_NOT_FOUND');
+  });
+
+  it('a merge respects what is available as an add does: a line capped to it, one with nothing left not added, one already at it kept; the report says why (0.3.15)', async () => {
+    const p = await productWith([{ price: 1000, stock: 5 }, { price: 700, stock: 4 }, { price: 300, stock: 50 }, { price: 200, stock: 3 }]);
+    const { token, warehouseId } = await adminSession();
+    const me = await newCustomer();
+    const mine = await newCart(me.accessToken);
+    await addOk(mine.id, item(p, 0, 2), me.accessToken);
+    await addOk(mine.id, item(p, 3, 2), me.accessToken);
+    const guest = await newCart();
+    for (const [i, q] of [[0, 4], [1, 3], [2, 2], [3, 1]] as const) await addOk(guest.id, item(p, i, q));
+    // Units go between the guest's adds and the login: 3 of variant 0 left, none of 1, 1 of 3.
+    for (const [i, delta] of [[0, -2], [1, -4], [3, -2]] as const) {
+      const r = await json(`/v1/warehouses/${warehouseId}/stock/adjustments`, jsonInit('POST', { sku: p.variants[i]!.sku, delta, reason: 'damage' }, bearer(token, { 'idempotency-key': crypto.randomUUID() })));
+      expect(r.res.status, JSON.stringify(r.body)).toBe(201);
+    }
+    // What an add answers now, and what the merge must not get past.
+    await problem(`/v1/carts/${guest.id}/items`, 409, 'OUT_OF_STOCK', addInit(item(p, 1, 1)));
+    const l = await loginWith(me, guest.id);
+    const v = (i: number) => ({ variantId: p.variants[i]!.id, sku: p.variants[i]!.sku });
+    expect(l.cart).toEqual({
+      id: mine.id,
+      merge: {
+        status: 'merged',
+        lines: [
+          { ...v(0), requested: 4, merged: 1, clampedBy: 'insufficient_stock' },
+          { ...v(1), requested: 3, merged: 0, clampedBy: 'out_of_stock' },
+          { ...v(2), requested: 2, merged: 2, clampedBy: null },
+          { ...v(3), requested: 1, merged: 0, clampedBy: 'insufficient_stock' },
+        ],
+      },
+    });
+    const after = await read(mine.id, me.accessToken);
+    expect(after.lines.map((x) => [x.variantId, x.quantity])).toEqual([
+      [p.variants[0]!.id, 3],
+      [p.variants[3]!.id, 2],
+      [p.variants[2]!.id, 2],
+    ]);
+    // A retried login replays the same report and adds nothing.
+    expect((await loginWith(me, guest.id)).cart).toEqual(l.cart);
+    expect((await read(mine.id, me.accessToken)).version).toBe(after.version);
+  });
+
+  it("a user's cart presented as the guest cart (another user's, or an older one of mine) answers exactly as an id nobody opened, and is never merged (0.3.15)", async () => {
+    const p = await productWith([{ price: 900, stock: 50 }]);
+    const me = await newCustomer();
+    const other = await newCustomer();
+    const theirs = await newCart(other.accessToken);
+    await addOk(theirs.id, item(p, 0, 2), other.accessToken);
+    const older = await newCart(me.accessToken);
+    await addOk(older.id, item(p, 0, 1), me.accessToken);
+    const order = await answer('/v1/orders', jsonInit('POST', { cartId: older.id, paymentMethod: 'COD' }, bearer(me.accessToken)));
+    expect(order.status, JSON.stringify(order.body)).toBe(201);
+
+    const unknown = (await loginWith(me, newId('cart'))).cart;
+    expect(unknown?.merge).toEqual({ status: 'skipped', reason: 'no such cart', lines: [] });
+    const asTheirs = (await loginWith(me, theirs.id)).cart;
+    const asOlder = (await loginWith(me, older.id)).cart;
+    expect({ theirs: asTheirs, older: asOlder }).toEqual({ theirs: unknown, older: unknown });
+    expect((await read(unknown!.id!, me.accessToken)).lines).toEqual([]);
+    expect(await read(theirs.id, other.accessToken)).toMatchObject({ status: 'active', lines: [{ quantity: 2 }] });
   });
 
   it('a merged guest cart whose product was archived since: raising a line is 410 CART_CLOSED like every other write, not a 422 that says the quantity can go down', async () => {
@@ -328,6 +393,58 @@ describe('wishlist', () => {
       }
       expect(rounds).toEqual(Array(4).fill({ statuses: [201, ...Array(11).fill(422)], items: 500 }));
     } finally {
+      await rows(sql`delete from wishlist_items where user_id = ${userId}`);
+      await rows(sql`delete from products where id like ${`${prefix}%`}`);
+    }
+  });
+
+  it('a refused move whose place was taken meanwhile by a save from another device: never 501 items, and the answer says the entry was not put back (0.3.15)', async () => {
+    const me = await newCustomer();
+    const userId = me.user.id;
+    const tag = crypto.randomUUID().slice(0, 8);
+    const prefix = `prd_wm${tag}`;
+    const id = (n: number) => `${prefix}${String(n).padStart(4, '0')}`;
+    const count = async () => Number((await rows<{ n: number }>(sql`select count(*)::int as n from wishlist_items where user_id = ${userId}`))[0]!.n);
+    const db = new DbProvider(config);
+    try {
+      // 501 draft products made for this test; 500 saved, the last one saved from another device during the move.
+      await rows(sql`insert into products (id, slug, name, brand_id, category_id, status, currency, price_min, price_max)
+                     select ${prefix} || lpad(g::text, 4, '0'), ${`wm-${tag}-`} || g, 'wm ' || g, p.brand_id, p.category_id, 'draft', p.currency, 100, 100
+                       from (select brand_id, category_id, currency from products limit 1) p, generate_series(1, 501) g`);
+      await rows(sql`insert into wishlist_items (user_id, product_id, created_at)
+                     select ${userId}, ${prefix} || lpad(g::text, 4, '0'), now() - interval '1 hour' from generate_series(1, 500) g`);
+      expect(await count()).toBe(500);
+      const meta = { requestId: 'req_test', traceparent: '', actor: { kind: 'user' as const, id: userId, roles: ['customer' as const], scopes: [], warehouseIds: [], storeId: null, sessionId: null } };
+      // The service with its real repository; the cart refuses the move, after a save on another
+      // device took the place the moving entry left (deterministically, inside the cart call).
+      const service: WishlistService = makeWishlistService({
+        readDb: () => db.http(),
+        writeDb: () => db.pool(),
+        catalog: { product: async (productId) => ({ id: productId, name: productId, variants: [{ id: `var_${productId}`, sku: `SKU-${productId}`, price: { amount: 100, currency: 'USD' } }] }) },
+        cart: {
+          async addToMyCart() {
+            expect((await service.add({ productId: id(501) }, meta)).created).toBe(true);
+            throw new AppError('OUT_OF_STOCK', 'This item is out of stock');
+          },
+        },
+        accounts: { accountStatus: async () => 'active' },
+      });
+      const refused = await service.moveToCart(id(7), { variantId: `var_${id(7)}`, quantity: 1 }, meta).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(await count()).toBe(WISHLIST_MAX_ITEMS);
+      expect(refused).toBeInstanceOf(AppError);
+      const e = refused as AppError;
+      expect({ code: e.code, status: e.status, errors: e.errors }).toEqual({
+        code: 'OUT_OF_STOCK',
+        status: 409,
+        errors: [{ path: 'wishlist', code: 'wishlist_full', message: expect.stringContaining('could not be put back') }],
+      });
+      const held = await rows<{ product_id: string }>(sql`select product_id from wishlist_items where user_id = ${userId} and product_id in (${id(7)}, ${id(501)})`);
+      expect(held.map((r) => r.product_id)).toEqual([id(501)]);
+    } finally {
+      await db.close();
       await rows(sql`delete from wishlist_items where user_id = ${userId}`);
       await rows(sql`delete from products where id like ${`${prefix}%`}`);
     }

@@ -79,13 +79,19 @@ export async function takeItem(db: AnyDb, userId: string, productId: string): Pr
 }
 
 /**
- * Puts a taken entry back as it was, unless the user saved the product again meanwhile (under the
- * user's lock; the caller then checks the account was not erased meanwhile).
+ * Puts a taken entry back as it was, under the user's lock and the same count check as a save:
+ * `present` when the user saved the product again meanwhile (that row stays), `full` when other
+ * saves meanwhile took the wishlist to `max` items (nothing is written: the limit holds, and the
+ * caller must say the entry was not put back), else `restored`. The caller then checks the account
+ * was not erased meanwhile.
  */
-export async function restoreItem(db: AnyDb, row: WishlistRow): Promise<void> {
-  await db.transaction(async (tx) => {
+export async function restoreItem(db: AnyDb, row: WishlistRow, max: number): Promise<'restored' | 'present' | 'full'> {
+  return db.transaction(async (tx) => {
     await lockUser(tx, row.userId);
+    if (await findItem(tx, row.userId, row.productId)) return 'present';
+    if ((await countOf(tx, row.userId)) >= max) return 'full';
     await tx.insert(wishlistItems).values(row).onConflictDoNothing();
+    return 'restored';
   });
 }
 

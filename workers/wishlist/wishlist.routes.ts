@@ -53,7 +53,8 @@ export const moveToCartRoute = createRoute({
   path: '/v1/me/wishlist/{productId}/move-to-cart',
   operationId: 'wishlist.moveToCart',
   summary: 'Move a wishlist item into my cart',
-  description: "Adds the variant to the signed-in user's cart (the same checks as POST /v1/carts/{id}/items), then removes the item from the wishlist. A refusal leaves the wishlist as it was.",
+  description:
+    "Adds the variant to the signed-in user's cart (the same checks as POST /v1/carts/{id}/items), then removes the item from the wishlist. A refusal leaves the wishlist as it was, unless other saves filled it to 500 items meanwhile: then the item is not put back and the problem's `errors` has an entry with code `wishlist_full`.",
   tags: ['Wishlist'],
   security: [{ bearerAuth: [] }],
   middleware: [requires('self')] as const,
@@ -65,5 +66,6 @@ export const moveToCartRoute = createRoute({
     404: problem('Not in the wishlist'),
     409: problem('Not enough stock, or the cart was checked out'),
     422: problem('Unknown variant, not sellable, over a quantity limit'),
+    503: problem('The cart could not be reached and the item could not be put back (errors: wishlist_full)'),
   },
 });

@@ -16,6 +16,16 @@ export const WISHLIST_ERASURE_CONSUMER = 'wishlist.erase-user';
 /** A token that outlived its account (erased): as /v1/me answers it (workers/auth/service/me.ts). */
 const accountGone = () => new AppError('UNAUTHENTICATED', 'This account is no longer active', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
 
+/**
+ * A refused move whose entry could not be put back (other saves filled the wishlist meanwhile):
+ * the refusal as it was, plus a field error saying where the entry went.
+ */
+function notPutBack(e: unknown, productId: string): AppError {
+  const lost = { path: 'wishlist', code: 'wishlist_full', message: `'${productId}' was taken off your wishlist and could not be put back: it holds ${WISHLIST_MAX_ITEMS} items now` };
+  if (e instanceof AppError) return new AppError(e.code, e.message, { errors: [...(e.errors ?? []), lost], headers: e.headers, cause: e });
+  return new AppError('DEPENDENCY_UNAVAILABLE', 'The cart could not be reached', { errors: [lost], cause: e });
+}
+
 export interface WishlistDeps {
   readDb: () => AnyDb | HttpDb;
   writeDb: () => AnyDb;
@@ -113,6 +123,12 @@ export function makeWishlistService(deps: WishlistDeps) {
      * move sent several times at once (a double click) one moves it and the others answer 404;
      * then it is added to the cart (which checks variant, stock and limits). A refusal, or any
      * failure, puts the entry back as it was, and the refusal passes through.
+     *
+     * The put-back is a save: under the user's lock and the WISHLIST_MAX_ITEMS count (0.3.15;
+     * before, an entry put back after other saves filled the freed place made 501). If those saves
+     * did fill it, the entry is not put back, and the answer says so: the refusal keeps its code,
+     * with an `errors` entry `{ path: 'wishlist', code: 'wishlist_full' }` (a failure that is not
+     * a refusal becomes 503 DEPENDENCY_UNAVAILABLE with that entry). Never lost silently.
      */
     async moveToCart(productId: string, body: MoveToCartBody, meta: RequestMeta): Promise<unknown> {
       const userId = selfUserId(meta);
@@ -124,8 +140,9 @@ export function makeWishlistService(deps: WishlistDeps) {
       try {
         return await deps.cart.addToMyCart(userId, { productId, variantId: body.variantId, quantity: body.quantity });
       } catch (e) {
-        await repo.restoreItem(deps.writeDb(), entry);
+        const restored = await repo.restoreItem(deps.writeDb(), entry, WISHLIST_MAX_ITEMS);
         await forgetIfErased(userId);
+        if (restored === 'full') throw notPutBack(e, productId);
         throw e;
       }
     },
