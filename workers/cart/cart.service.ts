@@ -119,20 +119,25 @@ export function makeCartService(deps: CartDeps) {
     return new Map(unique.map((id, i) => [id, found[i] ?? null]));
   }
 
-  /** Each line at the catalog's price now; lines whose product or variant is no longer sold keep their snapshot and are flagged. */
+  /**
+   * Each line at the catalog's price and names now (the names the order will carry); lines whose
+   * product or variant is no longer sold keep their snapshot and are flagged.
+   */
   async function render(state: CartState): Promise<Cart> {
     const products = await productsOf(state.lines.map((l) => l.productId));
     const lines: CartLine[] = state.lines.map((l) => {
-      const variant = products.get(l.productId)?.variants.find((v) => v.id === l.variantId);
-      const sellable = variant !== undefined && variant.price.amount > 0;
+      const product = products.get(l.productId);
+      const variant = product?.variants.find((v) => v.id === l.variantId);
+      const sellable = product != null && variant !== undefined && variant.price.amount > 0;
       const price = sellable ? variant.price : { amount: l.unitPrice, currency: l.currency };
       return {
         itemId: l.itemId,
         productId: l.productId,
         variantId: l.variantId,
         sku: l.sku,
-        name: l.name,
-        variantName: l.variantName,
+        // Cut to 200 characters, as the line's snapshot is when it is added.
+        name: sellable ? product.name.slice(0, 200) : l.name,
+        variantName: sellable ? variant.name.slice(0, 200) : l.variantName,
         quantity: l.quantity,
         unitPrice: price,
         priceAtAdd: { amount: l.unitPrice, currency: l.currency },

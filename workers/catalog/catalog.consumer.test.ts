@@ -2,7 +2,8 @@ import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KvGenerationStore } from '../../shared/adapters/cache/kv-generation';
-import { DbProvider } from '../../shared/db/client';
+import { DbProvider, type AnyDb } from '../../shared/db/client';
+import type { GenerationStore } from '../../shared/ports/cache';
 import { readConfig } from '../../shared/env';
 import { InventoryUpdated } from '../../shared/events';
 import { syncVariantAvailability } from './catalog.consumer';
@@ -65,6 +66,37 @@ describe('catalog follows stock (inventory.updated)', () => {
       expect(await generations.current(CATALOG_NAMESPACE)).toBeGreaterThan(gen1);
       // An unknown SKU changes nothing.
       expect(await syncVariantAvailability(pool.pool(), generations, updated('NO-SUCH-SKU', 1, 1, 0), units(1))).toEqual({ processed: true, available: 1, changed: false, stockFlipped: false });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('bumps the generation only once the new stock is committed, so no read can cache the old stock under the new generation', async () => {
+    const sku = await newVariant();
+    const pool = db();
+    // The follower's transaction, observed: open from BEGIN until COMMIT has returned.
+    let open = false;
+    const inner = pool.pool();
+    const observed = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop !== 'transaction') return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<AnyDb['transaction']>) => {
+          open = true;
+          try {
+            return await target.transaction(...args);
+          } finally {
+            open = false;
+          }
+        };
+      },
+    });
+    const bumps: boolean[] = [];
+    const store = new KvGenerationStore(env.CACHE_KV, `gen-test-${crypto.randomUUID()}:`);
+    const generations: GenerationStore = { current: (ns) => store.current(ns), bump: (ns) => (bumps.push(open), store.bump(ns)) };
+    try {
+      expect(await syncVariantAvailability(observed, generations, updated(sku, 1, 4, 0), units(4))).toMatchObject({ stockFlipped: true });
+      expect(await syncVariantAvailability(observed, generations, updated(sku, 2, 4, 4), units(0))).toMatchObject({ stockFlipped: true });
+      expect({ bumps, units: await availableQty(sku) }).toEqual({ bumps: [false, false], units: 0 });
     } finally {
       await pool.close();
     }

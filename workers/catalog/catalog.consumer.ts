@@ -26,9 +26,12 @@ export interface VariantAvailabilityOutcome {
  * to `available(tx)` (the SKU's units that can be sold, over every warehouse and shard, as the
  * inventory projection has them; the gateway passes the inventory repository's reader, run in
  * this transaction after the inventory projection has applied the same event). When the variant goes in or out of stock the
- * catalog cache generation is bumped, inside the transaction (a failed bump rolls back and the
- * event is retried; a bump whose commit then fails only costs an extra cache miss), so cached
- * listings follow. Other quantity changes do not bust the cache: pages show them after the cache TTL.
+ * catalog cache generation is bumped once the transaction has committed, so cached listings follow.
+ * Not inside it: a read between the bump and the commit (PostgreSQL; PGlite holds such a read back)
+ * cached the old stock under the new generation for the whole TTL (until 0.3.15). A bump that fails
+ * after the commit fails the message, whose retry finds the event applied and does nothing: the
+ * cached pages then show the change after the cache TTL, as they do any change that does not cross
+ * 0 (those never bust the cache).
  *
  * Once per event id (`consumeOnce`); an unknown SKU changes nothing.
  */
@@ -46,9 +49,9 @@ export async function syncVariantAvailability(
     const [before] = await tx.select({ qty: productVariants.availableQty }).from(productVariants).where(eq(productVariants.sku, event.data.sku)).limit(1);
     if (!before || before.qty === units) return { available: units, changed: false, stockFlipped: false };
     await tx.update(productVariants).set({ availableQty: units }).where(eq(productVariants.sku, event.data.sku));
-    const stockFlipped = before.qty > 0 !== units > 0;
-    if (stockFlipped) await generations.bump(CATALOG_NAMESPACE);
-    return { available: units, changed: true, stockFlipped };
+    return { available: units, changed: true, stockFlipped: before.qty > 0 !== units > 0 };
   });
-  return result.processed ? { processed: true, ...result.value } : { processed: false, available: null, changed: false, stockFlipped: false };
+  if (!result.processed) return { processed: false, available: null, changed: false, stockFlipped: false };
+  if (result.value.stockFlipped) await generations.bump(CATALOG_NAMESPACE);
+  return { processed: true, ...result.value };
 }

@@ -1,8 +1,9 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
-import { catalogSearchTerms, products, productVariants } from '../../shared/db/schema';
+import { catalogSearchTerms, products, productTermsText, productVariants } from '../../shared/db/schema';
 import type { Sort } from './catalog.schemas';
 import { rowsOf } from '../../shared/db/rows';
+import { lockForTransaction, skuStockLockKey } from '../../shared/db/locks';
 
 /** Catalog queries. Only this file touches the catalog's tables. */
 
@@ -19,6 +20,7 @@ export interface ProductFilter {
 }
 
 export type Position =
+  /** Relevance cursors issued before keyset relevance paging (0.3.15): still honoured. */
   | { kind: 'offset'; offset: number }
   | { kind: 'key'; key: string | number; id: string };
 
@@ -95,12 +97,18 @@ function priceCond(f: ProductFilter): SQL | undefined {
   return parts.length ? and(...parts) : undefined;
 }
 
+/**
+ * Some variant has sellable stock: units, and a price above 0 (a variant priced 0 is not for sale,
+ * docs/cart.md; its units never make the product "in stock").
+ */
+const SELLABLE_STOCK = sql`exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0 and v.price > 0)`;
+
 /** Conditions that every facet honours: visibility, text, stock and attributes. */
 function baseConds(f: ProductFilter): SQL[] {
   const conds: SQL[] = [sql`p.status = 'active'`];
   if (f.tsQuery) conds.push(sql`p.search_vector @@ to_tsquery('english', ${f.tsQuery})`);
   if (f.inStock !== undefined) {
-    const exists = sql`exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0)`;
+    const exists = SELLABLE_STOCK;
     conds.push(f.inStock ? exists : sql`not ${exists}`);
   }
   for (const [name, values] of Object.entries(f.attributes ?? {})) {
@@ -121,7 +129,7 @@ const SUMMARY_COLUMNS = sql`
   p.id, p.slug, p.name, p.currency, p.price_min, p.price_max, p.images, p.rating_avg, p.rating_count,
   p.created_at, b.id as brand_id, b.slug as brand_slug, b.name as brand_name,
   c.id as category_id, c.slug as category_slug, c.name as category_name,
-  exists (select 1 from product_variants v where v.product_id = p.id and v.available_qty > 0) as in_stock`;
+  ${SELLABLE_STOCK} as in_stock`;
 
 /**
  * One page of product summaries (plus one extra row, to tell whether another page exists),
@@ -139,9 +147,17 @@ export function listQuery(filter: ProductFilter, sort: Sort, position: Position 
   let order: SQL;
   let offset = 0;
   if (sort === 'relevance' && filter.tsQuery) {
+    // Keyset on (rank, id) like the other sorts, so a product archived or added between pages never
+    // shifts the next page (an offset skipped or repeated one). ts_rank_cd is a float4 that is the
+    // same for an unchanged document and the same query on every page; the cursor carries it as
+    // text, which round-trips exactly (shortest exact output since PostgreSQL 12).
     keyExpr = sql`ts_rank_cd(p.search_vector, to_tsquery('english', ${filter.tsQuery}))`;
     order = sql`${keyExpr} desc, p.id asc`;
     if (position?.kind === 'offset') offset = position.offset;
+    if (position?.kind === 'key') {
+      const rank = sql`${String(position.key)}::real`;
+      pageWhere.push(sql`(${keyExpr} < ${rank} or (${keyExpr} = ${rank} and p.id > ${position.id}))`);
+    }
   } else {
     const s = SORT_SQL[sort === 'relevance' ? 'newest' : sort];
     keyExpr = s.key;
@@ -315,18 +331,37 @@ export async function updateProductRow(tx: Tx, id: string, patch: Partial<typeof
   await tx.update(products).set(patch).where(eq(products.id, id));
 }
 
-/** Replaces a product's variants, keeping the id (and projected stock) of SKUs that stay. */
+/** Units of a SKU that can be sold as the inventory projection has them, read in the caller's transaction. */
+export type SellableUnits = (tx: AnyDb, sku: string) => Promise<number>;
+
 /**
- * The product's variants become `rows` (by SKU: a kept SKU keeps its variant id). Answers the SKUs
- * it could not write because another product holds them (a concurrent save won the SKU after the
- * caller's check): the caller refuses the change, which rolls the transaction back.
+ * The product's variants become `rows` (by SKU: a kept SKU keeps its variant id and its projected
+ * stock). A SKU the product did not have (new, or removed earlier and put back) starts at the units
+ * `sellableUnits` reads from the inventory projection, not at 0: the SKU's stock need not move again
+ * for the catalog to learn it. That read is made under the SKU's stock lock (the lock the projection
+ * and the catalog's follower take, catalog.consumer.ts), so a projection committed before it is
+ * included and one committed after it is followed by its own follower run, which sees this row.
+ * The locks are taken in SKU order before any variant row is written: the follower holds one such
+ * lock while it updates a variant row, so writing first and locking after could deadlock with it.
+ *
+ * Answers the SKUs it could not write because another product holds them (a concurrent save won the
+ * SKU after the caller's check): the caller refuses the change, which rolls the transaction back.
  */
 export async function replaceVariants(
   tx: Tx,
   productId: string,
   rows: (typeof productVariants.$inferInsert)[],
+  sellableUnits?: SellableUnits,
 ): Promise<string[]> {
   const keep = rows.map((r) => r.sku);
+  const units = new Map<string, number>();
+  if (sellableUnits) {
+    const had = new Set((await findVariants(tx, productId)).map((v) => v.sku));
+    for (const sku of [...new Set(keep)].filter((s) => !had.has(s)).sort()) {
+      await lockForTransaction(tx, skuStockLockKey(sku));
+      units.set(sku, Math.max(0, Math.trunc(await sellableUnits(tx, sku))));
+    }
+  }
   await tx
     .delete(productVariants)
     .where(and(eq(productVariants.productId, productId), sql`${productVariants.sku} not in ${keep}`));
@@ -334,7 +369,7 @@ export async function replaceVariants(
   for (const row of rows) {
     const written = await tx
       .insert(productVariants)
-      .values(row)
+      .values({ ...row, availableQty: units.get(row.sku) ?? 0 })
       .onConflictDoUpdate({
         target: productVariants.sku,
         set: {
@@ -354,12 +389,39 @@ export async function replaceVariants(
   return taken;
 }
 
+/** Adds an active product's words to the typo dictionary (a known word stays as it is). */
 export async function addSearchTerms(tx: Tx, terms: string[]): Promise<void> {
   if (!terms.length) return;
   await tx
     .insert(catalogSearchTerms)
     .values(terms.map((term) => ({ term })))
     .onConflictDoNothing();
+}
+
+/**
+ * Removes from the typo dictionary the `terms` a save took away from product `productId` (renamed,
+ * re-keyworded, archived or made draft) that no other active product still has, so a correction
+ * never names a word nothing on sale carries (docs/search.md "Typo tolerance").
+ *
+ * "Still has" is checked on each product's name and keywords folded as the words were cut from them
+ * (`productTermsText`: lower case, accents stripped; the words are letters and digits only, so they
+ * need no LIKE escaping): containing the word is necessary for having it, so a word some active
+ * product has is never removed; one that only occurs inside a longer word stays too (harmless: it
+ * still finds that product by prefix). One statement, only for saves that take words away, through
+ * the partial trigram index on that expression (migration 0013).
+ *
+ * Not serialised with other saves: a product created with the word while this transaction runs is
+ * invisible to it, so the word can go missing until that product is saved again (admin writes only).
+ */
+export async function dropOrphanSearchTerms(tx: Tx, terms: string[], productId: string): Promise<void> {
+  if (!terms.length) return;
+  await tx.execute(sql`
+    delete from catalog_search_terms t
+    where t.term in ${terms}
+      and not exists (
+        select 1 from products p
+        where p.status = 'active' and p.id <> ${productId}
+          and ${sql.raw(productTermsText)} like '%' || t.term || '%')`);
 }
 
 

@@ -168,25 +168,57 @@ const variantInput = z
   })
   .strict();
 
+/**
+ * A product's variants, one per SKU. A SKU repeated in one body is refused (at the repeat's path):
+ * the rows are written by SKU, so a second entry would silently overwrite the first while the price
+ * range was derived from both. SKUs compare as stored (case-sensitive), like the unique index.
+ */
+const variantsInput = z
+  .array(variantInput)
+  .min(1)
+  .max(100)
+  .superRefine((variants, ctx) => {
+    const seen = new Set<string>();
+    variants.forEach((v, i) => {
+      if (seen.has(v.sku)) ctx.addIssue({ code: 'custom', path: [i, 'sku'], message: 'repeats the SKU of an earlier variant' });
+      seen.add(v.sku);
+    });
+  })
+  .openapi({ description: 'One entry per SKU (a repeated SKU is refused)' });
+
+/** A product's own fields, without defaults: a change (PATCH) leaves every field it omits as it is. */
+const productFields = {
+  name: z.string().min(1).max(200),
+  description: z.string().max(10_000),
+  brandSlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
+  categorySlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
+  status: z.enum(['active', 'draft', 'archived']),
+  attributes: z.record(z.string().max(40), z.string().max(200)),
+  images: z.array(ImageSchema).max(20),
+};
+
 export const CreateProductInputSchema = z
   .object({
     slug: z.string().regex(/^[a-z0-9-]{1,120}$/),
-    name: z.string().min(1).max(200),
-    description: z.string().max(10_000).default(''),
-    brandSlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
-    categorySlug: z.string().regex(/^[a-z0-9-]{1,80}$/),
-    status: z.enum(['active', 'draft', 'archived']).default('active'),
-    attributes: z.record(z.string().max(40), z.string().max(200)).default({}),
-    images: z.array(ImageSchema).max(20).default([]),
-    variants: z.array(variantInput).min(1).max(100),
+    ...productFields,
+    description: productFields.description.default(''),
+    status: productFields.status.default('active'),
+    attributes: productFields.attributes.default({}),
+    images: productFields.images.default([]),
+    variants: variantsInput,
   })
   .strict()
   .openapi('CreateProductInput');
 export type CreateProductInput = z.input<typeof CreateProductInputSchema>;
 
-export const UpdateProductInputSchema = CreateProductInputSchema.omit({ slug: true, variants: true })
+// Built from the fields without their defaults: zod 4 applies a default inside `.partial()`, so an
+// update derived from the create schema turned every omitted status into 'active' (a renamed draft
+// was published, an archived product brought back) and emptied description, attributes and images
+// (until 0.3.15).
+export const UpdateProductInputSchema = z
+  .object(productFields)
   .partial()
-  .extend({ variants: z.array(variantInput).min(1).max(100).optional() })
+  .extend({ variants: variantsInput.optional() })
   .strict()
   .openapi('UpdateProductInput');
 export type UpdateProductInput = z.input<typeof UpdateProductInputSchema>;

@@ -31,5 +31,10 @@ export function tokenize(text: string): string[] {
 
 /** Dictionary words contributed by one product: its name and its weighted keywords. */
 export function searchTerms(p: SearchFieldsInput): string[] {
-  return [...new Set(tokenize(`${p.name} ${searchKeywords(p)}`))];
+  return termsOf(p.name, searchKeywords(p));
+}
+
+/** The same words from a stored product: its name and its `search_keywords`. */
+export function termsOf(name: string, keywords: string): string[] {
+  return [...new Set(tokenize(`${name} ${keywords}`))];
 }

@@ -12,7 +12,7 @@ import { makeCatalogService, type CatalogService } from '../catalog';
 import { makeAuditService, type AuditService } from '../audit';
 import { KvRevocationList, loadSigningKeys, makeAuthService, type AuthService } from '../auth';
 import { makeEventsService, type EventsService } from '../events';
-import { makeInventoryService, type InventoryService } from '../inventory';
+import { makeInventoryService, projectedAvailable, type InventoryService } from '../inventory';
 import { AvailabilityMemo, makeCartService, type CartService } from '../cart';
 import { makeWishlistService, type WishlistService } from '../wishlist';
 import { DrizzleWebhookEventStore, makePaymentsService, paymentsConfig, type PaymentsService } from '../payments';
@@ -162,6 +162,8 @@ export function buildServices(env: Env, config: Config, waitUntil: (p: Promise<u
     currency: config.STORE_CURRENCY,
     clock: systemClock,
     background: waitUntil,
+    // A SKU added to a product (or put back) starts from the stock inventory's projection holds.
+    sellableUnits: projectedAvailable,
   }));
   const auth: () => AuthService = lazy(() => makeAuthService({
     readDb: () => db.http(),

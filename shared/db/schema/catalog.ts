@@ -40,6 +40,22 @@ export const brands = pgTable(
 
 export type ProductImage = { url: string; alt: string };
 
+/**
+ * `text` with its accents stripped exactly as the catalog strips them from what a shopper types and
+ * from the dictionary's words (`searchWords()` in workers/catalog/catalog.search.ts, `tokenize()` in
+ * catalog.search-fields.ts): NFKD, then the combining marks U+0300–U+036F removed. Core functions
+ * only (IMMUTABLE since PostgreSQL 13, UTF8 databases), so it runs in a generated column and an index
+ * the same on Neon, PostgreSQL 15+ and PGlite, with no extension (docs/search.md "Accents").
+ */
+const unaccented = (text: string) => `regexp_replace(normalize(${text}, NFKD), '[\\u0300-\\u036f]', '', 'g')`;
+
+/**
+ * A product's name and keywords folded as the typo dictionary's words are cut from them (lower case,
+ * accents stripped): the dictionary drops a word once no active product's text contains it
+ * (catalog.repo.ts `dropOrphanSearchTerms`). The trigram index below is on this exact expression.
+ */
+export const productTermsText = `lower(${unaccented("name || ' ' || search_keywords")})`;
+
 export const products = pgTable(
   'products',
   {
@@ -67,7 +83,10 @@ export const products = pgTable(
     searchVector: tsvector('search_vector')
       .notNull()
       .generatedAlwaysAs(
-        sql`setweight(to_tsvector('english'::regconfig, coalesce(name, '')), 'A') || setweight(to_tsvector('english'::regconfig, coalesce(search_keywords, '')), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'D')`,
+        // Accents stripped (migration 0013): "creme" and "crème" both find "Crème Brûlée Torch".
+        sql.raw(
+          `setweight(to_tsvector('english'::regconfig, ${unaccented("coalesce(name, '')")}), 'A') || setweight(to_tsvector('english'::regconfig, ${unaccented("coalesce(search_keywords, '')")}), 'B') || setweight(to_tsvector('english'::regconfig, ${unaccented("coalesce(description, '')")}), 'D')`,
+        ),
       ),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
@@ -80,6 +99,9 @@ export const products = pgTable(
     index('products_created_idx').on(t.createdAt, t.id),
     index('products_rating_idx').on(t.ratingAvg, t.id),
     index('products_search_idx').using('gin', t.searchVector),
+    index('products_terms_trgm_idx')
+      .using('gin', sql.raw(`(${productTermsText}) gin_trgm_ops`))
+      .where(sql`status = 'active'`),
     check('products_price_range_ck', sql`${t.priceMin} >= 0 and ${t.priceMax} >= ${t.priceMin}`),
   ],
 );

@@ -1,6 +1,7 @@
 import type { Clock } from '../../../shared/kernel/clock';
 import type { AnyDb, HttpDb } from '../../../shared/db/client';
 import type { Cache, GenerationStore } from '../../../shared/ports/cache';
+import type { SellableUnits } from '../catalog.repo';
 
 /** What the catalog's verbs need from outside, supplied by the composition root. */
 export interface CatalogDeps {
@@ -13,6 +14,13 @@ export interface CatalogDeps {
   generations: GenerationStore;
   cacheTtlSeconds: number;
   currency: string;
+  /**
+   * Units of a SKU that can be sold as the inventory projection has them, read in the save's
+   * transaction: inventory's `projectedAvailable`, the reader the catalog's stock follower gets
+   * (workers/gateway/queues.ts). A SKU a save adds (new, or removed and put back) starts from it
+   * instead of 0. Without it such a SKU shows out of stock until its stock next moves.
+   */
+  sellableUnits?: SellableUnits;
   clock: Clock;
   /** Keeps background work (cache fills) alive after the response. */
   background: (p: Promise<unknown>) => void;

@@ -46,14 +46,21 @@ function normalise(q: ProductListQuery) {
  */
 function decodePosition(cursor: string, print: string, sort: Sort, byRelevance: boolean): Position {
   const p = decodeCursor<{ o?: unknown; k?: unknown; i?: unknown }>(cursor, print);
-  if (byRelevance) {
-    if (typeof p.o === 'number' && Number.isSafeInteger(p.o) && p.o >= 0 && p.o <= 100_000) return { kind: 'offset', offset: p.o };
-  } else if (typeof p.k === 'string' && typeof p.i === 'string' && /^[a-z]{2,4}_[0-9a-z]{1,40}$/.test(p.i)) {
-    const validKey = sort === 'newest' || sort === 'relevance' ? !Number.isNaN(Date.parse(p.k)) : /^\d{1,12}(\.\d{1,4})?$/.test(p.k);
+  // An offset cursor from before keyset relevance paging (0.3.15) still reads its next page.
+  if (byRelevance && typeof p.o === 'number' && Number.isSafeInteger(p.o) && p.o >= 0 && p.o <= 100_000) return { kind: 'offset', offset: p.o };
+  if (typeof p.k === 'string' && typeof p.i === 'string' && /^[a-z]{2,4}_[0-9a-z]{1,40}$/.test(p.i)) {
+    const validKey = byRelevance
+      ? RANK.test(p.k)
+      : sort === 'newest' || sort === 'relevance'
+        ? !Number.isNaN(Date.parse(p.k))
+        : /^\d{1,12}(\.\d{1,4})?$/.test(p.k);
     if (validKey && p.k.length <= 40) return { kind: 'key', key: p.k, id: p.i };
   }
   return decodeCursor('', print); // throws INVALID_CURSOR
 }
+
+/** A relevance key as Postgres prints a ts_rank_cd float4 (not negative): `0.0607927`, `1e-05`, `2.5`. */
+const RANK = /^\d{1,20}(\.\d{1,20})?(e[+-]?\d{1,2})?$/;
 
 async function load(
   input: ProductListQuery,
@@ -102,12 +109,8 @@ async function load(
   const page = rows.slice(0, input.limit);
   const last = page.at(-1);
   let nextCursor: string | null = null;
-  if (hasMore && last) {
-    nextCursor =
-      sort === 'relevance' && filter.tsQuery
-        ? encodeCursor({ o: (position?.kind === 'offset' ? position.offset : 0) + page.length }, print)
-        : encodeCursor({ k: String(last.sort_key), i: last.id }, print);
-  }
+  // Every sort pages by (key, id); for relevance the key is the last product's rank.
+  if (hasMore && last) nextCursor = encodeCursor({ k: String(last.sort_key), i: last.id }, print);
 
   return {
     items: page.map(toSummary),

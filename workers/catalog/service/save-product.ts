@@ -10,7 +10,7 @@ import {
   type CreateProductInput,
   type UpdateProductInput,
 } from '../catalog.schemas';
-import { searchKeywords, searchTerms } from '../catalog.search-fields';
+import { searchKeywords, searchTerms, termsOf } from '../catalog.search-fields';
 import { CATALOG_NAMESPACE, type CatalogDeps } from './deps';
 import { toProduct } from './mappers';
 
@@ -51,7 +51,7 @@ export async function createProduct(raw: CreateProductInput, meta: RequestMeta, 
       updatedAt: now,
       ...derived.product,
     });
-    refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency)));
+    refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, input.variants, deps.currency), deps.sellableUnits));
     // Only storefront-visible products feed the dictionary, so corrections never reveal drafts.
     if (input.status === 'active') await repo.addSearchTerms(tx, derived.terms);
     await recordAudit(tx, { action: 'catalog.product.created', outcome: 'success', target: { kind: 'product', id }, data: { slug: input.slug, status: input.status } }, meta, now);
@@ -94,8 +94,18 @@ export async function updateProduct(
       updatedAt: deps.clock.now(),
       ...derived.product,
     });
-    if (patch.variants) refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, patch.variants, deps.currency)));
-    if (status === 'active') await repo.addSearchTerms(tx, derived.terms);
+    // Variants are priced in their product's currency (a product saved before a STORE_CURRENCY
+    // change keeps its own): until 0.3.15 a repricing turned an EUR product's variants into USD.
+    if (patch.variants) refuseRaced(await repo.replaceVariants(tx, id, variantRows(id, patch.variants, current.currency), deps.sellableUnits));
+    // The dictionary holds active products' words: this product's words now in, and the words it
+    // no longer contributes (renamed, re-keyworded, archived, made draft) out unless another
+    // active product has them.
+    const terms = status === 'active' ? derived.terms : [];
+    await repo.addSearchTerms(tx, terms);
+    if (current.status === 'active') {
+      const kept = new Set(terms);
+      await repo.dropOrphanSearchTerms(tx, termsOf(current.name, current.searchKeywords).filter((t) => !kept.has(t)), id);
+    }
     const archived = patch.status === 'archived' && current.status !== 'archived';
     await recordAudit(
       tx,
@@ -159,8 +169,14 @@ interface VariantLike {
   compareAtPrice?: number | null;
 }
 
+/**
+ * The product's stored derivations. The listed price range is over the variants for sale (price
+ * above 0; a variant priced 0 is not for sale, docs/cart.md), so "from" is a price one can pay and
+ * `maxPrice` filters on it; a product with no variant for sale lists 0.
+ */
 function derive(p: { name: string; attributes?: Record<string, string>; variants: VariantLike[] }, brandName: string, categoryPath: string[]) {
-  const prices = p.variants.map((v) => v.price);
+  const forSale = p.variants.map((v) => v.price).filter((price) => price > 0);
+  const prices = forSale.length ? forSale : [0];
   const fields = {
     name: p.name,
     brandName,
