@@ -6,11 +6,14 @@
  */
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/kernel/ids';
 import { newCustomer } from '../../test/support/auth';
+import { rows } from '../../test/support/db';
 import { available, deliverWebhooks, emulator, eventually, STRIPE as STRIPE_URL, stockedProduct } from '../../test/support/orders';
 import { REFUND_CHECK_MS, REJECTED_RETENTION_MS, type OrderDurableObject } from './order.do';
+import { excessRefundId, OWED_REFUND_DELAYS_MS, owedRefundId, refundable, refundedAmount, refundOwed } from './order.logic';
 import type { PlaceInput } from './order.schemas';
 import { orderFor } from './order.stub';
 import type { InventoryDurableObject } from '../inventory/inventory.do';
@@ -240,6 +243,116 @@ describe('order saga object', () => {
     } finally {
       await fetch(`${STRIPE_URL}/_emulator/faults?match=${encodeURIComponent(refundId)}`, { method: 'DELETE' });
     }
+  });
+
+  it('a cancelled paid order whose refunds keep failing: its alarm refunds what is owed afresh after 1 min, 10 min and 1 h (by its clock), never before, then stops and owes it', async () => {
+    const { p, input, stub } = await setup(3, 1);
+    const pi = await placeAndPay(stub, input);
+    await deliverWebhooks(pi);
+    expect(await stub.view()).toMatchObject({ status: 'PAID' });
+    const r = await runInDurableObject(stub, async (o: Instance) => {
+      const real = o.ports;
+      const previous = o.clock;
+      let t = previous.now().getTime();
+      o.clock = { now: () => new Date(t) };
+      const calls: string[] = [];
+      o.ports = {
+        ...real,
+        payments: {
+          ...real.payments,
+          refund: async (x) => {
+            calls.push(x.refundId);
+            return { status: 'failed', providerRefundRef: null, failure: { code: 'card_closed', message: 'the card was closed' } };
+          },
+        },
+      };
+      try {
+        let failedAt = t;
+        await o.cancel({ opId: 'c1', by: 'user:x', reason: 'changed my mind' });
+        const waits: Array<{ stepId: string; dueIn: number; callsBeforeDue: number }> = [];
+        for (let n = 1; n <= OWED_REFUND_DELAYS_MS.length; n++) {
+          const step = o.pendingSteps().find((st) => st.kind === 'refund_owed')!;
+          // The alarm before the step is due does nothing; when it is due, it refunds again.
+          t = step.nextAt - 1;
+          await o.alarm();
+          waits.push({ stepId: step.stepId, dueIn: step.nextAt - failedAt, callsBeforeDue: calls.length });
+          t = failedAt = step.nextAt;
+          await o.alarm();
+        }
+        return { calls, waits, steps: o.pendingSteps().map((st) => st.kind), order: o.view()! };
+      } finally {
+        o.ports = real;
+        o.clock = previous;
+      }
+    });
+    expect(r.calls).toEqual([`${input.orderId}-cancel`, owedRefundId(input.orderId, 1), owedRefundId(input.orderId, 2), owedRefundId(input.orderId, 3)]);
+    expect(r.waits).toEqual([
+      { stepId: 'owed:1', dueIn: OWED_REFUND_DELAYS_MS[0], callsBeforeDue: 1 },
+      { stepId: 'owed:2', dueIn: OWED_REFUND_DELAYS_MS[1], callsBeforeDue: 2 },
+      { stepId: 'owed:3', dueIn: OWED_REFUND_DELAYS_MS[2], callsBeforeDue: 3 },
+    ]);
+    expect(r.steps).not.toContain('refund_owed');
+    expect(r.order).toMatchObject({ status: 'CANCELLED', payment: { amountCaptured: p.price } });
+    expect(r.order.refunds.map((x) => [x.refundId, x.status, x.amount])).toEqual([
+      [`${input.orderId}-cancel`, 'failed', p.price],
+      [owedRefundId(input.orderId, 1), 'failed', p.price],
+      [owedRefundId(input.orderId, 2), 'failed', p.price],
+      [owedRefundId(input.orderId, 3), 'failed', p.price],
+    ]);
+    expect(refundOwed(r.order)).toBe(p.price);
+  });
+
+  it('records a dispute of its own payment (opened, closed lost, an older update delivered late) with an event and an audit row each; a dispute of another intent or without our attempt id changes nothing; the status does not move', async () => {
+    const { p, input, stub } = await setup(3, 1);
+    const pi = await placeAndPay(stub, input);
+    await deliverWebhooks(pi);
+    expect(await stub.view()).toMatchObject({ status: 'PAID' });
+    const t0 = Date.now();
+    const at = (seconds: number) => new Date(t0 + seconds * 1000).toISOString();
+    const due = at(7 * 86_400);
+    const base = { provider: 'stripe' as const, type: 'dispute' as const, attemptId: `${input.orderId}-pay1`, providerRef: pi, amount: p.price, currency: 'USD' };
+    const word = (status: string) => ({ disputeRef: 'dp_probe1', status, reason: 'fraudulent', evidenceDueBy: due });
+    const opened = await stub.applyPaymentEvent({ ...base, eventId: 'stripe:evt_dp1', occurredAt: at(0), dispute: word('needs_response') });
+    expect(opened).toMatchObject({ ok: true, order: { status: 'PAID', payment: { dispute: { disputeRef: 'dp_probe1', status: 'needs_response', amount: p.price, reason: 'fraudulent', evidenceDueBy: due, openedAt: at(0), updatedAt: at(0) } } } });
+    const v = opened.ok ? opened.order.version : -1;
+    expect(await stub.applyPaymentEvent({ ...base, providerRef: 'pi_someoneelse', eventId: 'stripe:evt_dpx', occurredAt: at(1), dispute: word('lost') })).toMatchObject({ ok: true, order: { version: v } });
+    expect(await stub.applyPaymentEvent({ ...base, attemptId: null, eventId: 'stripe:evt_dpy', occurredAt: at(1), dispute: word('lost') })).toMatchObject({ ok: true, order: { version: v } });
+    const closed = await stub.applyPaymentEvent({ ...base, eventId: 'stripe:evt_dp3', occurredAt: at(120), dispute: word('lost') });
+    expect(closed).toMatchObject({ ok: true, order: { status: 'PAID', version: v + 1, payment: { dispute: { status: 'lost', openedAt: at(0), updatedAt: at(120) } } } });
+    expect(await stub.applyPaymentEvent({ ...base, eventId: 'stripe:evt_dp2', occurredAt: at(60), dispute: word('under_review') })).toMatchObject({ ok: true, order: { version: v + 1, payment: { dispute: { status: 'lost' } } } });
+    const trail = await eventually(
+      () => rows<{ action: string; outcome: string; actor_kind: string; actor_id: string | null; status: string; due: string }>(
+        sql`select action, outcome, actor_kind, actor_id, data->>'status' as status, data->>'evidenceDueBy' as due from audit_log where target_id = ${input.orderId} and action like 'order.payment.dispute.%' order by action`,
+      ),
+      (r) => r.length >= 2,
+      10_000,
+    );
+    expect(trail).toEqual([
+      { action: 'order.payment.dispute.closed', outcome: 'failure', actor_kind: 'system', actor_id: 'stripe', status: 'lost', due },
+      { action: 'order.payment.dispute.opened', outcome: 'failure', actor_kind: 'system', actor_id: 'stripe', status: 'needs_response', due },
+    ]);
+  });
+
+  it('a payment of more than the order: PAID for its total, the excess refunded once as money that was never the order\'s (no status move, not counted as refunded nor against what may be refunded)', async () => {
+    const { p, input, stub } = await setup(3, 1);
+    const placed = await stub.place(input);
+    if (!placed.ok) throw new Error(JSON.stringify(placed));
+    const r = await runInDurableObject(stub, async (o: Instance) => {
+      const real = o.ports;
+      const refunds: Array<{ refundId: string; amount: number }> = [];
+      o.ports = { ...real, payments: { ...real.payments, refund: async (x) => (refunds.push({ refundId: x.refundId, amount: x.amount }), { status: 'succeeded', providerRefundRef: 're_excess' }) } };
+      try {
+        const event = { eventId: 'stripe:evt_over', provider: 'stripe' as const, type: 'succeeded' as const, attemptId: `${input.orderId}-pay1`, providerRef: placed.order.payment.providerRef, amount: p.price + 250, currency: 'USD', occurredAt: new Date().toISOString() };
+        await o.applyPaymentEvent(event);
+        await o.applyPaymentEvent({ ...event, eventId: 'stripe:evt_over2' });
+        return { refunds, order: o.view()! };
+      } finally {
+        o.ports = real;
+      }
+    });
+    expect(r.refunds).toEqual([{ refundId: excessRefundId(input.orderId), amount: 250 }]);
+    expect(r.order).toMatchObject({ status: 'PAID', payment: { status: 'captured', amountCaptured: p.price }, refunds: [{ refundId: excessRefundId(input.orderId), status: 'succeeded', amount: 250 }] });
+    expect([refundedAmount(r.order), refundable(r.order), refundOwed(r.order)]).toEqual([0, p.price, 0]);
   });
 
   it('waits out a provider that is down: retries, the breaker opens, one PaymentIntent in the end', async () => {

@@ -5,24 +5,31 @@ import { applyMigrations } from '../sqlite-migrations';
 import {
   addressNeeded,
   backoffMs,
+  cancelledChange,
   checkShipment,
   checkWarehouseShare,
+  duplicateRefundId,
+  excessRefundId,
+  externalRefundId,
   fulfilmentStatus,
+  isExtraRefund,
   opId,
+  OWED_REFUND_DELAYS_MS,
+  owedRefundId,
   PAID_AT_TILL,
   providerFor,
   redactedAddress,
   refundable,
   refundedAmount,
   subtotal,
+  TERMINAL,
   touch,
   transition,
   TransitionRefused,
 } from './order.logic';
 import { ORDER_MIGRATIONS } from './order.migrations';
-import { sagaPortsFor, type SagaPorts } from './order.ports';
-import type {
-  OrderState} from './order.schemas';
+import { sagaPortsFor, type CapturedPayment, type SagaPorts } from './order.ports';
+import type { OrderState } from './order.schemas';
 import {
   CancelInput,
   FulfilInput,
@@ -48,7 +55,23 @@ export type OrderResult = { ok: true; order: OrderState; replayed: boolean } | O
 const gaveUpStock = (s: OrderState) =>
   s.status === 'CANCELLED' || (s.status === 'REFUNDED' && s.shipments.length === 0 && !PAID_AT_TILL.has(s.payment.method));
 
-type StepKind = 'reserve' | 'begin_payment' | 'capture_payment' | 'commit_stock' | 'release_stock' | 'restock' | 'cancel_payment' | 'refund' | 'check_refund' | 'expire';
+type StepKind =
+  | 'reserve'
+  | 'begin_payment'
+  | 'capture_payment'
+  | 'commit_stock'
+  | 'release_stock'
+  | 'restock'
+  | 'cancel_payment'
+  | 'refund'
+  | 'check_refund'
+  | 'expire'
+  /** Money still owed on a given-up order after a refund failed: a fresh refund of it (docs/orders.md). */
+  | 'refund_owed'
+  /** Another capture reported for an order already paid: which payments does its provider order hold? */
+  | 'check_payments'
+  /** A Stripe decline: the shopper may already have paid with another card on the same intent; ask before failing. */
+  | 'confirm_failure';
 
 interface Step {
   stepId: string;
@@ -92,6 +115,9 @@ export const REJECTED_RETENTION_MS = 24 * 3600_000;
  * the object asks the provider this long after, and again every as long until it settles.
  */
 export const REFUND_CHECK_MS = 15 * 60_000;
+
+/** A dispute's final statuses (Stripe): nothing more will happen to it. */
+const DISPUTE_CLOSED: ReadonlySet<string> = new Set(['won', 'lost', 'warning_closed']);
 
 export class OrderDurableObject extends DurableObject<Env> {
   clock: Clock = systemClock;
@@ -183,13 +209,18 @@ export class OrderDurableObject extends DurableObject<Env> {
    * already placed one for the same request, a refusal for another request, null when nothing
    * was placed yet (the caller then places).
    */
-  replay(requestHash: string): OrderResult | null {
+  async replay(requestHash: string): Promise<OrderResult | null> {
     const s = this.load();
     if (!s) return null;
     const op = this.op('place');
     if (op && op.request_hash !== requestHash) return fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different order request');
     if (s.phase === 'rejected') return fail(s.rejection?.code ?? 'OUT_OF_STOCK', s.rejection?.message ?? 'refused', s.rejection?.sku ?? null);
-    if (s.phase === 'placed') return { ok: true, order: s, replayed: true };
+    if (s.phase === 'placed') {
+      // As `place` answers a replay: due steps first (a payment start that waited for the provider
+      // gives the client what it needs to pay).
+      await this.drive();
+      return { ok: true, order: this.load()!, replayed: true };
+    }
     return null;
   }
 
@@ -204,19 +235,45 @@ export class OrderDurableObject extends DurableObject<Env> {
       if (ev.type === 'refund_succeeded' || ev.type === 'refund_failed') {
         const refund = s.refunds.find((r) => r.refundId === ev.refundId || (ev.providerRef !== null && r.providerRefundRef === ev.providerRef));
         if (refund) this.settleRefund(s, refund, ev.type === 'refund_succeeded' ? 'succeeded' : 'failed', ev.providerRef, now);
+        // A refund we did not make (none of our refund ids), of this order's own PaymentIntent (the
+        // intent's metadata carries the order's attempt id): made in the Stripe dashboard. The
+        // money went back all the same: recorded, so nothing refunds it twice.
+        else if (ev.type === 'refund_succeeded' && ev.provider === 'stripe' && ev.refundId === null && ev.attemptId === s.payment.attemptId && ev.providerRef && ev.amount) {
+          this.externalRefund(s, ev.providerRef, ev.amount, ev.currency, ev.provider, now);
+        }
         return true;
       }
       if (ev.attemptId !== null && ev.attemptId !== s.payment.attemptId) return true; // not this order's attempt
+      if (ev.providerRef !== null) {
+        // Not this order's payment: a Stripe intent without our attempt id (another integration's,
+        // or one made in the dashboard, naming the order in its metadata), or any intent other
+        // than the one the order's attempt created. Its money is not the order's.
+        if (ev.provider === 'stripe' && ev.attemptId === null) return true;
+        if (s.payment.providerRef && ev.providerRef !== s.payment.providerRef) return true;
+      }
       if (ev.providerRef && !s.payment.providerRef) s.payment.providerRef = ev.providerRef;
       if (ev.type === 'succeeded') {
+        const already = s.payment.status === 'captured';
         // Paid after the deadline (by the provider's clock): the order is given up as the deadline
         // says, and the late money refunded, whether or not the deadline's alarm has run yet. Its
         // hold may have lapsed and its units been sold to someone else.
         if (s.status === 'PENDING' && s.paymentDueAt && Date.parse(ev.occurredAt) > Date.parse(s.paymentDueAt)) this.cancelLate(s, now);
         this.paymentCaptured(s, ev.amount ?? s.total, now, `payment ${ev.eventId}`, ev.currency);
+        // Another capture of an order already paid: the same payment again (Razorpay sends
+        // payment.captured and order.paid for each), or a second payment of the same Razorpay
+        // order (a UPI retry, two tabs), which the event does not tell apart. The provider does:
+        // every capture beyond the first is refunded (check_payments). A Stripe PaymentIntent is
+        // paid at most once.
+        if (already && s.payment.provider === 'razorpay') this.addStep('check_payments', `check-payments:${ev.eventId}`, {}, now);
       }
       else if (ev.type === 'authorized' && s.status === 'PENDING' && s.payment.status !== 'captured') this.addStep('capture_payment', 'capture:1', {}, now);
-      else if (ev.type === 'failed') this.paymentFailed(s, ev.failure ?? { code: 'declined', message: 'the payment failed' }, now);
+      else if (ev.type === 'failed' && ev.provider === 'stripe' && s.payment.provider === 'stripe') {
+        // A Stripe decline is not the intent's last word: Stripe.js lets the shopper try another
+        // card on the same intent at once, and its success may be in before this event is. Stripe
+        // is asked how the intent stands before the order fails (`confirm_failure`).
+        if (s.status === 'PENDING' && s.payment.status !== 'captured') this.addStep('confirm_failure', 'confirm-failure:1', { failure: ev.failure ?? { code: 'declined', message: 'the payment failed' } }, now);
+      } else if (ev.type === 'failed') this.paymentFailed(s, ev.failure ?? { code: 'declined', message: 'the payment failed' }, now);
+      else if (ev.type === 'dispute' && ev.dispute) this.disputed(s, { ...ev.dispute, amount: ev.amount ?? s.payment.amountCaptured }, ev.occurredAt, now);
       else if (ev.type === 'cancelled' && s.status === 'PENDING') this.cancelUnpaid(s, 'payment_cancelled', now);
       return true;
     });
@@ -230,7 +287,7 @@ export class OrderDurableObject extends DurableObject<Env> {
     const input = CancelInput.parse(raw);
     const r = this.write((s, now) => {
       if (s.status === 'CANCELLED') return { ok: true as const, replayed: true };
-      if (s.status === 'PENDING' && s.payment.method !== 'COD') return this.cancelUnpaid(s, input.reason, now);
+      if (s.status === 'PENDING' && s.payment.method !== 'COD') return this.cancelUnpaid(s, input.reason, now, input.by);
       if ((s.status === 'PENDING' && s.payment.method === 'COD') || s.status === 'PAID' || s.status === 'PARTIALLY_REFUNDED') {
         if (s.shipments.length > 0) return fail('ORDER_NOT_CANCELLABLE', 'part of the order has shipped', null, s.status);
         const from = s.status;
@@ -242,7 +299,7 @@ export class OrderDurableObject extends DurableObject<Env> {
         else this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
         const left = refundable(s);
         if (left > 0) this.newRefund(s, { refundId: `${s.orderId}-cancel`, amount: left, reason: 'order cancelled', by: input.by }, now);
-        this.emit(s, 'order.cancelled', `${from}->CANCELLED`, now);
+        this.emit(s, 'order.cancelled', cancelledChange(from, input.by), now);
         return { ok: true as const, replayed: false };
       }
       return fail('ORDER_NOT_CANCELLABLE', `an order in ${s.status} cannot be cancelled`, null, s.status);
@@ -372,8 +429,10 @@ export class OrderDurableObject extends DurableObject<Env> {
       const r = await this.ports.payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
       this.write((st, now) => {
         if (st.status !== 'PENDING') return null;
-        if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid by reconciliation');
-        else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
+        if (r.status === 'captured') {
+          this.paymentCaptured(st, r.amountCaptured, now, 'found paid by reconciliation');
+          this.refundDuplicates(st, r.captures, now);
+        } else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
         else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
         else if (r.status === 'cancelled') this.cancelUnpaid(st, 'payment_cancelled_at_provider', now);
         return null;
@@ -587,7 +646,16 @@ export class OrderDurableObject extends DurableObject<Env> {
         const refund = s.refunds.find((x) => x.refundId === payload.refundId);
         if (!refund || refund.status !== 'pending') return () => undefined;
         if (s.payment.provider === 'none') return (st, now) => this.settleRefund(st, st.refunds.find((x) => x.refundId === refund.refundId)!, 'succeeded', null, now);
-        const r = await payments.refund({ refundId: refund.refundId, orderId: s.orderId, attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef, amount: refund.amount, currency: s.currency });
+        const r = await payments.refund({
+          refundId: refund.refundId,
+          orderId: s.orderId,
+          attemptId: s.payment.attemptId,
+          method: s.payment.method,
+          providerRef: s.payment.providerRef,
+          paymentRef: refund.paymentRef ?? null,
+          amount: refund.amount,
+          currency: s.currency,
+        });
         return (st, now) => {
           const target = st.refunds.find((x) => x.refundId === refund.refundId)!;
           if (r.providerRefundRef) target.providerRefundRef = r.providerRefundRef;
@@ -609,14 +677,54 @@ export class OrderDurableObject extends DurableObject<Env> {
           if (target) this.settleRefund(st, target, settled, null, now);
         };
       }
+      case 'refund_owed':
+        // No outside call: the refund it adds is a step of its own (the provider call, retried as
+        // any refund's, with the same refund id).
+        return (st, now) => {
+          const owed = refundable(st);
+          // Refunded meanwhile (an admin, a webhook settling another refund): nothing is owed.
+          if (!TERMINAL.has(st.status) || owed <= 0) return;
+          const n = Number(payload.n);
+          const refundId = owedRefundId(st.orderId, n);
+          if (st.refunds.some((r) => r.refundId === refundId)) return;
+          this.newRefund(st, { refundId, amount: owed, reason: `still owed after a failed refund (saga refund ${n} of ${OWED_REFUND_DELAYS_MS.length})`, by: 'system' }, now);
+          touch(st, new Date(now));
+          this.emit(st, 'order.changed', 'refund_requested', now, refundId);
+        };
+      case 'confirm_failure': {
+        // Settled meanwhile (paid, given up): nothing to ask.
+        if (s.status !== 'PENDING' || s.payment.status === 'captured' || !s.payment.providerRef) return () => undefined;
+        const r = await payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
+        const declined = (payload.failure ?? { code: 'declined', message: 'the payment failed' }) as { code: string; message: string };
+        return (st, now) => {
+          if (st.status !== 'PENDING') return;
+          // Another card paid the intent after the decline: the order is paid.
+          if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'paid after a declined attempt on the same intent');
+          else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
+          // Still declined (requires_payment_method after a decline): final for the order, as documented.
+          else if (r.status === 'failed') this.paymentFailed(st, r.failure ?? declined, now);
+          else if (r.status === 'cancelled') this.cancelUnpaid(st, 'payment_cancelled_at_provider', now);
+          // Otherwise (another card under way: 3-D Secure, processing) the decline is not the last
+          // word: the order waits for the next event, or its deadline.
+        };
+      }
+      case 'check_payments': {
+        if (s.payment.provider !== 'razorpay' || !s.payment.providerRef) return () => undefined;
+        const r = await payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
+        return (st, now) => {
+          if (r.status === 'captured') this.refundDuplicates(st, r.captures, now);
+        };
+      }
       case 'expire': {
         if (s.status !== 'PENDING') return () => undefined;
         // Ask the provider before giving up on the payment: never cancel an order that was paid.
         const r = s.payment.provider === 'none' || s.payment.status === 'not_started' ? ({ status: 'open' } as const) : await payments.retrieve({ attemptId: s.payment.attemptId, method: s.payment.method, providerRef: s.payment.providerRef });
         return (st, now) => {
           if (st.status !== 'PENDING') return;
-          if (r.status === 'captured') this.paymentCaptured(st, r.amountCaptured, now, 'found paid at the payment deadline');
-          else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
+          if (r.status === 'captured') {
+            this.paymentCaptured(st, r.amountCaptured, now, 'found paid at the payment deadline');
+            this.refundDuplicates(st, r.captures, now);
+          } else if (r.status === 'authorized') this.addStep('capture_payment', 'capture:1', {}, now);
           else if (r.status === 'failed') this.paymentFailed(st, r.failure, now);
           else this.cancelUnpaid(st, 'payment_timeout', now);
         };
@@ -636,7 +744,9 @@ export class OrderDurableObject extends DurableObject<Env> {
   private paymentCaptured(s: OrderState, amount: number, now: number, reason: string, currency: string | null = null): void {
     const already = s.payment.status === 'captured';
     s.payment.status = 'captured';
-    s.payment.amountCaptured = Math.max(s.payment.amountCaptured, amount);
+    // Only the first capture counts: the same payment reported again changes nothing, and a second
+    // payment of the same provider order is not the order's money (refunded as a duplicate).
+    if (!already) s.payment.amountCaptured = Math.max(s.payment.amountCaptured, amount);
     s.payment.failure = null;
     s.payment.retryAt = null;
     if (already) return;
@@ -651,9 +761,18 @@ export class OrderDurableObject extends DurableObject<Env> {
       return;
     }
     if (s.status === 'PENDING') {
+      // More than the order's total (an intent's amount edited upwards): the order is paid its
+      // total; what is beyond it is not the order's money and goes back at once.
+      const excess = amount - s.total;
+      if (excess > 0) s.payment.amountCaptured = s.total;
       transition(s, 'PAID', reason, new Date(now));
       this.emit(s, 'order.paid', 'PENDING->PAID', now);
       if (s.stock.status === 'held') this.addStep('commit_stock', 'commit:1', {}, now);
+      if (excess > 0) {
+        this.newRefund(s, { refundId: excessRefundId(s.orderId), amount: excess, reason: `payment of ${amount} ${s.currency} exceeds the order's ${s.total}`, by: 'system' }, now);
+        touch(s, new Date(now));
+        this.emit(s, 'order.changed', 'excess_payment_refunded', now, excessRefundId(s.orderId));
+      }
       return;
     }
     // Paid after the order was given up (cancelled, failed): never keep money for nothing.
@@ -674,13 +793,14 @@ export class OrderDurableObject extends DurableObject<Env> {
     this.emit(s, 'order.payment_failed', 'PENDING->PAYMENT_FAILED', now);
   }
 
-  private cancelUnpaid(s: OrderState, reason: string, now: number): { ok: true; replayed: boolean } {
+  /** `by`: the person who cancelled (`user:…`, `client:…`; the event and its audit row name them), or `system`. */
+  private cancelUnpaid(s: OrderState, reason: string, now: number, by = 'system'): { ok: true; replayed: boolean } {
     transition(s, 'CANCELLED', reason, new Date(now));
     s.cancelReason = reason;
     if (s.payment.provider !== 'none' && s.payment.status !== 'not_started') this.addStep('cancel_payment', 'cancel-payment:1', {}, now);
     else if (s.payment.status === 'not_started') s.payment.status = 'cancelled';
     this.addStep('release_stock', 'release:1', { reason: 'cancelled' }, now);
-    this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
+    this.emit(s, 'order.cancelled', cancelledChange('PENDING', by), now);
     return { ok: true, replayed: false };
   }
 
@@ -692,10 +812,114 @@ export class OrderDurableObject extends DurableObject<Env> {
     this.emit(s, 'order.cancelled', 'PENDING->CANCELLED', now);
   }
 
-  private newRefund(s: OrderState, input: { refundId: string; amount: number; reason: string; by: string }, now: number): void {
+  private newRefund(s: OrderState, input: { refundId: string; amount: number; reason: string; by: string; paymentRef?: string }, now: number): void {
     if (input.amount <= 0 || s.refunds.some((r) => r.refundId === input.refundId)) return;
-    s.refunds.push({ refundId: input.refundId, amount: input.amount, reason: input.reason, status: 'pending', providerRefundRef: null, requestedBy: input.by, createdAt: new Date(now).toISOString() });
+    s.refunds.push({
+      refundId: input.refundId,
+      amount: input.amount,
+      reason: input.reason,
+      status: 'pending',
+      providerRefundRef: null,
+      requestedBy: input.by,
+      createdAt: new Date(now).toISOString(),
+      ...(input.paymentRef ? { paymentRef: input.paymentRef } : {}),
+    });
+    // A new refund of the order's money returns first what failed refunds left owed.
+    if (!input.paymentRef && s.refundFailedOwed) s.refundFailedOwed = Math.max(0, s.refundFailedOwed - input.amount);
     this.addStep('refund', `refund:${input.refundId}`, { refundId: input.refundId }, now);
+  }
+
+  /**
+   * The provider order holds more than one capture (a shopper paid the same Razorpay order twice:
+   * a UPI retry, two tabs): the first is the order's; each other is refunded in full, once (its
+   * refund id derived from its payment id), and changes neither the order's captured amount nor
+   * its status.
+   */
+  private refundDuplicates(s: OrderState, captures: CapturedPayment[] | undefined, now: number): void {
+    if (!captures || captures.length <= 1) return;
+    for (const c of captures.slice(1)) {
+      const refundId = duplicateRefundId(s.orderId, c.paymentRef);
+      const left = c.amount - c.amountRefunded;
+      if (left <= 0 || s.refunds.some((r) => r.refundId === refundId)) continue;
+      this.newRefund(s, { refundId, amount: left, reason: `payment ${c.paymentRef} paid this order a second time`, by: 'system', paymentRef: c.paymentRef }, now);
+      touch(s, new Date(now));
+      this.emit(s, 'order.changed', 'duplicate_payment_refunded', now, refundId);
+    }
+  }
+
+  /**
+   * A refund failed (at once, after it was pending, or reversed after it succeeded): its money is
+   * the customer's again. An order that can still ship leaves it to the admin (the view tells the
+   * amount). An order that never will (cancelled, failed, refunded) must not keep it: the saga
+   * refunds what is owed afresh, up to OWED_REFUND_DELAYS_MS.length times, each after its delay;
+   * then the order says it owes the amount (`order.changed` `refund_owed`, and its audit row).
+   */
+  private refundFailed(s: OrderState, refund: RefundState, now: number): void {
+    // A duplicate payment's (or an overpayment's) refund that failed: shown as owed, not retried (docs/orders.md).
+    if (isExtraRefund(refund)) return;
+    if (!TERMINAL.has(s.status)) {
+      s.refundFailedOwed = Math.min(refundable(s), (s.refundFailedOwed ?? 0) + refund.amount);
+      return;
+    }
+    if (refundable(s) <= 0) return;
+    const issued = s.refunds.filter((r) => r.refundId.startsWith(`${s.orderId}-owed-`)).length;
+    const delay = OWED_REFUND_DELAYS_MS[issued];
+    if (delay !== undefined) {
+      this.addStep('refund_owed', `owed:${issued + 1}`, { n: issued + 1 }, now + delay);
+      return;
+    }
+    touch(s, new Date(now));
+    this.emit(s, 'order.changed', 'refund_owed', now, refund.refundId);
+  }
+
+  /**
+   * A refund made at the provider outside Agora (the Stripe dashboard) of the order's own payment:
+   * recorded as a refund of the order's money (`ext:<provider refund id>`, requested by the
+   * provider), settled at once, so the status moves as for any refund and nothing refunds that
+   * money again. Once per provider refund.
+   */
+  private externalRefund(s: OrderState, providerRefundRef: string, amount: number, currency: string | null, provider: string, now: number): void {
+    const refundId = externalRefundId(providerRefundRef);
+    if (s.refunds.some((r) => r.refundId === refundId || r.providerRefundRef === providerRefundRef)) return;
+    // In another currency it cannot be the order's payment (whose currency is the order's).
+    if (currency !== null && currency !== s.currency) return;
+    s.refunds.push({
+      refundId,
+      amount,
+      reason: `refunded at ${provider}, outside Agora`,
+      status: 'pending',
+      providerRefundRef,
+      requestedBy: `provider:${provider}`,
+      createdAt: new Date(now).toISOString(),
+    });
+    if (s.refundFailedOwed) s.refundFailedOwed = Math.max(0, s.refundFailedOwed - amount);
+    this.settleRefund(s, s.refunds[s.refunds.length - 1]!, 'succeeded', providerRefundRef, now);
+  }
+
+  /**
+   * The cardholder disputed the payment (a chargeback): the order records the provider's latest
+   * word (an event older than the one recorded changes nothing) with an `order.changed` event
+   * (`dispute_opened`, `dispute_updated`, `dispute_closed`) and its audit row, so someone answers
+   * it before the evidence is due. The order's status does not move.
+   */
+  private disputed(s: OrderState, d: { disputeRef: string; status: string; reason: string | null; evidenceDueBy: string | null; amount: number }, occurredAt: string, now: number): void {
+    const current = s.payment.dispute ?? null;
+    const same = current?.disputeRef === d.disputeRef;
+    if (same && Date.parse(current.updatedAt) > Date.parse(occurredAt)) return;
+    // Within the same second (Stripe's events are timed to the second), a closed dispute stays closed.
+    if (same && Date.parse(current.updatedAt) === Date.parse(occurredAt) && DISPUTE_CLOSED.has(current.status) && !DISPUTE_CLOSED.has(d.status)) return;
+    if (same && current.status === d.status && current.amount === d.amount && current.evidenceDueBy === d.evidenceDueBy) return;
+    s.payment.dispute = {
+      disputeRef: d.disputeRef,
+      status: d.status,
+      amount: d.amount,
+      reason: d.reason,
+      evidenceDueBy: d.evidenceDueBy,
+      openedAt: same ? current.openedAt : occurredAt,
+      updatedAt: occurredAt,
+    };
+    touch(s, new Date(now));
+    this.emit(s, 'order.changed', DISPUTE_CLOSED.has(d.status) ? 'dispute_closed' : same ? 'dispute_updated' : 'dispute_opened', now);
   }
 
   private settleRefund(s: OrderState, refund: RefundState, status: 'succeeded' | 'failed', providerRef: string | null, now: number): void {
@@ -708,13 +932,15 @@ export class OrderDurableObject extends DurableObject<Env> {
       if (providerRef) refund.providerRefundRef = providerRef;
       touch(s, new Date(now));
       this.emit(s, 'order.changed', 'refund_failed', now, refund.refundId);
+      this.refundFailed(s, refund, now);
       return;
     }
     if (refund.status !== 'pending') return;
     refund.status = status;
     if (providerRef) refund.providerRefundRef = providerRef;
     const refundedAll = refundedAmount(s) >= s.payment.amountCaptured && s.payment.amountCaptured > 0;
-    const movable = s.status !== 'CANCELLED' && s.status !== 'PAYMENT_FAILED' && s.status !== 'REFUNDED' && s.status !== 'PENDING';
+    // A duplicate payment's (or an overpayment's) refund moves no status: it is not the order's money.
+    const movable = s.status !== 'CANCELLED' && s.status !== 'PAYMENT_FAILED' && s.status !== 'REFUNDED' && s.status !== 'PENDING' && !isExtraRefund(refund);
     if (status === 'succeeded' && movable) {
       const from = s.status;
       const to: OrderStatus = refundedAll ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
@@ -730,6 +956,7 @@ export class OrderDurableObject extends DurableObject<Env> {
     } else {
       touch(s, new Date(now));
       this.emit(s, 'order.changed', `refund_${status}`, now, refund.refundId);
+      if (status === 'failed') this.refundFailed(s, refund, now);
     }
   }
 
@@ -971,6 +1198,7 @@ export function snapshot(s: OrderState, change: string, refundId: string | null 
       status: s.payment.status,
       providerRef: s.payment.providerRef,
       amountCaptured: s.payment.amountCaptured,
+      ...(s.payment.dispute ? { dispute: s.payment.dispute } : {}),
     },
     refunds: s.refunds,
     shipments: s.shipments,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressNeeded, backoffMs, canTransition, checkShipment, fulfilmentStatus, redactedAddress, refundable, TERMINAL, transition, TransitionRefused, TRANSITIONS } from './order.logic';
+import { addressNeeded, backoffMs, cancelledBy, cancelledChange, canTransition, checkShipment, duplicateRefundId, excessRefundId, externalRefundId, fulfilmentStatus, isDuplicateRefund, isExtraRefund, redactedAddress, refundable, refundedAmount, refundOwed, TERMINAL, transition, TransitionRefused, TRANSITIONS } from './order.logic';
 import type { OrderState } from './order.schemas';
 
 const line = (itemId: string, quantity: number) => ({ itemId, productId: 'p', variantId: 'v', sku: 's', name: 'n', quantity, unitPrice: 100, lineTotal: 100 * quantity });
@@ -84,5 +84,48 @@ describe('the shipping address after an erasure', () => {
     expect(redactedAddress({ name: 'Asha Rao', line1: '12 MG Road', city: 'Bengaluru', postalCode: '560001', country: 'IN', phone: '+91' })).toEqual({ country: 'IN' });
     expect(redactedAddress({ name: 'No country' })).toBeNull();
     expect(redactedAddress(null)).toBeNull();
+  });
+});
+
+describe('money owed back', () => {
+  const refund = (refundId: string, amount: number, status: 'pending' | 'succeeded' | 'failed') => ({ refundId, amount, status, reason: 'r', providerRefundRef: null, requestedBy: 'system', createdAt: '' });
+  const paid = (over: Partial<OrderState>) => state({ payment: { ...state().payment, status: 'captured', amountCaptured: 300 }, ...over });
+
+  it('a duplicate payment\'s refund id is derived from the payment id, at most 40 characters, and never counts as the order\'s money', () => {
+    const id = duplicateRefundId('ord_01m8aq74hhhqx0yfh0sj6579tt', 'pay_Abc123Def456Gh');
+    expect(id).toBe(duplicateRefundId('ord_01m8aq74hhhqx0yfh0sj6579tt', 'pay_Abc123Def456Gh'));
+    expect(id).not.toBe(duplicateRefundId('ord_01m8aq74hhhqx0yfh0sj6579tt', 'pay_Abc123Def456Gi'));
+    expect(id.length).toBeLessThanOrEqual(40);
+    expect(isDuplicateRefund({ refundId: id })).toBe(true);
+    expect(isDuplicateRefund({ refundId: 'ord_x-owed-1' })).toBe(false);
+    const s = paid({ status: 'PAID', refunds: [refund(id, 300, 'succeeded')] });
+    expect([refundable(s), refundedAmount(s), refundOwed(s)]).toEqual([300, 0, 0]);
+  });
+
+  it('an overpayment\'s excess refund is not the order\'s money (as a duplicate\'s); a refund made at the provider outside Agora is', () => {
+    const excess = excessRefundId('ord_x');
+    expect(excess).toBe('ord_x-excess');
+    expect([isExtraRefund({ refundId: excess }), isExtraRefund({ refundId: duplicateRefundId('ord_x', 'pay_1') }), isExtraRefund({ refundId: externalRefundId('re_1') }), isExtraRefund({ refundId: 'ord_x-late' })]).toEqual([true, true, false, false]);
+    const s = paid({ status: 'PAID', refunds: [refund(excess, 50, 'succeeded'), refund(externalRefundId('re_1'), 100, 'succeeded')] });
+    expect([refundable(s), refundedAmount(s), refundOwed(s)]).toEqual([200, 100, 0]);
+    expect(refundOwed(paid({ status: 'PAID', refunds: [refund(excess, 50, 'failed')] }))).toBe(50);
+  });
+
+  it('owed: on an order that can never ship, all captured and not refunded or under way; on one that can still ship, what failed refunds left (never more than refundable)', () => {
+    expect(refundOwed(paid({ status: 'CANCELLED', refunds: [refund('c', 300, 'failed')] }))).toBe(300);
+    expect(refundOwed(paid({ status: 'CANCELLED', refunds: [refund('c', 300, 'failed'), refund('o1', 300, 'pending')] }))).toBe(0);
+    expect(refundOwed(paid({ status: 'REFUNDED', refunds: [refund('a', 100, 'succeeded'), refund('b', 200, 'failed')] }))).toBe(200);
+    expect(refundOwed(state({ status: 'PAYMENT_FAILED' }))).toBe(0);
+    expect(refundOwed(paid({ status: 'PAID', refunds: [refund('a', 100, 'failed')] }))).toBe(0);
+    expect(refundOwed(paid({ status: 'PAID', refunds: [refund('a', 100, 'failed')], refundFailedOwed: 100 }))).toBe(100);
+    expect(refundOwed(paid({ status: 'PARTIALLY_REFUNDED', refunds: [refund('a', 250, 'succeeded')], refundFailedOwed: 100 }))).toBe(50);
+    expect(refundOwed(paid({ status: 'PAID', refunds: [refund(duplicateRefundId('ord_x', 'pay_1'), 300, 'failed')] }))).toBe(300);
+  });
+
+  it('a cancellation names the person who made it, not the system\'s own', () => {
+    expect(cancelledChange('PAID', 'user:usr_1')).toBe('PAID->CANCELLED by user:usr_1');
+    expect(cancelledBy(cancelledChange('PENDING', 'client:cli_9'))).toBe('client:cli_9');
+    expect(cancelledChange('PENDING', 'system')).toBe('PENDING->CANCELLED');
+    expect(cancelledBy('PENDING->CANCELLED')).toBeNull();
   });
 });

@@ -151,15 +151,66 @@ export function redactedAddress(address: Record<string, string> | null): Record<
   return address?.country ? { country: address.country } : null;
 }
 
+/**
+ * The refund of a second capture of the same order (a shopper paid one Razorpay order twice: a
+ * UPI retry, two tabs): `<orderId>-dup<6 hex of the payment id>`, the same for every retry and
+ * replay, and at most 40 characters (Razorpay's limit on a refund's receipt). Such a refund returns
+ * that payment, not the order's money: it never counts against what the order captured.
+ */
+export function duplicateRefundId(orderId: string, paymentRef: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < paymentRef.length; i++) h = Math.imul(h ^ paymentRef.charCodeAt(i), 0x01000193) >>> 0;
+  return `${orderId}-dup${(h >>> 8).toString(16).padStart(6, '0')}`;
+}
+const DUPLICATE_REFUND = /-dup[0-9a-f]{6}$/;
+export const isDuplicateRefund = (r: { refundId: string }): boolean => DUPLICATE_REFUND.test(r.refundId);
+
+/**
+ * The refund of what a payment took beyond the order's total (a PaymentIntent whose amount was
+ * edited upwards): `<orderId>-excess`. Like a duplicate's, it returns money that was never the
+ * order's: the order is paid its total, and this refund counts neither as refunded nor against
+ * what may still be refunded.
+ */
+export const excessRefundId = (orderId: string): string => `${orderId}-excess`;
+
+/** A refund of money that was never the order's: a duplicate payment's, or an overpayment's excess. */
+export const isExtraRefund = (r: { refundId: string }): boolean => isDuplicateRefund(r) || r.refundId.endsWith('-excess');
+
+/** A refund made at the provider outside Agora (the Stripe dashboard), recorded from its webhook: `ext:<provider refund id>`. */
+export const externalRefundId = (providerRefundRef: string): string => `ext:${providerRefundRef}`;
+
+/** The saga's own refunds of money still owed on a given-up order: `<orderId>-owed-<n>` (n = 1, 2, …). */
+export const owedRefundId = (orderId: string, n: number): string => `${orderId}-owed-${n}`;
+
 /** Money captured and not refunded (pending refunds count as gone: they cannot be promised twice). */
 export function refundable(state: Pick<OrderState, 'payment' | 'refunds'>): number {
-  const out = state.refunds.filter((r) => r.status !== 'failed').reduce((s, r) => s + r.amount, 0);
+  const out = state.refunds.filter((r) => r.status !== 'failed' && !isExtraRefund(r)).reduce((s, r) => s + r.amount, 0);
   return Math.max(0, state.payment.amountCaptured - out);
 }
 
+/** The order's money refunded (a duplicate payment's or an overpayment's refund is not the order's money). */
 export function refundedAmount(state: Pick<OrderState, 'refunds'>): number {
-  return state.refunds.filter((r) => r.status === 'succeeded').reduce((s, r) => s + r.amount, 0);
+  return state.refunds.filter((r) => r.status === 'succeeded' && !isExtraRefund(r)).reduce((s, r) => s + r.amount, 0);
 }
+
+/**
+ * Money the customer paid and is still owed, with no refund under way to return it:
+ * - an order that can never ship (CANCELLED, PAYMENT_FAILED, REFUNDED): everything captured and
+ *   not refunded or being refunded (a refund of it failed, and the saga's retries, if any are
+ *   left, have not started yet);
+ * - an order that can still ship: what failed refunds were to return and no later refund has
+ *   (the admin decides; `refundFailedOwed` is kept by the object);
+ * - plus, for either, the refunds of money that was never the order's (a duplicate payment, an
+ *   overpayment's excess) that failed.
+ */
+export function refundOwed(state: Pick<OrderState, 'status' | 'payment' | 'refunds' | 'refundFailedOwed'>): number {
+  const duplicates = state.refunds.filter((r) => r.status === 'failed' && isExtraRefund(r)).reduce((s, r) => s + r.amount, 0);
+  const own = TERMINAL.has(state.status) ? refundable(state) : Math.min(refundable(state), state.refundFailedOwed ?? 0);
+  return own + duplicates;
+}
+
+/** Refunds the saga issues on its own for money still owed on a given-up order, and when each is due after the failure before it. */
+export const OWED_REFUND_DELAYS_MS: readonly number[] = [60_000, 10 * 60_000, 60 * 60_000];
 
 /** Exponential backoff with ±20 % jitter, from 1 s, capped (ms). */
 export function backoffMs(attempts: number, capMs = 5 * 60_000, random: () => number = Math.random): number {
@@ -179,3 +230,17 @@ export function stableJson(value: unknown): string {
 
 /** Derives a child op id (inventory, provider idempotency keys) from the order's own ids. */
 export const opId = (...parts: Array<string | number>) => parts.join('|');
+
+/**
+ * The `change` of an `order.cancelled` event: `<from>->CANCELLED`, and ` by <user|client>:<id>`
+ * when a person cancelled (the customer, an admin, a POS agent), so its audit row names them;
+ * cancellations of the system (the deadline, a mismatched payment, a cart refusal) name nobody.
+ */
+export function cancelledChange(from: string, by: string): string {
+  return /^(user|client):./.test(by) ? `${from}->CANCELLED by ${by}` : `${from}->CANCELLED`;
+}
+
+/** Who cancelled, read back from an `order.cancelled` event's change (`user:…`, `client:…`), or null for the system. */
+export function cancelledBy(change: string): string | null {
+  return /->CANCELLED by ((?:user|client):.+)$/.exec(change)?.[1] ?? null;
+}

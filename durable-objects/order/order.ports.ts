@@ -38,8 +38,25 @@ export type BeginOutcome =
   | { status: 'captured'; providerRef: string; amountCaptured: number }
   | { status: 'failed'; providerRef: string | null; failure: { code: string; message: string } };
 
+/** One captured payment of a provider order (Razorpay: a `pay_…`; one order may be paid more than once). */
+export interface CapturedPayment {
+  paymentRef: string;
+  amount: number;
+  /** What the provider has refunded of it already. */
+  amountRefunded: number;
+}
+
 export type RetrieveOutcome =
-  | { status: 'captured'; amountCaptured: number }
+  | {
+      status: 'captured';
+      amountCaptured: number;
+      /**
+       * Razorpay: every payment of the order that was captured, earliest first (the first is the
+       * order's; any other is a duplicate the saga refunds). Absent for providers where an
+       * attempt is paid at most once (Stripe).
+       */
+      captures?: CapturedPayment[];
+    }
   | { status: 'failed'; failure: { code: string; message: string } }
   | { status: 'cancelled' }
   /** Authorized, not captured (a Razorpay account set to capture by hand): the saga captures it. */
@@ -64,6 +81,8 @@ export interface PaymentsPort {
     attemptId: string;
     method: PaymentMethod;
     providerRef: string | null;
+    /** The provider payment to refund when it is not the order's own (a duplicate capture); null: the order's payment. */
+    paymentRef?: string | null;
     amount: number;
     currency: string;
   }): Promise<{ status: 'succeeded' | 'pending' | 'failed'; providerRefundRef: string | null; failure?: { code: string; message: string } }>;

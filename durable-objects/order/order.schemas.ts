@@ -60,6 +60,22 @@ export const ClientAction = z.union([
 ]);
 export type ClientAction = z.infer<typeof ClientAction>;
 
+/** A dispute (chargeback) of the order's payment, as the provider last reported it. */
+export const DisputeState = z.object({
+  /** The provider's dispute id (Stripe `dp_…`). */
+  disputeRef: z.string().max(255),
+  /** The provider's word: needs_response, under_review, won, lost, warning_needs_response, … */
+  status: z.string().max(64),
+  amount: MinorUnits,
+  reason: z.string().max(64).nullable(),
+  /** When evidence must be in (null: none asked). */
+  evidenceDueBy: z.string().nullable(),
+  openedAt: z.string(),
+  /** The provider's time of the event this state comes from (an older one never overwrites it). */
+  updatedAt: z.string(),
+});
+export type DisputeState = z.infer<typeof DisputeState>;
+
 export const PaymentState = z.object({
   method: PaymentMethod,
   attemptId: z.string(),
@@ -71,6 +87,8 @@ export const PaymentState = z.object({
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
   /** The provider could not be asked (breaker open, timeouts): the saga retries later. */
   retryAt: z.string().nullable(),
+  /** The cardholder disputed the payment (a chargeback): the latest word on it. Absent: never disputed. */
+  dispute: DisputeState.nullable().optional(),
 });
 export type PaymentState = z.infer<typeof PaymentState>;
 
@@ -96,6 +114,11 @@ export const RefundState = z.object({
   providerRefundRef: z.string().nullable(),
   requestedBy: z.string(),
   createdAt: z.string(),
+  /**
+   * The provider payment this refund returns when it is not the order's own (a second capture of
+   * the same Razorpay order: `pay_…`). Absent for refunds of the order's money.
+   */
+  paymentRef: z.string().optional(),
 });
 export type RefundState = z.infer<typeof RefundState>;
 
@@ -156,6 +179,11 @@ export const OrderState = z.object({
   shipments: z.array(ShipmentState),
   history: z.array(TransitionRecord),
   cancelReason: z.string().nullable(),
+  /**
+   * Of an order that can still ship: what refunds that failed were to return and no later refund
+   * has (the admin decides what to do; `refundOwed` in order.logic.ts). Absent on older orders.
+   */
+  refundFailedOwed: MinorUnits.optional(),
   rejection: z.object({ code: z.string(), message: z.string(), sku: z.string().nullable() }).nullable(),
   paymentDueAt: z.string().nullable(),
   createdAt: z.string(),
@@ -190,15 +218,21 @@ export type PlaceInput = z.infer<typeof PlaceInput>;
 export const PaymentEventInput = z.object({
   eventId: z.string().min(1).max(200),
   provider: z.enum(['stripe', 'razorpay', 'pos']),
-  type: z.enum(['succeeded', 'authorized', 'failed', 'refund_succeeded', 'refund_failed', 'requires_action', 'cancelled']),
+  type: z.enum(['succeeded', 'authorized', 'failed', 'refund_succeeded', 'refund_failed', 'requires_action', 'cancelled', 'dispute']),
   attemptId: z.string().nullable(),
   refundId: z.string().nullable().default(null),
+  /** The provider's payment (Stripe PaymentIntent, Razorpay order); for refund events, the provider's refund id. */
   providerRef: z.string().nullable(),
   amount: MinorUnits.nullable(),
   /** ISO currency of `amount` as the provider reported it (null: not given). */
   currency: z.string().length(3).nullable().default(null),
   failure: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
   occurredAt: z.string(),
+  /** `dispute` events: the provider's dispute id and its word on it (the amount is `amount`). */
+  dispute: z
+    .object({ disputeRef: z.string().min(1).max(255), status: z.string().min(1).max(64), reason: z.string().max(64).nullable(), evidenceDueBy: z.string().nullable() })
+    .nullable()
+    .default(null),
 });
 export type PaymentEventInput = z.input<typeof PaymentEventInput>;
 

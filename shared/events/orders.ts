@@ -40,6 +40,18 @@ export const OrderSnapshot = z.object({
     status: z.string(),
     providerRef: z.string().nullable(),
     amountCaptured: Money,
+    /** The cardholder's dispute (chargeback) of the payment, as last reported. Absent: never disputed (and in older events). */
+    dispute: z
+      .object({
+        disputeRef: z.string(),
+        status: z.string(),
+        amount: Money,
+        reason: z.string().nullable(),
+        evidenceDueBy: z.string().nullable(),
+        openedAt: z.string(),
+        updatedAt: z.string(),
+      })
+      .optional(),
   }),
   refunds: z.array(
     z.object({ refundId: z.string(), amount: Money, status: z.string(), reason: z.string(), providerRefundRef: z.string().nullable(), requestedBy: z.string(), createdAt: z.string() }),
@@ -57,7 +69,7 @@ export const OrderSnapshot = z.object({
     }),
   ),
   cancelReason: z.string().nullable(),
-  /** What this event records, e.g. `PENDING->PAID`, `refund_succeeded`, `tracking`. */
+  /** What this event records, e.g. `PENDING->PAID`, `refund_succeeded`, `tracking`, `dispute_opened`. */
   change: z.string(),
   /**
    * The refund this event is about (requested, succeeded or failed), when it is about one: refunds

@@ -1,7 +1,9 @@
 import { env } from 'cloudflare:workers';
+import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, login } from './auth';
+import { rows } from './db';
 import { call, json } from './http';
 
 /** Helpers of the order tests (workers project): fresh stocked products, the Stripe emulator. */
@@ -23,8 +25,12 @@ export async function staffSession() {
   return staff;
 }
 
-/** A fresh product (one variant, its own SKU) with `units` in the staff member's warehouse only. */
-export async function stockedProduct(units: number, price = 2500) {
+/**
+ * A fresh product (one variant, its own SKU) with `units` in the staff member's warehouse only,
+ * priced in the store's currency, or in `opts.currency` (e.g. INR: Razorpay's UPI and netbanking
+ * take rupees only, and the store's currency in tests is USD).
+ */
+export async function stockedProduct(units: number, price = 2500, opts: { currency?: string } = {}) {
   const h = await admin();
   const { body: list } = await json('/v1/products?limit=1');
   const tag = crypto.randomUUID().slice(0, 8);
@@ -51,7 +57,21 @@ export async function stockedProduct(units: number, price = 2500) {
     jsonInit('POST', { sku, delta: units, reason: 'receipt' }, { ...bearer(token), 'idempotency-key': crypto.randomUUID() }),
   );
   expect(made.res.status, JSON.stringify(made.body)).toBe(201);
-  return { productId: created.body.id as string, variantId: created.body.variants[0].id as string, sku, warehouseId, price };
+  const productId = created.body.id as string;
+  if (opts.currency) {
+    // The admin API prices every product in the store's currency (workers/catalog save-product:
+    // no currency in its input), so another currency is set in the database. Only the currency
+    // changes; amounts stay in minor units.
+    await rows(sql`update product_variants set currency = ${opts.currency} where product_id = ${productId}`);
+    await rows(sql`update products set currency = ${opts.currency} where id = ${productId}`);
+    // A no-op admin change bumps the catalog cache generation, so no cache layer answers the old
+    // price (variants not sent: kept as stored, currency included).
+    const bump = await json(`/v1/admin/products/${productId}`, jsonInit('PATCH', { description: `priced in ${opts.currency}` }, h));
+    expect(bump.res.status, JSON.stringify(bump.body)).toBe(200);
+    expect(bump.body.variants[0].price).toEqual({ amount: price, currency: opts.currency });
+  }
+  const currency = (opts.currency ?? created.body.variants[0].price.currency) as string;
+  return { productId, variantId: created.body.variants[0].id as string, sku, warehouseId, price, currency };
 }
 
 export async function available(sku: string): Promise<number> {

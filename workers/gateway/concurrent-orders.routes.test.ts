@@ -135,7 +135,8 @@ describe('payment webhooks at once', () => {
 describe('razorpay webhooks at once', () => {
   it('payment.authorized, payment.captured and order.paid, each twice, all at once: PAID once (version 2), stock committed once', async () => {
     const RAZORPAY = config.RAZORPAY_API_BASE!;
-    const p = await stockedProduct(3);
+    // UPI takes rupees only.
+    const p = await stockedProduct(3, 2500, { currency: 'INR' });
     const c = await newCustomer();
     const placed = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'UPI' }, c.accessToken);
     expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
@@ -146,7 +147,7 @@ describe('razorpay webhooks at once', () => {
     const answers = await allAtOnce([...deliveries, ...deliveries].map((d): [string, RequestInit] => ['/v1/payments/webhooks/razorpay', webhookInit(d)]));
     expect(statuses(answers)).toEqual(Array(6).fill(200));
     const live = await order(placed.body.orderId);
-    expect(live).toMatchObject({ status: 'PAID', version: 2, payment: { method: 'UPI', status: 'captured', amountCaptured: { amount: p.price } }, refunds: [] });
+    expect(live).toMatchObject({ status: 'PAID', version: 2, total: { amount: p.price, currency: 'INR' }, payment: { method: 'UPI', status: 'captured', amountCaptured: { amount: p.price, currency: 'INR' } }, refunds: [] });
     expect(await available(p.sku)).toBe(2);
     await projectedOrder(placed.body.orderId);
     expect(await auditCount(placed.body.orderId, 'order.payment.captured')).toBe(1);

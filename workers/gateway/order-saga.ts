@@ -47,7 +47,7 @@ export function paymentsPort(payments: PaymentsService): PaymentsPort {
     async retrieve({ method, providerRef }) {
       if (!providerRef) return { status: 'open' };
       const p = await payments.retrieve(method, providerRef);
-      if (p.status === 'captured') return { status: 'captured', amountCaptured: p.amountCaptured };
+      if (p.status === 'captured') return { status: 'captured', amountCaptured: p.amountCaptured, ...(p.captures ? { captures: p.captures } : {}) };
       if (p.status === 'failed') return { status: 'failed', failure: { code: p.failure?.code ?? 'declined', message: p.failure?.message ?? 'the payment failed' } };
       if (p.status === 'canceled') return { status: 'cancelled' };
       if (p.status === 'authorized') return { status: 'authorized' };
@@ -72,11 +72,15 @@ export function paymentsPort(payments: PaymentsService): PaymentsPort {
         const p = await payments.retrieve(method, providerRef);
         return { status: 'captured', amountCaptured: p.amountCaptured };
       }
+      // Stripe refuses to cancel an intent still `processing` (the money is on its way): not
+      // cancelled yet, and it may still be captured. The step is retried until the intent settles,
+      // so a capture is seen (and refunded) even if its webhook never comes.
+      if (r.status === 'pending') throw new Error(`the payment ${providerRef} is still processing at the provider; it cannot be cancelled yet`);
       return { status: 'cancelled' };
     },
-    async refund({ refundId, orderId, method, providerRef, amount, currency }) {
+    async refund({ refundId, orderId, method, providerRef, paymentRef, amount, currency }) {
       if (!providerRef) return { status: 'failed', providerRefundRef: null, failure: { code: 'no_payment', message: 'nothing was charged at the provider' } };
-      const r = await payments.refund({ refundId, orderId, method, providerRef, amount: { amount, currency }, reason: 'requested_by_customer' });
+      const r = await payments.refund({ refundId, orderId, method, providerRef, ...(paymentRef ? { paymentRef } : {}), amount: { amount, currency }, reason: 'requested_by_customer' });
       return { status: r.status, providerRefundRef: r.providerRefundRef, ...(r.failure ? { failure: { code: r.failure.code, message: r.failure.message } } : {}) };
     },
     async refundStatus({ method, providerRefundRef }) {

@@ -4,8 +4,8 @@ import type { PaymentEvent, PaymentEventSink } from '../payments';
 /** A verified provider event as the saga's input (null: nothing for the saga to do). */
 export function toSagaEvent(e: PaymentEvent): PaymentEventInput | null {
   const type = (
-    { succeeded: 'succeeded', authorized: 'authorized', failed: 'failed', canceled: 'cancelled', refunded: 'refund_succeeded', refund_failed: 'refund_failed' } as const
-  )[e.type as 'succeeded' | 'authorized' | 'failed' | 'canceled' | 'refunded' | 'refund_failed'];
+    { succeeded: 'succeeded', authorized: 'authorized', failed: 'failed', canceled: 'cancelled', refunded: 'refund_succeeded', refund_failed: 'refund_failed', disputed: 'dispute' } as const
+  )[e.type as 'succeeded' | 'authorized' | 'failed' | 'canceled' | 'refunded' | 'refund_failed' | 'disputed'];
   if (!type) return null;
   return {
     eventId: e.id,
@@ -18,6 +18,8 @@ export function toSagaEvent(e: PaymentEvent): PaymentEventInput | null {
     currency: e.amount?.currency ? e.amount.currency.toUpperCase() : null,
     failure: e.failure ? { code: e.failure.code, message: e.failure.message } : null,
     occurredAt: e.occurredAt,
+    // A dispute (chargeback): its id and the provider's word on it; the saga records it on the order.
+    dispute: e.dispute && e.providerObjectRef ? { disputeRef: e.providerObjectRef, status: e.dispute.status, reason: e.dispute.reason, evidenceDueBy: e.dispute.evidenceDueBy } : null,
   };
 }
 

@@ -129,9 +129,12 @@ const place = (body: unknown, token: string, key: string) => json('/v1/orders', 
 const order = async (id: string) => (await json(`/v1/orders/${id}`, { headers: await admin() })).body;
 const stepsOf = (orderId: string) => orderFor(env, orderId).pendingSteps();
 
-/** A customer, a fresh product, and the ids the order will have (before it is placed). */
-async function shopper(units: number, price = 1000) {
-  const p = await stockedProduct(units, price);
+/**
+ * A customer, a fresh product, and the ids the order will have (before it is placed). The product
+ * is in the store's currency, or in `currency`: a UPI order needs one in rupees.
+ */
+async function shopper(units: number, price = 1000, currency?: 'INR') {
+  const p = await stockedProduct(units, price, { currency });
   const c = await newCustomer();
   const key = crypto.randomUUID();
   const orderId = await orderIdFor(c.user.id, key);
@@ -152,7 +155,7 @@ async function paidCardOrder(units: number, quantity: number, price = 1000) {
 
 /** A PAID UPI order (Razorpay Checkout paid, webhooks delivered). */
 async function paidUpiOrder(units: number, quantity: number, price = 1000) {
-  const s = await shopper(units, price);
+  const s = await shopper(units, price, 'INR');
   const placed = await place({ items: [{ productId: s.p.productId, quantity }], paymentMethod: 'UPI' }, s.c.accessToken, s.key);
   expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
   const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
@@ -200,7 +203,7 @@ describe('creating the payment when the provider times out or fails', () => {
   });
 
   it('Razorpay: the order create times out after Razorpay made it: the retry finds it by receipt, ONE Razorpay order, the shopper gets it at once', async () => {
-    const s = await shopper(3);
+    const s = await shopper(3, 1000, 'INR');
     await faults(RAZORPAY, { delays: [{ ms: 1400, times: 1, match: 'POST /v1/orders' }] });
     let placed;
     try {
@@ -232,7 +235,7 @@ describe('creating the payment when the provider times out or fails', () => {
   });
 
   it('Razorpay: a 503 then a 429 on the create, then success: one Razorpay order for the attempt', async () => {
-    const s = await shopper(2);
+    const s = await shopper(2, 1000, 'INR');
     await faults(RAZORPAY, { errors: [{ status: 503, times: 1, match: 'POST /v1/orders' }, { status: 429, times: 1, match: 'POST /v1/orders' }] });
     try {
       const placed = await place({ items: [{ productId: s.p.productId, quantity: 1 }], paymentMethod: 'UPI' }, s.c.accessToken, s.key);
@@ -293,7 +296,7 @@ describe('the breaker', () => {
   });
   it('the breaker is per provider: Razorpay down opens Razorpay\'s breaker only; a CARD order meanwhile gets its client secret at once; the UPI orders get theirs (one Razorpay order each) once it closes', async () => {
     const MATCH = '/v1/orders';
-    const [u1, u2, u3, card] = await Promise.all([shopper(1), shopper(1), shopper(1), shopper(1)]);
+    const [u1, u2, u3, card] = await Promise.all([shopper(1, 1000, 'INR'), shopper(1, 1000, 'INR'), shopper(1, 1000, 'INR'), shopper(1)]);
     const upi = (x: typeof u1) => place({ items: [{ productId: x.p.productId, quantity: 1 }], paymentMethod: 'UPI' }, x.c.accessToken, x.key);
     await faults(RAZORPAY, { errors: [{ status: 503, times: 1000, match: MATCH }] });
     try {
@@ -474,7 +477,7 @@ describe('Stripe webhooks out of order, replayed or altered', () => {
 
 describe('Razorpay (UPI) webhooks', () => {
   it('HMAC over the RAW body: the same JSON re-serialised, or one digit changed, keeps the old signature and is refused (400); payment.captured twice and order.paid: PAID once, version 2, stock committed once', async () => {
-    const s = await shopper(3);
+    const s = await shopper(3, 1000, 'INR');
     const placed = await place({ items: [{ productId: s.p.productId, quantity: 1 }], paymentMethod: 'UPI' }, s.c.accessToken, s.key);
     const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
     expect((await fetch(`${RAZORPAY}/_emulator/orders/${rzpOrder}/pay`, jsonPost({ method: 'upi', outcome: 'captured' }))).status).toBe(200);
@@ -498,7 +501,7 @@ describe('Razorpay (UPI) webhooks', () => {
   });
 
   it('a failed UPI payment and then a captured one on the same Razorpay order, delivered newest first: PAID, no refund', async () => {
-    const s = await shopper(3);
+    const s = await shopper(3, 1000, 'INR');
     const placed = await place({ items: [{ productId: s.p.productId, quantity: 2 }], paymentMethod: 'UPI' }, s.c.accessToken, s.key);
     const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
     await faults(RAZORPAY, { outOfOrderWebhooks: rzpOrder });
@@ -517,7 +520,7 @@ describe('Razorpay (UPI) webhooks', () => {
   });
 
   it('a failed UPI payment delivered first, then a captured one on the same Razorpay order: PAYMENT_FAILED stays and the capture is refunded at Razorpay exactly once', async () => {
-    const s = await shopper(3);
+    const s = await shopper(3, 1000, 'INR');
     const placed = await place({ items: [{ productId: s.p.productId, quantity: 1 }], paymentMethod: 'UPI' }, s.c.accessToken, s.key);
     const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
     await fetch(`${RAZORPAY}/_emulator/orders/${rzpOrder}/pay`, jsonPost({ method: 'upi', outcome: 'failed' }));

@@ -392,18 +392,18 @@ describe('UPI and NETBANKING through Razorpay', () => {
     const auth = `Basic ${btoa(`${config.RAZORPAY_KEY_ID}:${config.RAZORPAY_KEY_SECRET}`)}`;
     const r = await fetch(`${RAZORPAY}/v1/orders?receipt=${encodeURIComponent(receipt)}`, { headers: { authorization: auth } });
     expect(r.status).toBe(200);
-    return ((await r.json()) as { items: Array<{ id: string; amount: number }> }).items;
+    return ((await r.json()) as { items: Array<{ id: string; amount: number; currency: string }> }).items;
   };
 
   it('U1 UPI answers the Razorpay order (id, key); the same key and body → the same order and the same Razorpay order, held once; another body → 422', async () => {
-    const p = await stockedProduct(4, 49900);
+    const p = await stockedProduct(4, 49900, { currency: 'INR' });
     const c = await newCustomer();
     const key = crypto.randomUUID();
     const body = { items: [{ productId: p.productId, quantity: 2 }], paymentMethod: 'UPI' };
     const first = await place(body, bearer(c.accessToken), key);
     expect(first.res.status, JSON.stringify(first.body)).toBe(201);
     expect(first.res.headers.get('idempotent-replayed')).toBeNull();
-    expect(first.body).toMatchObject({ status: 'PENDING', total: { amount: 99800 }, payment: { method: 'UPI', status: 'requires_action' } });
+    expect(first.body).toMatchObject({ status: 'PENDING', total: { amount: 99800, currency: 'INR' }, payment: { method: 'UPI', status: 'requires_action' } });
     expect(first.body.payment.clientAction).toEqual({ type: 'razorpay_order', razorpayOrderId: expect.stringMatching(/^order_/), keyId: config.RAZORPAY_KEY_ID });
     expect(first.body.paymentDueAt).toEqual(expect.any(String));
     const again = await place(body, bearer(c.accessToken), key);
@@ -415,12 +415,12 @@ describe('UPI and NETBANKING through Razorpay', () => {
     await problem('/v1/orders', 422, 'IDEMPOTENCY_KEY_REUSED', jsonInit('POST', { ...body, items: [{ productId: p.productId, quantity: 1 }] }, { ...bearer(c.accessToken), 'idempotency-key': key }));
     const rzp = await razorpayOrdersFor(`${first.body.orderId}-pay1`);
     expect(rzp.map((o) => o.id)).toEqual([first.body.payment.clientAction.razorpayOrderId]);
-    expect(rzp[0]!.amount).toBe(99800);
+    expect(rzp[0]).toMatchObject({ amount: 99800, currency: 'INR' });
     expect(await levels(p.sku)).toEqual({ onHand: 4, reserved: 2, available: 2 });
   });
 
   it('U3 the same UPI order sent three times at once (one key): one order, one Razorpay order, held once', async () => {
-    const p = await stockedProduct(3, 2000);
+    const p = await stockedProduct(3, 2000, { currency: 'INR' });
     const c = await newCustomer();
     const key = crypto.randomUUID();
     const body = { userId: c.user.id, items: [{ productId: p.productId, qty: 1 }], paymentMethod: 'UPI' };
@@ -437,7 +437,7 @@ describe('UPI and NETBANKING through Razorpay', () => {
   });
 
   it('U2 NETBANKING for a customer by an integration: the customer gets the Razorpay order; a failed payment releases the stock', async () => {
-    const p = await stockedProduct(2, 5000);
+    const p = await stockedProduct(2, 5000, { currency: 'INR' });
     const c = await newCustomer();
     const erp = await newClient({ role: 'integration', scopes: ['orders:write'] });
     const placed = await place({ userId: c.user.id, items: [{ productId: p.productId, qty: 2 }], paymentMethod: 'NETBANKING' }, erp.h);
@@ -458,19 +458,25 @@ describe('UPI and NETBANKING through Razorpay', () => {
 
 describe("the original design's body, for each method", () => {
   it("O1 a customer sends { userId: self, items: [{ productId, qty }], paymentMethod } for CARD, UPI, NETBANKING, COD: PENDING with an orderId, stock as documented", async () => {
-    const p = await stockedProduct(8, 1000);
+    // UPI and NETBANKING take rupees only: their product is priced in INR, CARD's and COD's in the store's currency.
+    const [store, rupees] = await Promise.all([stockedProduct(4, 1000), stockedProduct(4, 1000, { currency: 'INR' })]);
     const c = await newCustomer();
-    const held = { CARD: 2, UPI: 2, NETBANKING: 2, COD: 2 };
-    let reserved = 0;
-    let onHand = 8;
-    for (const method of Object.keys(held) as Array<keyof typeof held>) {
+    const productOf = { CARD: store, UPI: rupees, NETBANKING: rupees, COD: store };
+    const expected = new Map([store, rupees].map((p) => [p.sku, { onHand: 4, reserved: 0 }]));
+    for (const method of Object.keys(productOf) as Array<keyof typeof productOf>) {
+      const p = productOf[method];
       const r = await place({ userId: c.user.id, items: [{ productId: p.productId, qty: 2 }], paymentMethod: method }, bearer(c.accessToken), null);
       expect(r.res.status, `${method}: ${JSON.stringify(r.body)}`).toBe(201);
       expect(r.body.orderId).toMatch(/^ord_[0-9a-z]{26}$/);
-      expect(r.body).toMatchObject({ status: 'PENDING', userId: c.user.id, items: [{ productId: p.productId, variantId: p.variantId, quantity: 2 }], total: { amount: 2000 }, payment: { method } });
-      if (method === 'COD') onHand -= 2;
-      else reserved += 2;
-      expect(await eventually(() => levels(p.sku), (l) => l.onHand === onHand && l.reserved === reserved, 5_000), method).toEqual({ onHand, reserved, available: onHand - reserved });
+      expect(r.body).toMatchObject({ status: 'PENDING', userId: c.user.id, items: [{ productId: p.productId, variantId: p.variantId, quantity: 2 }], total: { amount: 2000, currency: p.currency }, payment: { method } });
+      const e = expected.get(p.sku)!;
+      if (method === 'COD') e.onHand -= 2;
+      else e.reserved += 2;
+      // Both products, after each order: the other one is untouched.
+      for (const q of [store, rupees]) {
+        const { onHand, reserved } = expected.get(q.sku)!;
+        expect(await eventually(() => levels(q.sku), (l) => l.onHand === onHand && l.reserved === reserved, 5_000), `${method}: ${q.currency}`).toEqual({ onHand, reserved, available: onHand - reserved });
+      }
     }
   });
 

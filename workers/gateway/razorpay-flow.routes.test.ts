@@ -84,12 +84,13 @@ const rzpEvent = (event: string, payload: Record<string, unknown>, createdAt = M
 const order = async (id: string) => (await json(`/v1/orders/${id}`, { headers: await admin() })).body;
 const stepsOf = (orderId: string) => orderFor(env, orderId).pendingSteps();
 
-/** A customer places a UPI (or NETBANKING) order of `quantity` units of a fresh product. */
+/** A customer places a UPI (or NETBANKING) order of `quantity` units of a fresh product priced in rupees (the only currency UPI and netbanking take). */
 async function placeUpi(units: number, quantity: number, price = 1500, paymentMethod: 'UPI' | 'NETBANKING' = 'UPI') {
-  const p = await stockedProduct(units, price);
+  const p = await stockedProduct(units, price, { currency: 'INR' });
   const c = await newCustomer();
   const placed = await json('/v1/orders', jsonInit('POST', { items: [{ productId: p.productId, quantity }], paymentMethod }, { ...bearer(c.accessToken), 'idempotency-key': crypto.randomUUID() }));
   expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);
+  expect(placed.body.total).toEqual({ amount: quantity * price, currency: 'INR' });
   const orderId = placed.body.orderId as string;
   const rzpOrder = placed.body.payment.clientAction.razorpayOrderId as string;
   return { p, c, placed: placed.body, orderId, rzpOrder, attemptId: `${orderId}-pay1`, total: quantity * price, currency: placed.body.total.currency as string };

@@ -4,6 +4,7 @@ import { erasedCustomers, orderItems, orderShipments, orders } from '../../share
 import type { AuditRow } from '../../shared/audit/audit';
 import type { OrderSnapshot } from '../../shared/events';
 import { rowsOf } from '../../shared/db/rows';
+import { isExtraRefund } from '../../durable-objects/order/order.stub';
 
 /** Postgres side of orders: the projection kept by the order-events consumer, and its reads. */
 type Db = AnyDb | HttpDb;
@@ -28,7 +29,8 @@ export async function projectOrderOnce(
 ): Promise<{ processed: false } | { processed: true; outcome: ProjectOutcome }> {
   const id = snap.orderId;
   const p = snap.payment;
-  const refunded = snap.refunds.filter((r) => r.status === 'succeeded').reduce((s, r) => s + r.amount, 0);
+  // The order's money refunded: a duplicate payment's or an overpayment's refund is not (its row is kept all the same).
+  const refunded = snap.refunds.filter((r) => r.status === 'succeeded' && !isExtraRefund(r)).reduce((s, r) => s + r.amount, 0);
   const itemCount = snap.items.reduce((s, i) => s + i.quantity, 0);
   const result = await db.execute(sql`
     with input as (select ${JSON.stringify(snap)}::jsonb as s),

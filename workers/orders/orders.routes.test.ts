@@ -4,9 +4,11 @@
  * queue and the Postgres projection.
  */
 import { env } from 'cloudflare:workers';
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../shared/env';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
+import { rows } from '../../test/support/db';
 import { call, json, problem } from '../../test/support/http';
 import { admin, available, deliverWebhooks, emulator, eventually, paymentIntentOf, staffSession, stockedProduct } from '../../test/support/orders';
 
@@ -328,6 +330,11 @@ describe('orders: UPI through Razorpay', () => {
   it('answers the Razorpay order for Checkout; the signed webhooks make it PAID once', async () => {
     const RAZORPAY = readConfig(env).RAZORPAY_API_BASE!;
     const p = await stockedProduct(2);
+    // UPI takes rupees only (the store's currency is USD: the API cannot price in INR, the database can).
+    await rows(sql`update product_variants set currency = 'INR' where product_id = ${p.productId}`);
+    await rows(sql`update products set currency = 'INR' where id = ${p.productId}`);
+    const bump = await json(`/v1/admin/products/${p.productId}`, jsonInit('PATCH', { description: 'priced in rupees' }, await admin()));
+    expect(bump.body.variants[0].price).toEqual({ amount: p.price, currency: 'INR' });
     const c = await newCustomer();
     const placed = await place({ items: [{ productId: p.productId, quantity: 1 }], paymentMethod: 'UPI' }, c.accessToken);
     expect(placed.res.status, JSON.stringify(placed.body)).toBe(201);

@@ -46,7 +46,7 @@ export const placeOrderRoute = createRoute({
     404: problem('Unknown cart'),
     409: problem('OUT_OF_STOCK, or the cart was already checked out'),
     410: problem('The cart was merged into a user\'s cart at login (CART_CLOSED) or expired (CART_EXPIRED)'),
-    422: problem('Unknown product or variant, not for sale, quantity limit, method not allowed, CUSTOMER_NOT_FOUND (the userId named is no active account), or the key was used with another body'),
+    422: problem('Unknown product or variant, not for sale, quantity limit, method not allowed (PAYMENT_METHOD_NOT_ALLOWED: a till method without being a POS agent, or UPI/NETBANKING for items not priced in INR), CUSTOMER_NOT_FOUND (the userId named is no active account), or the key was used with another body'),
     503: problem('Inventory could not be reached: retry with the same Idempotency-Key'),
   },
 });

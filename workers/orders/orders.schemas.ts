@@ -52,7 +52,7 @@ export const PlaceOrderBodySchema = z
     userId: z.string().min(1).max(64).optional().openapi({ description: 'Whom the order is for. Defaults to the caller; a POS agent or admin may name a customer.' }),
     cartId: z.string().min(1).max(64).optional().openapi({ description: 'Order the content of this cart (then closed). Give either cartId or items.' }),
     items: z.array(OrderItemInputSchema).min(1).max(100).optional(),
-    paymentMethod: z.enum(PAYMENT_METHOD_VALUES),
+    paymentMethod: z.enum(PAYMENT_METHOD_VALUES).openapi({ description: 'UPI and NETBANKING (Razorpay) are for items priced in INR only: another currency is a 422 PAYMENT_METHOD_NOT_ALLOWED' }),
     shippingAddress: ShippingAddressSchema.optional(),
   })
   .strict()
@@ -120,11 +120,30 @@ export const OrderSchema = z
       method: z.enum(PAYMENT_METHOD_VALUES),
       status: z.string(),
       amountCaptured: Money,
-      /** Refunds that succeeded. */
+      /**
+       * Refunds of the order's money that succeeded, also those made at the provider outside Agora
+       * (`ext:…`); a duplicate payment's or an overpayment's refund is not counted.
+       */
       amountRefunded: Money,
+      refundOwed: Money.openapi({
+        description:
+          'Money the customer paid and is still owed with no refund under way: after a refund failed. On an order that can never ship (cancelled, payment failed, refunded) the saga refunds it again by itself, a bounded number of times, then leaves it here for an admin; on one that can still ship, an admin decides. Also a duplicate payment, or the excess of an overpayment, whose refund failed. 0 normally.',
+      }),
       clientAction: ClientActionSchema.nullable(),
       failure: z.object({ code: z.string(), message: z.string() }).nullable(),
       retryAt: z.string().nullable().openapi({ description: 'When the provider could not be reached: when the saga asks again' }),
+      dispute: z
+        .object({
+          disputeRef: z.string().openapi({ description: "The provider's dispute id (Stripe `dp_…`)" }),
+          status: z.string().openapi({ description: "The provider's word: needs_response, under_review, won, lost, warning_needs_response, warning_under_review, warning_closed" }),
+          amount: Money,
+          reason: z.string().nullable().openapi({ description: 'e.g. fraudulent, product_not_received' }),
+          evidenceDueBy: z.string().nullable().openapi({ description: 'When the evidence must be in at the provider (null: none asked)' }),
+          openedAt: z.string(),
+          updatedAt: z.string(),
+        })
+        .nullable()
+        .openapi({ description: "The cardholder disputed the payment (a chargeback), as the provider last reported it; null when never disputed. Answered in the provider's dashboard" }),
     }),
     paymentDueAt: z.string().nullable().openapi({ description: 'An unpaid order cancels itself (and releases its stock) at this time' }),
     shippingAddress: ShippingAddressSchema.partial()

@@ -1,4 +1,4 @@
-import { orderFor, stableJson, type OrdersEnv, type OrderResult, type OrderState, type PaymentEventInput } from '../../durable-objects/order/order.stub';
+import { orderFor, refundedAmount, refundOwed, stableJson, type OrdersEnv, type OrderResult, type OrderState, type PaymentEventInput } from '../../durable-objects/order/order.stub';
 import type { AnyDb, HttpDb } from '../../shared/db/client';
 import { assertWarehouseAccess, can, mustActor } from '../../shared/http/authorize';
 import type { Actor, RequestMeta } from '../../shared/http/context';
@@ -63,6 +63,9 @@ export interface OrdersDeps {
   clock: Clock;
   log?: Record<string, unknown>;
 }
+
+/** Payment methods that take one currency only (Razorpay: UPI and netbanking are in rupees). */
+const PAYMENT_METHOD_CURRENCY: Partial<Record<PlaceOrderBody['paymentMethod'], string>> = { UPI: 'INR', NETBANKING: 'INR' };
 
 /** The cart's refusals to close for an order (the cart service's codes): the order must not stand. */
 const CART_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CART_VERSION_MISMATCH', 'CART_CHECKED_OUT', 'CART_CLOSED', 'CART_EXPIRED', 'CART_NOT_FOUND']);
@@ -132,11 +135,13 @@ export function toOrderDto(s: OrderState, forOwner: boolean): OrderDto {
       method: s.payment.method,
       status: s.payment.status,
       amountCaptured: money(s.payment.amountCaptured, s.currency),
-      amountRefunded: money(s.refunds.filter((r) => r.status === 'succeeded').reduce((n, r) => n + r.amount, 0), s.currency),
+      amountRefunded: money(refundedAmount(s), s.currency),
+      refundOwed: money(refundOwed(s), s.currency),
       // What the payer needs to pay: only for the order's owner (or whoever placed it), only while unpaid.
       clientAction: forOwner && s.status === 'PENDING' ? s.payment.clientAction : null,
       failure: s.payment.failure,
       retryAt: s.payment.retryAt,
+      dispute: s.payment.dispute ? { ...s.payment.dispute, amount: money(s.payment.dispute.amount, s.currency) } : null,
     },
     paymentDueAt: s.paymentDueAt,
     shippingAddress: s.shippingAddress,
@@ -208,7 +213,17 @@ export function makeOrdersService(deps: OrdersDeps) {
     const lines = [...byVariant.values()];
     const currencies = new Set(lines.map((l) => l.currency));
     if (currencies.size > 1) throw new AppError('CURRENCY_MISMATCH', 'All items of an order must be priced in one currency');
-    return { lines, currency: lines[0]!.currency, cart };
+    const currency = lines[0]!.currency;
+    // Razorpay's UPI and netbanking take rupees only: refused here, from the prices just read (no
+    // round trip), before any stock is held or any provider called. Before, such an order was
+    // placed, held its stock and asked Razorpay for an order in another currency.
+    const only = PAYMENT_METHOD_CURRENCY[body.paymentMethod];
+    if (only && currency !== only) {
+      throw new AppError('PAYMENT_METHOD_NOT_ALLOWED', `${body.paymentMethod} is for orders in ${only}; these items are priced in ${currency}`, {
+        errors: [{ path: 'body.paymentMethod', message: `${body.paymentMethod} takes ${only} only; the items are priced in ${currency}`, code: 'CURRENCY_NOT_SUPPORTED' }],
+      });
+    }
+    return { lines, currency, cart };
   }
 
   /**
@@ -249,6 +264,18 @@ export function makeOrdersService(deps: OrdersDeps) {
       }
       const orderId = idempotencyKey ? await orderIdFor(actor.id, idempotencyKey) : newId('order', deps.clock.now().getTime());
       const requestHash = await hashHex({ body, userId });
+      // A retry of an item order (a lost answer) gets the order the key placed before anything
+      // is read again: the catalog may have changed since (a product archived, a price changed)
+      // and must not turn a placed order into a refusal. Nothing placed yet: placed below. (A cart
+      // order's retry must also close its cart for the order: the cart-checkout branch below.)
+      if (idempotencyKey && !body.cartId) {
+        const earlier = await stub(orderId).replay(requestHash);
+        if (earlier?.ok) {
+          if (deps.log) Object.assign(deps.log, { orderId, replayed: true });
+          return { order: toOrderDto(earlier.order, true), replayed: true };
+        }
+        if (earlier) throw orderError(earlier);
+      }
       // Acting for someone: that someone must be an account that can order (never a phantom
       // customer owning a sale nobody can see, nor a disabled or erased one). A retry of a sale
       // made before the account was closed still gets that sale back (the first answer again).

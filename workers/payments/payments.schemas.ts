@@ -71,6 +71,13 @@ export interface PaymentSnapshot extends PaymentResult {
   amountRefunded: number;
   attemptId: string | null;
   orderId: string | null;
+  /**
+   * Razorpay: every payment of the order that was captured (refunded since or not), earliest
+   * first. One Razorpay order can be paid more than once (a UPI retry, two tabs): the first is the
+   * order's payment, any other a duplicate the saga refunds. Absent for Stripe (a PaymentIntent
+   * succeeds at most once).
+   */
+  captures?: Array<{ paymentRef: string; amount: number; amountRefunded: number }>;
 }
 
 /** A snapshot's result part (what begin, capture and cancel answer). */
@@ -97,6 +104,11 @@ export const RefundPaymentSchema = z.object({
   orderId: z.string().min(1).max(64).optional(),
   method: PaymentMethodSchema,
   providerRef: z.string().min(1),
+  /**
+   * Razorpay: the payment (`pay_…`) of the order to refund, when it is not the order's first
+   * capture (a duplicate payment). Unset: the order's first captured payment. Stripe ignores it.
+   */
+  paymentRef: z.string().min(1).max(64).optional(),
   amount: AmountSchema,
   reason: z.string().max(200).optional(),
 });
@@ -115,9 +127,24 @@ export const CancelPaymentSchema = z.object({
 });
 export type CancelPaymentInput = z.infer<typeof CancelPaymentSchema>;
 
-/** A provider webhook, verified and normalised. `id` is unique per provider event. */
-export const PaymentEventTypeSchema = z.enum(['authorized', 'succeeded', 'failed', 'canceled', 'pending', 'refunded', 'refund_failed']);
+/**
+ * A provider webhook, verified and normalised. `id` is unique per provider event. `disputed`: the
+ * cardholder disputed the charge (a chargeback), opened, updated or closed (`dispute.status`).
+ */
+export const PaymentEventTypeSchema = z.enum(['authorized', 'succeeded', 'failed', 'canceled', 'pending', 'refunded', 'refund_failed', 'disputed']);
 export type PaymentEventType = z.infer<typeof PaymentEventTypeSchema>;
+
+/**
+ * A dispute (chargeback) of a payment: `status` as the provider says it (Stripe: warning_needs_response,
+ * warning_under_review, warning_closed, needs_response, under_review, won, lost), `reason` (fraudulent,
+ * product_not_received, …), and when evidence is due (ISO time; null when none is asked).
+ */
+export const PaymentDisputeSchema = z.object({
+  status: z.string().min(1).max(64),
+  reason: z.string().max(64).nullable(),
+  evidenceDueBy: z.string().nullable(),
+});
+export type PaymentDispute = z.infer<typeof PaymentDisputeSchema>;
 
 export const PaymentEventSchema = z.object({
   /** `<provider>:<provider event id>`: stable across redeliveries; dedupe on it. */
@@ -138,6 +165,8 @@ export const PaymentEventSchema = z.object({
   amount: AmountSchema.nullable(),
   failure: PaymentFailureSchema.nullable(),
   occurredAt: z.string(),
+  /** `disputed` events: the dispute as the provider states it (`providerObjectRef` is its id). */
+  dispute: PaymentDisputeSchema.nullable().optional(),
 });
 export type PaymentEvent = z.infer<typeof PaymentEventSchema>;
 

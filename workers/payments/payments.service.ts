@@ -62,16 +62,23 @@ export function makePaymentsService(deps: PaymentsDeps) {
   }
 
   /**
-   * A Razorpay payment event carries our notes only when Checkout passed them (a `payment.failed`
-   * often has `notes: []`): its Razorpay order, which we created with our notes, names the order.
+   * Names the order of an event that does not: a Razorpay payment event carries our notes only
+   * when Checkout passed them (a `payment.failed` often has `notes: []`), and its Razorpay order,
+   * which we created with our notes, names the order; a Stripe refund or dispute made outside
+   * Agora names only its PaymentIntent, whose metadata (ours) names the order and attempt.
    */
   async function correlated(event: PaymentEvent): Promise<PaymentEvent> {
-    if (event.orderId || event.provider !== 'razorpay' || !event.providerRef) return event;
+    if (event.orderId || !event.providerRef) return event;
+    // Stripe: a PaymentIntent's own events carry its metadata; a refund made in the Stripe
+    // dashboard and a dispute carry none of ours, only their PaymentIntent, whose metadata names
+    // the order and the attempt (the saga then checks that the intent is the order's own).
+    const viaIntent = event.provider === 'stripe' && (event.type === 'refunded' || event.type === 'refund_failed' || event.type === 'disputed');
+    if (event.provider !== 'razorpay' && !viaIntent) return event;
     try {
-      const order = await strategy('UPI').retrieve(event.providerRef);
-      return { ...event, orderId: order.orderId ?? null, attemptId: event.attemptId ?? order.attemptId ?? null };
+      const found = await strategy(event.provider === 'stripe' ? 'CARD' : 'UPI').retrieve(event.providerRef);
+      return { ...event, orderId: found.orderId ?? null, attemptId: event.attemptId ?? found.attemptId ?? null };
     } catch (e) {
-      // Razorpay knows no such order (not one of ours): nothing to correlate, the event is not ours.
+      // The provider knows no such order or intent (not one of ours): nothing to correlate, the event is not ours.
       if (e instanceof PaymentProviderError && (e.failure.kind === 'not_found' || e.failure.kind === 'invalid')) return event;
       throw e;
     }

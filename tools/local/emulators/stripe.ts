@@ -6,8 +6,10 @@
  * signed like Stripe's (`Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "t.payload")`).
  *
  * Test controls: POST /_emulator/refunds/{id}/succeed|fail (a pending refund settles; with the
- * `pendingRefunds` fault), POST /_emulator/payment_intents/{id}/succeed|fail (what Stripe.js would do in
- * the browser), plus the shared /_emulator/faults, /_emulator/webhooks, /_emulator/requests.
+ * `pendingRefunds` fault), POST /_emulator/refunds/{id}/reverse (a succeeded refund fails after all:
+ * the card was closed, the money back in the merchant's balance; `refund.failed` is sent), POST /_emulator/payment_intents/{id}/succeed|fail (what Stripe.js would do in
+ * the browser), POST /_emulator/payment_intents/{id}/processing (the payment on its way: cancel is
+ * refused until /succeed or /fail), plus the shared /_emulator/faults, /_emulator/webhooks, /_emulator/requests.
  * Webhooks go out only for the types in `enabledEvents` (a Stripe webhook endpoint's
  * `enabled_events`; every type by default).
  * Run alone: `tsx tools/local/emulators/stripe.ts` (PORT, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, WEBHOOK_URL,
@@ -288,7 +290,8 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
         return { status: 200, body: pi };
       }
       if (m[2] === 'cancel' && r.method === 'POST') {
-        if (pi.status === 'succeeded' || pi.status === 'canceled') return unexpected(pi, 'cancel');
+        // Stripe cannot cancel an intent whose payment is on its way (`processing`) either.
+        if (pi.status === 'succeeded' || pi.status === 'canceled' || pi.status === 'processing') return unexpected(pi, 'cancel');
         pi.status = 'canceled';
         pi.amount_capturable = 0;
         pi.canceled_at = now();
@@ -375,6 +378,33 @@ export async function startStripeEmulator(opts: StripeEmulatorOptions): Promise<
         }
         emit(refund.status === 'failed' ? 'refund.failed' : 'refund.updated', refund, null);
         return { status: 200, body: refund };
+      }
+      // A refund reported succeeded bounces (the card was closed): Stripe sends refund.failed.
+      const rv = r.path.match(/^\/_emulator\/refunds\/([^/]+)\/reverse$/);
+      if (rv && r.method === 'POST') {
+        const refund = refunds.get(rv[1]!);
+        if (!refund) return { status: 404, body: { error: 'no such refund' } };
+        if (refund.status !== 'succeeded') return { status: 409, body: { error: `the refund is ${refund.status}` } };
+        refund.status = 'failed';
+        const charge = charges.get(refund.charge);
+        if (charge) {
+          charge.amount_refunded -= refund.amount;
+          charge.refunded = false;
+        }
+        emit('refund.failed', refund, null);
+        return { status: 200, body: refund };
+      }
+      // The payment is on its way (a bank debit, a slow card network): `processing`, which Stripe
+      // refuses to cancel; /succeed or /fail settles it later.
+      const pr = r.path.match(/^\/_emulator\/payment_intents\/([^/]+)\/processing$/);
+      if (pr && r.method === 'POST') {
+        const pi = intents.get(pr[1]!);
+        if (!pi) return { status: 404, body: { error: 'no such payment_intent' } };
+        if (!['requires_payment_method', 'requires_confirmation', 'requires_action'].includes(pi.status)) return { status: 409, body: { error: `the payment_intent is ${pi.status}` } };
+        pi.status = 'processing';
+        pi.last_payment_error = null;
+        emit('payment_intent.processing', pi, null);
+        return { status: 200, body: pi };
       }
       const m = r.path.match(/^\/_emulator\/payment_intents\/([^/]+)\/(succeed|fail)$/);
       if (!m || r.method !== 'POST') return undefined;

@@ -150,9 +150,21 @@ function failureOf(p: RzpPayment): PaymentFailure {
   };
 }
 
+/**
+ * The order's payments that were captured (refunded since or not), earliest first (ties by id):
+ * one order may be paid more than once. The first is the order's payment; the same order here
+ * and in the saga's duplicate check, whatever order Razorpay lists them in.
+ */
+export function capturedPayments(payments: RzpPayment[]): RzpPayment[] {
+  return payments
+    .filter((p) => p.status === 'captured' || p.status === 'refunded')
+    .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 export function normaliseRazorpay(order: RzpOrder, payments: RzpPayment[], keyId: string): PaymentSnapshot {
   const notes = notesOf(order.notes);
-  const settled = payments.find((p) => p.status === 'captured' || p.status === 'refunded');
+  const captured = capturedPayments(payments);
+  const settled = captured[0];
   const authorized = payments.find((p) => p.status === 'authorized');
   const inFlight = payments.find((p) => p.status === 'created');
   const base = {
@@ -163,7 +175,14 @@ export function normaliseRazorpay(order: RzpOrder, payments: RzpPayment[], keyId
     orderId: notes.orderId ?? null,
     amountRefunded: settled?.amount_refunded ?? 0,
   };
-  if (settled || order.status === 'paid') return { ...base, status: 'captured', amountCaptured: settled?.amount ?? order.amount_paid };
+  if (settled || order.status === 'paid') {
+    return {
+      ...base,
+      status: 'captured',
+      amountCaptured: settled?.amount ?? order.amount_paid,
+      captures: captured.map((p) => ({ paymentRef: p.id, amount: p.amount, amountRefunded: p.amount_refunded })),
+    };
+  }
   if (authorized) return { ...base, status: 'authorized', amountCaptured: 0 };
   if (inFlight) return { ...base, status: 'pending', amountCaptured: 0 };
   const lastFailed = payments.filter((p) => p.status === 'failed').sort((a, b) => b.created_at - a.created_at)[0];
@@ -237,9 +256,10 @@ export class RazorpayStrategy implements PaymentStrategy {
 
   refund(input: RefundPaymentInput): Promise<RefundResult> {
     return this.#call(async () => {
-      const payments = (await this.api.request<RzpCollection<RzpPayment>>('GET', `/v1/orders/${encodeURIComponent(input.providerRef)}/payments`)).items;
-      const captured = payments.find((p) => p.status === 'captured' || p.status === 'refunded');
-      if (!captured) return { status: 'failed' as const, providerRefundRef: '', failure: { code: 'not_captured', message: 'No captured payment to refund' } };
+      const payments = capturedPayments((await this.api.request<RzpCollection<RzpPayment>>('GET', `/v1/orders/${encodeURIComponent(input.providerRef)}/payments`)).items);
+      // The order's payment (its first capture), or the duplicate named, which must be one of this order's.
+      const captured = input.paymentRef ? payments.find((p) => p.id === input.paymentRef) : payments[0];
+      if (!captured) return { status: 'failed' as const, providerRefundRef: '', failure: { code: 'not_captured', message: input.paymentRef ? `No captured payment ${input.paymentRef} of this order` : 'No captured payment to refund' } };
       try {
         const refund = await this.api.request<RzpRefund>(
           'POST',

@@ -40,6 +40,16 @@ const RefundShape = z.object({
   payment_intent: z.union([z.string(), z.object({ id: z.string() })]).nullish(),
   metadata: Metadata,
 });
+const DisputeShape = z.object({
+  id: z.string().min(1).max(255),
+  amount: Amount,
+  currency: Currency,
+  status: z.string().min(1).max(64),
+  reason: z.string().max(64).nullish(),
+  payment_intent: z.union([z.string(), z.object({ id: z.string() })]).nullish(),
+  evidence_details: z.object({ due_by: EpochSeconds.nullish() }).nullish(),
+  metadata: Metadata,
+});
 
 export async function verifyStripeWebhook(rawBody: string, signature: string | undefined, secret: string, toleranceSeconds = 300): Promise<Stripe.Event> {
   if (!signature) throw new WebhookSignatureError('Stripe-Signature header is missing');
@@ -52,7 +62,13 @@ export async function verifyStripeWebhook(rawBody: string, signature: string | u
   // Signed, but read below only if it has the fields we use (Stripe's own events always do).
   const shape = StripeEventShape.safeParse(event);
   if (!shape.success) throw new WebhookShapeError(shape.error.issues);
-  const object = PI_TYPES[event.type] ? PaymentIntentShape : (REFUND_TYPES as readonly string[]).includes(event.type) ? RefundShape : null;
+  const object = PI_TYPES[event.type]
+    ? PaymentIntentShape
+    : (REFUND_TYPES as readonly string[]).includes(event.type)
+      ? RefundShape
+      : (DISPUTE_TYPES as readonly string[]).includes(event.type)
+        ? DisputeShape
+        : null;
   const inner = object?.safeParse(event.data.object);
   if (inner && !inner.success) throw new WebhookShapeError(inner.error.issues.map((i) => ({ ...i, path: ['data', 'object', ...i.path] })));
   return event;
@@ -69,11 +85,18 @@ const PI_TYPES: Readonly<Record<string, PaymentEventType>> = {
 const REFUND_TYPES = ['refund.created', 'refund.updated', 'refund.failed'] as const;
 
 /**
+ * A cardholder's dispute (chargeback) of a charge: opened, its status changed (evidence
+ * submitted, under review), closed (won, lost). Stripe takes the disputed amount from the balance
+ * when it opens; someone must answer before `evidence_details.due_by`.
+ */
+const DISPUTE_TYPES = ['charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
+
+/**
  * The Stripe event types this adapter turns into payment events: what a Stripe webhook endpoint
  * for Agora subscribes to (its `enabled_events`; workers/payments/README.md). Any other type is
  * acknowledged and ignored, so subscribing to more only costs requests.
  */
-export const STRIPE_WEBHOOK_EVENTS: readonly string[] = [...Object.keys(PI_TYPES), ...REFUND_TYPES];
+export const STRIPE_WEBHOOK_EVENTS: readonly string[] = [...Object.keys(PI_TYPES), ...REFUND_TYPES, ...DISPUTE_TYPES];
 
 export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
   const occurredAt = new Date(event.created * 1000).toISOString();
@@ -109,13 +132,34 @@ export function normaliseStripeEvent(event: Stripe.Event): PaymentEvent | null {
       ...common,
       type,
       attemptId: null,
-      // Set on refunds made since 0.3.13 (the order's saga passes it); older ones have none.
+      // Set on refunds made since 0.3.13 (the order's saga passes it); older ones, and refunds made
+      // in the Stripe dashboard, have none: correlated through their PaymentIntent (payments.service).
       orderId: refund.metadata?.orderId ?? null,
       refundId: refund.metadata?.refundId ?? null,
       providerRef: pi,
       providerObjectRef: refund.id,
       amount: { amount: refund.amount, currency: refund.currency.toUpperCase() },
       failure: type === 'refund_failed' ? { code: refund.failure_reason ?? 'refund_failed', message: 'The refund failed' } : null,
+    };
+  }
+  if ((DISPUTE_TYPES as readonly string[]).includes(event.type)) {
+    const dispute = event.data.object as Stripe.Dispute;
+    const pi = typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent?.id;
+    // A dispute of a charge made without a PaymentIntent is not one of ours (we only use intents).
+    if (!pi) return null;
+    const dueBy = dispute.evidence_details?.due_by;
+    return {
+      ...common,
+      type: 'disputed',
+      // A dispute carries no metadata of ours: correlated through its PaymentIntent (payments.service).
+      attemptId: dispute.metadata?.attemptId ?? null,
+      orderId: dispute.metadata?.orderId ?? null,
+      refundId: null,
+      providerRef: pi,
+      providerObjectRef: dispute.id,
+      amount: { amount: dispute.amount, currency: dispute.currency.toUpperCase() },
+      failure: null,
+      dispute: { status: dispute.status, reason: dispute.reason ?? null, evidenceDueBy: typeof dueBy === 'number' ? new Date(dueBy * 1000).toISOString() : null },
     };
   }
   return null;
