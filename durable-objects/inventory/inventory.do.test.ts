@@ -3,8 +3,8 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { parseEnvelope, type EventEnvelope } from '../../shared/events';
 import { applyMigrations } from '../sqlite-migrations';
-import { FLUSH_MAX_BACKOFF_MS, type InventoryDurableObject, type OutboxQueue } from './inventory.do';
-import { deriveOpId } from './inventory.logic';
+import { FLUSH_MAX_BACKOFF_MS, REPORT_MAX_BACKOFF_MS, type InventoryDurableObject, type OutboxQueue } from './inventory.do';
+import { deriveOpId, shardOrder } from './inventory.logic';
 import { INVENTORY_MIGRATIONS } from './inventory.migrations';
 import { CommitResult, LevelsView, ReleaseResult, ReserveAllResult, ReserveResult, ShardedReserveResult } from './inventory.schemas';
 import {
@@ -18,10 +18,12 @@ import {
   releaseReservation,
   reserveAll,
   reserveSharded,
+  shardConfigOf,
   shardCount,
   SOLD_OUT_MEMO_MS,
   type InventoryStub,
 } from './inventory.stub';
+import { eventually } from '../../test/support/orders';
 
 /**
  * The inventory object inside workerd, through the stub helper (the only way in). Each test uses
@@ -195,6 +197,35 @@ describe('reservations', () => {
       { warehouseId: 'wh_dub', onHand: 5, reserved: 3, available: 2, inTransitOut: 0 },
     ]);
   });
+
+  it('a release with an owner frees only a hold that owner placed: another caller and an order\'s hold (no owner) get NOT_FOUND, unstored, and nothing moves', async () => {
+    const { skuId, stub } = await stocked({ wh_a: 10 });
+    expect(await stub.reserve({ opId: 'api-a', reservationId: 'rsv_a', ref: { kind: 'checkout', id: 'chk_a' }, quantity: 2, owner: 'cli_a' })).toMatchObject({ ok: true });
+    // The order saga's hold: no owner.
+    expect(await stub.reserve({ opId: 'saga', reservationId: 'rsv_o', ref: order('ord_9'), quantity: 3 })).toMatchObject({ ok: true });
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 5, available: 5 });
+    const by = (owner: string, reservationId: string) => stub.release({ opId: `rel:${reservationId}:${owner}`, reservationId, owner });
+    expect(await by('cli_b', 'rsv_a')).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await by('cli_b', 'rsv_o')).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await by('cli_a', 'rsv_o')).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    // Through the sharded helper (every shard asked), the same.
+    expect((await releaseOnShards(env, skuId, { opId: 'rel:b', reservationId: 'rsv_a', owner: 'cli_b' }, { shards: 1 })).result).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 5, available: 5 });
+    // Refusals of another caller are not stored: the op ids stay free (and unreadable as a replay).
+    await runInDurableObject(stub, (_i: InventoryDurableObject, state) => {
+      expect(state.storage.sql.exec("SELECT op_id FROM operations WHERE method = 'release'").toArray()).toEqual([]);
+      expect(state.storage.sql.exec('SELECT id, owner FROM reservations ORDER BY id').toArray()).toEqual([
+        { id: 'rsv_a', owner: 'cli_a' },
+        { id: 'rsv_o', owner: null },
+      ]);
+    });
+    // The owner releases (twice: the same answer); the saga, with no owner, releases its own.
+    const mine = await by('cli_a', 'rsv_a');
+    expect(mine).toMatchObject({ ok: true, changed: true, reservation: { status: 'released' } });
+    expect(await by('cli_a', 'rsv_a')).toEqual(mine);
+    expect(await stub.release({ opId: 'saga-rel', reservationId: 'rsv_o', reason: 'payment_failed' })).toMatchObject({ ok: true, changed: true });
+    expect(await totals(stub)).toEqual({ onHand: 10, reserved: 0, available: 10 });
+  });
 });
 
 describe('expiry', () => {
@@ -258,28 +289,34 @@ describe('expiry', () => {
 });
 
 describe('idempotency', () => {
-  it('replaying any operation id returns the first result and changes nothing', async () => {
+  it('replaying any operation id returns the first result and changes nothing; a replayed adjustment, reservation or dispatch says so', async () => {
     const { stub } = await stocked({ wh_a: 10 });
     await stub.reserve({ opId: 'r-commit', reservationId: 'rsv_c', ref: order(), quantity: 1 });
     await stub.reserve({ opId: 'r-release', reservationId: 'rsv_r', ref: order(), quantity: 1 });
-    const calls: Array<() => Promise<unknown>> = [
-      () => stub.setStock({ opId: 'op-set', warehouseId: 'wh_b', onHand: 4 }),
-      () => stub.adjust({ opId: 'op-adj', warehouseId: 'wh_a', delta: 2, reason: 'receipt' }),
-      () => stub.reserve({ opId: 'op-res', reservationId: 'rsv_1', ref: order(), quantity: 3 }),
-      () => stub.reserve({ opId: 'op-oos', reservationId: 'rsv_2', ref: order(), quantity: 999 }),
-      () => stub.commit({ opId: 'op-com', reservationId: 'rsv_c' }),
-      () => stub.release({ opId: 'op-rel', reservationId: 'rsv_r' }),
-      () => stub.recordOfflineSale({ opId: 'op-pos', saleId: 'sale_1', warehouseId: 'wh_a', quantity: 1, soldAt: '2026-11-20T10:00:00Z' }),
-      () => stub.configureShards({ opId: 'op-shards', shards: 2 }),
+    // [call, whether its replayed success is marked `replayed: true` (what the HTTP routes mark)]
+    const calls: Array<[() => Promise<unknown>, boolean]> = [
+      [() => stub.setStock({ opId: 'op-set', warehouseId: 'wh_b', onHand: 4 }), false],
+      [() => stub.adjust({ opId: 'op-adj', warehouseId: 'wh_a', delta: 2, reason: 'receipt' }), true],
+      [() => stub.reserve({ opId: 'op-res', reservationId: 'rsv_1', ref: order(), quantity: 3 }), true],
+      // A stored refusal replays as it was, unmarked (only a success is).
+      [() => stub.reserve({ opId: 'op-oos', reservationId: 'rsv_2', ref: order(), quantity: 999 }), false],
+      [() => stub.dispatchTransfer({ opId: 'op-trf', transferId: `trf_${'a'.repeat(32)}`, fromWarehouseId: 'wh_b', toWarehouseId: 'wh_a', quantity: 1 }), true],
+      [() => stub.commit({ opId: 'op-com', reservationId: 'rsv_c' }), false],
+      [() => stub.release({ opId: 'op-rel', reservationId: 'rsv_r' }), false],
+      [() => stub.recordOfflineSale({ opId: 'op-pos', saleId: 'sale_1', warehouseId: 'wh_a', quantity: 1, soldAt: '2026-11-20T10:00:00Z' }), false],
+      [() => stub.configureShards({ opId: 'op-shards', shards: 2 }), false],
     ];
-    for (const call of calls) {
-      const first = await call();
+    for (const [call, marked] of calls) {
+      const first = (await call()) as Record<string, unknown>;
+      expect(first.replayed).toBeUndefined();
       const before = await stub.levels();
-      expect(await call()).toEqual(first);
-      expect(await call()).toEqual(first);
+      const replay = marked ? { ...first, replayed: true } : first;
+      expect(await call()).toEqual(replay);
+      expect(await call()).toEqual(replay);
       expect(await stub.levels()).toEqual(before);
     }
-    expect(await totals(stub)).toEqual({ onHand: 14, reserved: 3, available: 11 });
+    // 10 + 4 counted + 2 received − 1 committed − 1 sold offline − 1 in transit (in no on hand).
+    expect(await totals(stub)).toEqual({ onHand: 13, reserved: 3, available: 10 });
   });
 
   it('the same op id with another payload or for another method is refused', async () => {
@@ -294,7 +331,7 @@ describe('idempotency', () => {
   it('a default filled in is the same payload as the default sent explicitly', async () => {
     const { stub } = await stocked({ wh_a: 10 });
     const first = await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: order(), quantity: 2 });
-    expect(await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: { id: 'ord_1', kind: 'order' }, quantity: 2, ttlSeconds: 900 })).toEqual(first);
+    expect(await stub.reserve({ opId: 'op-1', reservationId: 'rsv_1', ref: { id: 'ord_1', kind: 'order' }, quantity: 2, ttlSeconds: 900 })).toEqual({ ...first, replayed: true });
   });
 });
 
@@ -492,7 +529,7 @@ describe('sharded reservations', () => {
     const r = await reserveSharded(env, input);
     expect(ShardedReserveResult.parse(r)).toMatchObject({ ok: true, reservation: { quantity: 60, status: 'reserved' } });
     expect(await sum(skuId, 4)).toEqual({ onHand: 100, reserved: 60, available: 40 });
-    expect(await reserveSharded(env, input)).toEqual(r);
+    expect(await reserveSharded(env, input)).toEqual({ ...r, replayed: true });
     expect(await sum(skuId, 4)).toEqual({ onHand: 100, reserved: 60, available: 40 });
 
     // Commit where it lives, found without knowing the shard.
@@ -553,6 +590,48 @@ describe('sharded reservations', () => {
     expect(await sum(hot, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
   });
 
+  it('a reservation retried after the shard count grew answers its first hold, wherever its walk now starts; commit and release find it', async () => {
+    const { skuId } = await stocked({ wh_a: 40 });
+    // An op id whose walk over 4 shards starts on another shard than over 1 (shard 0).
+    const opId = Array.from({ length: 50 }, (_, i) => `grow-${i}`).find((o) => shardOrder(o, 4)[0] !== 0)!;
+    const input = { skuId, opId, reservationId: 'rsv_grow', ref: order(), quantity: 3, rememberRefusal: false };
+    const first = await reserveSharded(env, { ...input, shards: 1 });
+    expect(first).toMatchObject({ ok: true, shard: 0 });
+    expect(await configureShards(env, skuId, 4, 'grow')).toEqual({ ok: true, shards: 4 });
+    await rebalanceShards(env, skuId, 4, 'grow-rebalance');
+    const config = await shardConfigOf(env, skuId, 4);
+    expect(config).toEqual({ shards: 4, priorShards: 1 });
+    // The retry walks 4 shards now: it finds the first hold, holds nothing more.
+    expect(await reserveSharded(env, { ...input, shards: 4, priorShards: config.priorShards })).toEqual({ ...first, replayed: true });
+    expect(await sum(skuId, 4)).toEqual({ onHand: 40, reserved: 3, available: 37 });
+    // The same key with other terms is the op id's other use.
+    expect(await reserveSharded(env, { ...input, quantity: 4, shards: 4, priorShards: config.priorShards })).toMatchObject({ ok: false, code: 'OP_ID_REUSED' });
+    // Commit by id without knowing the shard: found on shard 0 among the 4.
+    expect(await commitReservation(env, skuId, { opId: 'commit-grow', reservationId: 'rsv_grow' }, { shards: 4 })).toMatchObject({ ok: true, changed: true });
+    expect(await sum(skuId, 4)).toEqual({ onHand: 37, reserved: 0, available: 37 });
+    // An all-or-nothing reservation retried after a growth (the order saga's path) does the same.
+    const cold = await stocked({ wh_a: 8 });
+    const saga = { opId: Array.from({ length: 50 }, (_, i) => `saga-${i}`).find((o) => shardOrder(deriveOpId(o, cold.skuId), 2)[0] !== 0)!, reservationId: 'rsv_saga', ref: order('ord_saga') };
+    const held = await reserveAll(env, { ...saga, items: [{ skuId: cold.skuId, quantity: 2 }] });
+    expect(held).toMatchObject({ ok: true, reservations: [{ shard: 0 }] });
+    await configureShards(env, cold.skuId, 2, 'grow-cold');
+    await rebalanceShards(env, cold.skuId, 2, 'grow-cold-rebalance');
+    expect(await reserveAll(env, { ...saga, items: [{ skuId: cold.skuId, quantity: 2, shards: 2 }] })).toEqual(held);
+    expect(await sum(cold.skuId, 2)).toEqual({ onHand: 8, reserved: 2, available: 6 });
+    // Released by id after the growth: the holder answers.
+    expect(await releaseOnShards(env, cold.skuId, { opId: 'rel-saga', reservationId: 'rsv_saga', reason: 'cancelled' }, { shards: 2 })).toMatchObject({ shard: 0, result: { ok: true, changed: true } });
+    expect(await sum(cold.skuId, 2)).toEqual({ onHand: 8, reserved: 0, available: 8 });
+  });
+
+  it('a split of a SKU that never held a reservation needs no look on the old shards; a hold placed under the old count after it does', async () => {
+    const { skuId } = await stocked({ wh_a: 10 });
+    await configureShards(env, skuId, 2, 'split');
+    expect(await inventoryFor(env, skuId).shardConfig()).toEqual({ shards: 2, priorShards: 0 });
+    // A caller that had not seen the split yet holds on shard 0 with the old count.
+    expect(await reserveSharded(env, { skuId, shards: 1, opId: 'stale', reservationId: 'rsv_stale', ref: order(), quantity: 1 })).toMatchObject({ ok: true, shard: 0 });
+    expect(await inventoryFor(env, skuId).shardConfig()).toEqual({ shards: 2, priorShards: 1 });
+  });
+
   it('a release without the shard answers the shard that held the reservation', async () => {
     const skuId = await shardedSku([0, 0, 2]);
     const held = await reserveSharded(env, { skuId, shards: 3, opId: 'held', reservationId: 'rsv_held', ref: order(), quantity: 1 });
@@ -566,12 +645,26 @@ describe('sharded reservations', () => {
     const trf = () => `trf_${crypto.randomUUID().replaceAll('-', '')}`;
     const at = async (skuId: string, shard: number) => (await inventoryFor(env, skuId, shard).levels()).levels.find((l) => l.warehouseId === 'wh_a');
 
-    it('one shard that can cover it takes it whole, nothing moves', async () => {
+    it('takes effect on shard 0, which gathers only the units it lacks, from shard 1 on', async () => {
       const skuId = await shardedSku([1, 5, 5]);
       const r = await dispatchOnShards(env, skuId, 3, { opId: 'one', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 4 });
-      expect(r).toMatchObject({ shard: 1, result: { ok: true, from: { onHand: 1, inTransitOut: 4 } } });
-      expect((await at(skuId, 0))?.onHand).toBe(1);
+      expect(r).toMatchObject({ shard: 0, result: { ok: true, from: { onHand: 0, inTransitOut: 4 } } });
+      expect((await at(skuId, 1))?.onHand).toBe(2);
       expect((await at(skuId, 2))?.onHand).toBe(5);
+    });
+
+    it('a refusal does not consume the op id: once the units are there, the same op dispatches, once', async () => {
+      const skuId = await shardedSku([2, 1]);
+      const input = { opId: 'later', transferId: trf(), fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 5 };
+      expect((await dispatchOnShards(env, skuId, 2, input)).result).toMatchObject({ ok: false, code: 'INSUFFICIENT_STOCK', available: 3 });
+      expect(await inventoryFor(env, skuId, 1).adjust({ opId: 'receipt', warehouseId: 'wh_a', delta: 4, reason: 'receipt' })).toMatchObject({ ok: true });
+      const sent = await dispatchOnShards(env, skuId, 2, input);
+      expect(sent).toMatchObject({ shard: 0, result: { ok: true, transfer: { quantity: 5, status: 'in_transit' } } });
+      expect(await dispatchOnShards(env, skuId, 2, input)).toEqual({ ...sent, result: { ...sent.result, replayed: true } });
+      expect(await sum(skuId, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
+      // The same op id with another body after its success is refused; nothing moves.
+      expect((await dispatchOnShards(env, skuId, 2, { ...input, quantity: 1 })).result).toMatchObject({ ok: false, code: 'OP_ID_REUSED' });
+      expect(await sum(skuId, 2)).toEqual({ onHand: 2, reserved: 0, available: 2 });
     });
 
     it('gathers the warehouse onto shard 0 when no shard alone can cover it; a retry replays it and moves nothing more', async () => {
@@ -580,7 +673,7 @@ describe('sharded reservations', () => {
       const r = await dispatchOnShards(env, skuId, 4, input);
       expect(r).toMatchObject({ shard: 0, result: { ok: true, transfer: { quantity: 8, status: 'in_transit' }, from: { onHand: 0, inTransitOut: 8 } } });
       expect(await sum(skuId, 4)).toEqual({ onHand: 4, reserved: 0, available: 4 });
-      expect(await dispatchOnShards(env, skuId, 4, input)).toEqual(r);
+      expect(await dispatchOnShards(env, skuId, 4, input)).toEqual({ ...r, result: { ...r.result, replayed: true } });
       expect(await sum(skuId, 4)).toEqual({ onHand: 4, reserved: 0, available: 4 });
       expect((await Promise.all([1, 2, 3].map((s) => at(skuId, s)))).map((l) => l?.onHand)).toEqual([0, 1, 3]);
       // Received on the shard that holds it: the units reach the destination, none lost or doubled.
@@ -753,7 +846,7 @@ describe('warehouse transfers', () => {
     // Nothing can be reserved from units in transit.
     expect(await stub.reserve({ opId: 'r2', reservationId: 'rsv_2', ref: order(), quantity: 3 })).toMatchObject({ ok: false, code: 'OUT_OF_STOCK', available: 2 });
     // The same op id replays; another op id on the same transfer id conflicts.
-    expect(await stub.dispatchTransfer({ opId: 't1', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 6, note: 'rebalance' })).toEqual(sent);
+    expect(await stub.dispatchTransfer({ opId: 't1', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 6, note: 'rebalance' })).toEqual({ ...sent, replayed: true });
     expect(await stub.dispatchTransfer({ opId: 't2', transferId: id, fromWarehouseId: 'wh_a', toWarehouseId: 'wh_b', quantity: 1 })).toMatchObject({ ok: false, code: 'TRANSFER_CONFLICT' });
 
     const received = await stub.receiveTransfer({ opId: `${id}|received`, transferId: id });
@@ -819,8 +912,8 @@ describe('flash-sale paths', () => {
     const hold = { opId: 'buy', reservationId: 'rsv_buy', ref: order(), quantity: 1, rememberRefusal: false };
     const first = await stub.reserve(hold);
     expect(first).toMatchObject({ ok: true });
-    expect(await stub.reserve(hold)).toEqual(first);
-    expect(await stub.reserve({ ...hold, opId: 'buy-again' })).toMatchObject({ ok: true, reservation: { reservationId: 'rsv_buy', status: 'reserved' } });
+    expect(await stub.reserve(hold)).toEqual({ ...first, replayed: true });
+    expect(await stub.reserve({ ...hold, opId: 'buy-again' })).toMatchObject({ ok: true, replayed: true, reservation: { reservationId: 'rsv_buy', status: 'reserved' } });
     expect(await stub.reserve({ ...hold, opId: 'buy-more', quantity: 2 })).toMatchObject({ ok: false, code: 'RESERVATION_EXISTS' });
     expect(await totals(stub)).toEqual({ onHand: 1, reserved: 1, available: 0 });
   });
@@ -847,5 +940,111 @@ describe('flash-sale paths', () => {
     await travel(stub, 31_000);
     expect(await stub.reserve(late)).toMatchObject({ ok: true });
     expect((await stub.reservation('rsv_a')) as { reservation: { status: string } }).toMatchObject({ reservation: { status: 'expired' } });
+  });
+});
+
+describe('low stock of a sharded SKU (judged by shard 0 on the sum over the shards)', () => {
+  const recorder = (into: EventEnvelope[]): OutboxQueue => ({ sendBatch: async (messages) => void into.push(...[...messages].map((m) => m.body as EventEnvelope)) });
+  const lowStock = (sent: EventEnvelope[]) => sent.filter((e) => e.type === 'inventory.low_stock').map((e) => e.data);
+
+  /** A SKU split over `n` shards, every shard's events recorded, `perShard` units in wh_a on each. */
+  async function splitSku(n: number, perShard: number, threshold?: number) {
+    const skuId = newSku();
+    const sent: EventEnvelope[] = [];
+    const stubs = Array.from({ length: n }, (_, s) => inventoryFor(env, skuId, s));
+    for (const stub of stubs) await runInDurableObject(stub, (o: InventoryDurableObject) => void (o.eventsQueue = recorder(sent)));
+    expect(await configureShards(env, skuId, n, 'cfg')).toMatchObject({ ok: true });
+    if (threshold !== undefined) expect(await stubs[0]!.configureLowStock({ opId: 'low', threshold })).toMatchObject({ ok: true });
+    if (perShard > 0) for (const s of stubs.keys()) await stocked({ wh_a: perShard }, skuId, s);
+    return { skuId, sent, stubs };
+  }
+  /** Every shard's report delivered now (they are otherwise sent a moment after a change), then every outbox relayed. */
+  const settle = async (stubs: InventoryStub[]) => {
+    for (const stub of stubs.slice(1)) await runInDurableObject(stub, (o: InventoryDurableObject) => o.reportAvailable());
+    for (const stub of stubs) await runInDurableObject(stub, (o: InventoryDurableObject) => o.flushOutbox());
+  };
+  const hold = (stub: InventoryStub, id: string, quantity: number) => stub.reserve({ opId: id, reservationId: `rsv_${id}`, ref: order(id), quantity });
+
+  it('40 units over 4 shards, threshold 20: one event when the sum reaches 20, none while each shard sits at 10 or below', async () => {
+    const { skuId, sent, stubs } = await splitSku(4, 10, 20);
+    await settle(stubs);
+    for (const [k, s] of [1, 2, 3].entries()) {
+      expect(await hold(stubs[s]!, `h${k}`, 5)).toMatchObject({ ok: true }); // 35, 30, 25
+      await settle(stubs);
+    }
+    expect(lowStock(sent)).toEqual([]);
+    expect(await hold(stubs[0]!, 'h3', 5)).toMatchObject({ ok: true }); // 20: crosses
+    await settle(stubs);
+    expect(await hold(stubs[1]!, 'h4', 1)).toMatchObject({ ok: true }); // 19: below, no event
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([{ sku: skuId, shard: 0, available: 20, threshold: 20 }]);
+    const low = sent.find((e) => e.type === 'inventory.low_stock')!;
+    expect(parseEnvelope(low).ok).toBe(true);
+  });
+
+  it('one shard draining its own units is no warning while the SKU has plenty; the SKU crossing is, once, also when the last units leave a sibling', async () => {
+    const { skuId, sent, stubs } = await splitSku(4, 10); // default threshold 5
+    await settle(stubs);
+    expect(await hold(stubs[1]!, 'a', 6)).toMatchObject({ ok: true }); // shard 1 at 4, the SKU at 34
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([]);
+    for (const [k, s] of [0, 2, 3].entries()) {
+      expect(await hold(stubs[s]!, `b${k}`, 9)).toMatchObject({ ok: true }); // 25, 16, 7
+      await settle(stubs);
+    }
+    expect(await hold(stubs[2]!, 'c', 1)).toMatchObject({ ok: true }); // 6
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([]);
+    expect(await hold(stubs[3]!, 'd', 1)).toMatchObject({ ok: true }); // 5: crosses, on shard 3
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([{ sku: skuId, shard: 0, available: 5, threshold: 5 }]);
+  });
+
+  it('units moving between shards (a split of 40 into 4) are counted once on the way: no event near the threshold, then one for a real crossing', async () => {
+    const skuId = newSku();
+    const sent: EventEnvelope[] = [];
+    const stubs = Array.from({ length: 4 }, (_, s) => inventoryFor(env, skuId, s));
+    for (const stub of stubs) await runInDurableObject(stub, (o: InventoryDurableObject) => void (o.eventsQueue = recorder(sent)));
+    await stocked({ wh_a: 40 }, skuId);
+    expect(await stubs[0]!.configureLowStock({ opId: 'low', threshold: 38 })).toMatchObject({ ok: true });
+    await configureShards(env, skuId, 4, 'cfg');
+    const moves = await rebalanceShards(env, skuId, 4, 'spread');
+    expect(moves.reduce((n, m) => n + m.moved, 0)).toBe(30);
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([]);
+    expect(await hold(stubs[2]!, 'real', 3)).toMatchObject({ ok: true }); // 37
+    await settle(stubs);
+    expect(lowStock(sent)).toEqual([{ sku: skuId, shard: 0, available: 37, threshold: 38 }]);
+  });
+
+  it('a report that cannot be delivered stays owed and the alarm sends it', async () => {
+    const { sent, stubs } = await splitSku(2, 10, 12);
+    await settle(stubs);
+    const shard1 = stubs[1]!;
+    const due = () =>
+      runInDurableObject(shard1, (_o: InventoryDurableObject, state) => state.storage.sql.exec<{ attempts: number }>("SELECT attempts FROM due WHERE kind = 'report'").toArray());
+    await runInDurableObject(shard1, (o: InventoryDurableObject) => {
+      o.shardReports = { shardAvailable: () => Promise.reject(new Error('shard 0 unreachable')) };
+    });
+    expect(await hold(shard1, 'x', 9)).toMatchObject({ ok: true }); // the SKU at 11
+    await runInDurableObject(shard1, (o: InventoryDurableObject) => o.reportAvailable());
+    expect((await due())[0]?.attempts).toBeGreaterThanOrEqual(1);
+    // The report scheduled after the change has run (and failed) too: from now on only the alarm sends.
+    const scheduled = () => runInDurableObject(shard1, (o: InventoryDurableObject) => (o as unknown as { reportScheduled: boolean }).reportScheduled);
+    expect(await eventually(scheduled, (v) => v === false, 10_000)).toBe(false);
+    for (const stub of stubs) await runInDurableObject(stub, (o: InventoryDurableObject) => o.flushOutbox());
+    expect(lowStock(sent)).toEqual([]);
+    await runInDurableObject(shard1, (o: InventoryDurableObject) => {
+      o.shardReports = null;
+    });
+    await travel(shard1, REPORT_MAX_BACKOFF_MS + 1);
+    expect(await runDurableObjectAlarm(shard1)).toBe(true);
+    expect(await due()).toEqual([{ attempts: 0 }]);
+    for (const stub of stubs) await runInDurableObject(stub, (o: InventoryDurableObject) => o.flushOutbox());
+    expect(lowStock(sent)).toEqual([expect.objectContaining({ available: 11, threshold: 12 })]);
+    // Nothing owed any more: the next alarm drops the row (and sends nothing).
+    await travel(shard1, REPORT_MAX_BACKOFF_MS + 1);
+    expect(await runDurableObjectAlarm(shard1)).toBe(true);
+    expect(await due()).toEqual([]);
   });
 });

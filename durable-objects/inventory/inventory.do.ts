@@ -36,6 +36,7 @@ import {
   ReservationId,
   ReserveInput,
   SetStockInput,
+  ShardAvailableInput,
   TransferInInput,
   TransferOutInput,
   type AckTransferResult,
@@ -58,6 +59,8 @@ import {
   type ReservationView,
   type ReserveResult,
   type SetStockResult,
+  type ShardAvailableResult,
+  type ShardConfigView,
   type TransferInResult,
   type TransferOutResult,
   type AvailabilityView,
@@ -75,8 +78,26 @@ export const DELIVERY_MAX_BACKOFF_MS = 3600_000;
 
 export const RECONCILIATION_FLAG = 'needs_reconciliation';
 
-/** Available units (over the object's warehouses) at or below which `inventory.low_stock` is emitted. */
+/**
+ * Available units (over the SKU's warehouses, summed over its shards) at or below which
+ * `inventory.low_stock` is emitted. A sharded SKU's threshold is shard 0's.
+ */
 export const LOW_STOCK_DEFAULT_THRESHOLD = 5;
+/**
+ * A shard > 0 reports its available units to shard 0 this long after a change (the changes in
+ * between go in the same report: one report, not one per reservation, in a flash sale), and the
+ * alarm retries a report that did not arrive from REPORT_GRACE_MS on, doubling up to the cap.
+ */
+export const REPORT_DEBOUNCE_MS = 250;
+export const REPORT_GRACE_MS = 10_000;
+export const REPORT_MAX_BACKOFF_MS = 5 * 60_000;
+/** A receiver lists the sibling transfers it received this recently in its reports. */
+export const RECEIVED_REPORT_WINDOW_MS = 3600_000;
+/**
+ * How long after a growth of the shard count a reservation still looks for itself on the old
+ * shards: while its op id is kept there (OP_RETENTION_MS) and its hold may last (the longest TTL).
+ */
+export const GROWTH_LOOKBACK_MS = 7 * 24 * 3600 * 1000 + (7 * 86_400 + 15 * 60) * 1000;
 /**
  * The outbox relay: every outbox row is written with a `flush` due time this far ahead (the
  * safety net if the relay right after the commit does not finish); a refused send backs off
@@ -86,6 +107,11 @@ export const FLUSH_GRACE_MS = 10_000;
 export const FLUSH_MAX_BACKOFF_MS = 5 * 60_000;
 /** Messages per `sendBatch` (Queues accepts up to 100 and 256 KB). */
 export const OUTBOX_BATCH = 50;
+
+/** Where a shard > 0 reports its available units (shard 0's `shardAvailable`). */
+export interface ShardReportSink {
+  shardAvailable(input: ShardAvailableInput): Promise<ShardAvailableResult> | ShardAvailableResult;
+}
 
 /** The queue side of the outbox relay (env.EVENTS). */
 export interface OutboxQueue {
@@ -113,6 +139,7 @@ function invalid(error: z.ZodError): Failure<'INVALID_INPUT'> {
 }
 
 type StockMemo = { reservable: number | null; nextExpiry: number | null; shards: number | null };
+type InFlight = { transferId: string; units: number };
 type LevelRow = { warehouse_id: string; on_hand: number; reserved: number; in_transit_out: number };
 type WarehouseTransferRow = {
   id: string;
@@ -134,6 +161,8 @@ type ReservationRow = {
   expires_at: number;
   closed_at: number | null;
   close_reason: string | null;
+  /** The public route's caller who placed it (ReserveInput.owner); null: the order saga's. */
+  owner: string | null;
 };
 type TransferRow = {
   id: string;
@@ -147,8 +176,13 @@ type TransferRow = {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A parsed reservation request without its delivery option (what the op id's payload stores). */
-type ReserveTerms = Omit<z.output<typeof ReserveInput>, 'rememberRefusal'>;
+/** A parsed reservation request without its delivery options (what the op id's payload stores). */
+type ReserveTerms = Omit<z.output<typeof ReserveInput>, 'rememberRefusal' | 'shards' | 'owner'>;
+/**
+ * How a queued reservation is kept: its refusal stored or not, the shard count it walked with, and
+ * the public route's caller written into its row (null: the order saga's hold).
+ */
+type ReserveHow = { remember: boolean; walked: number | undefined; owner: string | null };
 
 /**
  * One SKU (or one shard of a hot SKU): on hand, reserved and available per warehouse, the
@@ -174,6 +208,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
   clock: Clock = systemClock;
   /** Where the outbox is relayed (null: env.EVENTS). Tests swap it through `runInDurableObject`. */
   eventsQueue: OutboxQueue | null = null;
+  /** Where this shard's reports go (null: shard 0 through env.INVENTORY). Tests swap it through `runInDurableObject`. */
+  shardReports: ShardReportSink | null = null;
   /** The alarm time this object last set (null: none). Read back from storage on start. */
   private alarmAt: number | null = null;
   /** The outbox relay in progress, if any (one at a time per object). */
@@ -184,7 +220,17 @@ export class InventoryDurableObject extends DurableObject<Env> {
    */
   private stock: StockMemo | null = null;
   /** Reservations waiting for the next group commit (`drainReservations`). */
-  private reserveQueue: Array<{ terms: ReserveTerms; resolve: (r: ReserveResult) => void; reject: (e: unknown) => void }> = [];
+  private reserveQueue: Array<{ terms: ReserveTerms; how: ReserveHow; resolve: (r: ReserveResult) => void; reject: (e: unknown) => void }> = [];
+  /** This object's SKU and shard (from its name), read once. */
+  private who: { sku: string; shard: number; name: string } | null = null;
+  /** Shard 0 of a sharded SKU: judges low stock on the sum over the shards (null: ask storage). */
+  private judging: boolean | null = null;
+  /** A shard > 0 owes shard 0 a report of its available units (set in `tracked`, sent after the commit). */
+  private reportOwed = false;
+  /** A report to shard 0 is scheduled (debounced) or on its way. */
+  private reportScheduled = false;
+  /** `shardCount()`, read once (null: read it). */
+  private shards: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -235,9 +281,16 @@ export class InventoryDurableObject extends DurableObject<Env> {
     });
   }
 
-  /** The shard count configured for this SKU (kept by shard 0; 1 when never configured). */
-  shardConfig(): { shards: number } {
-    return { shards: this.shardCount() };
+  /**
+   * The shard count configured for this SKU (kept by shard 0; 1 when never configured), and how
+   * many of its shards a reservation must look on first because the count grew lately while they
+   * may hold reservations placed under the older count (`priorShards`, 0: none).
+   */
+  shardConfig(): ShardConfigView {
+    const prior = this.sql
+      .exec<{ n: number | null }>('SELECT MAX(from_shards) AS n FROM shard_growth WHERE prior = 1 AND at > ?', this.now() - GROWTH_LOOKBACK_MS)
+      .one().n;
+    return { shards: this.shardCount(), priorShards: prior ?? 0 };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -278,16 +331,23 @@ export class InventoryDurableObject extends DurableObject<Env> {
 
   /** Adds or removes units for a reason (receipt, return_to_stock: +; damage: −; cycle_count: ±). */
   adjust(input: AdjustInput): AdjustResult {
-    return this.once('adjust', AdjustInput, input, (i, now) => {
-      const outcome = applyAdjustment(this.level(i.warehouseId), i.delta, i.reason);
-      if (!outcome.ok) return fail(outcome.code, outcome.message, outcome.available === undefined ? {} : { available: outcome.available });
-      this.saveLevel(outcome.level, now);
-      this.movement(now, `adjust:${i.reason}`, i.warehouseId, i.delta, 0, i.note ?? null, i.opId);
-      if (outcome.needsReconciliation) this.raiseFlag(now, `${i.reason} left less than is reserved`);
-      // A count that leaves every warehouse covering its reservations settles the flag, as setStock does.
-      else if (i.reason === 'cycle_count' && !this.allLevels().some((l) => l.on_hand - l.reserved < 0)) this.sql.exec('DELETE FROM flags WHERE name = ?', RECONCILIATION_FLAG);
-      return { ok: true as const, level: toLevel(outcome.level), needsReconciliation: outcome.needsReconciliation };
-    });
+    return this.once(
+      'adjust',
+      AdjustInput,
+      input,
+      (i, now) => {
+        const outcome = applyAdjustment(this.level(i.warehouseId), i.delta, i.reason);
+        if (!outcome.ok) return fail(outcome.code, outcome.message, outcome.available === undefined ? {} : { available: outcome.available });
+        this.saveLevel(outcome.level, now);
+        this.movement(now, `adjust:${i.reason}`, i.warehouseId, i.delta, 0, i.note ?? null, i.opId);
+        if (outcome.needsReconciliation) this.raiseFlag(now, `${i.reason} left less than is reserved`);
+        // A count that leaves every warehouse covering its reservations settles the flag, as setStock does.
+        else if (i.reason === 'cycle_count' && !this.allLevels().some((l) => l.on_hand - l.reserved < 0)) this.sql.exec('DELETE FROM flags WHERE name = ?', RECONCILIATION_FLAG);
+        return { ok: true as const, level: toLevel(outcome.level), needsReconciliation: outcome.needsReconciliation };
+      },
+      keepUnlessShort,
+      true,
+    );
   }
 
   /**
@@ -314,10 +374,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
     if (!parsed.success) return invalid(parsed.error);
     const refused = this.soldOut(parsed.data, this.now());
     if (refused) return refused;
-    // `rememberRefusal` says how a refusal is kept, not what is held: not part of the stored payload.
-    const { rememberRefusal: _how, ...terms } = parsed.data;
+    // `rememberRefusal`, `shards` and `owner` say how the call is kept, not what is held: not part
+    // of the stored payload (the owner is already in the op id and the reservation id it derives).
+    const { rememberRefusal, shards, owner, ...terms } = parsed.data;
     return new Promise<ReserveResult>((resolve, reject) => {
-      this.reserveQueue.push({ terms, resolve, reject });
+      this.reserveQueue.push({ terms, how: { remember: rememberRefusal, walked: shards, owner: owner ?? null }, resolve, reject });
       if (this.reserveQueue.length === 1) setTimeout(() => this.drainReservations(), 0);
     });
   }
@@ -337,9 +398,12 @@ export class InventoryDurableObject extends DurableObject<Env> {
     try {
       outcomes = this.write(
         () =>
-          batch.map(({ terms }) => {
+          batch.map(({ terms, how }) => {
             try {
-              return { ok: true as const, value: this.ctx.storage.transactionSync(() => this.onceBody('reserve', terms, (i) => this.reserveNow(i, now), now)) };
+              // A refusal the caller lets go is not stored: the op id stays free for a retry once
+              // stock is back (as a sold-out refusal answered without a write already was).
+              const keep = (r: ReserveResult) => how.remember || r.ok || r.code !== 'OUT_OF_STOCK';
+              return { ok: true as const, value: this.ctx.storage.transactionSync(() => this.onceBody('reserve', terms, (i) => this.reserveNow(i, now, how), now, keep, true)) };
             } catch (error) {
               return { ok: false as const, error };
             }
@@ -354,14 +418,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
     outcomes.forEach((o, k) => (o.ok ? batch[k]!.resolve(o.value) : batch[k]!.reject(o.error)));
   }
 
-  /** One reservation, inside the caller's transaction. */
-  private reserveNow(i: ReserveTerms, now: number): ReserveResult {
+  /** One reservation, inside the caller's transaction. `how.walked`: the shard count the caller walked with; `how.owner`: who placed it through the API. */
+  private reserveNow(i: ReserveTerms, now: number, how: ReserveHow): ReserveResult {
+    const { walked, owner } = how;
     const existing = this.reservationRow(i.reservationId);
     if (existing) {
       // The same open hold asked for again under another op id (a sharded retry whose first
-      // visits were answered "sold out" without being stored): the same terms get it back.
+      // visits were answered "sold out" without being stored): the same terms get it back, a replay.
       const same = existing.status === 'reserved' && existing.ref_kind === i.ref.kind && existing.ref_id === i.ref.id && existing.quantity === i.quantity;
-      return same ? { ok: true as const, reservation: this.reservationView(existing) } : fail('RESERVATION_EXISTS', `reservation ${i.reservationId} already exists`);
+      return same ? { ok: true as const, reservation: this.reservationView(existing), replayed: true as const } : fail('RESERVATION_EXISTS', `reservation ${i.reservationId} already exists`);
     }
     const plan = planHold(i.quantity, this.allLevels().map(fromRow), { allocation: i.allocation, distances: i.distances });
     if (!plan.ok) {
@@ -369,13 +434,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
     }
     const expires = expiresAt(now, i.ttlSeconds);
     this.sql.exec(
-      "INSERT INTO reservations (id, ref_kind, ref_id, quantity, status, created_at, expires_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?)",
+      // The owner rides in the row written anyway: no extra statement on the hot path.
+      "INSERT INTO reservations (id, ref_kind, ref_id, quantity, status, created_at, expires_at, owner) VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)",
       i.reservationId,
       i.ref.kind,
       i.ref.id,
       i.quantity,
       now,
       expires,
+      owner,
     );
     for (const line of plan.lines) {
       this.sql.exec('INSERT INTO reservation_lines (reservation_id, warehouse_id, quantity) VALUES (?, ?, ?)', i.reservationId, line.warehouseId, line.quantity);
@@ -383,6 +450,9 @@ export class InventoryDurableObject extends DurableObject<Env> {
       this.movement(now, 'reserve', line.warehouseId, 0, line.quantity, i.reservationId, i.opId);
     }
     this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('expire', ?, ?)", i.reservationId, expires);
+    // A hold placed under a shard count older than the one this (shard 0) object keeps: a caller
+    // that had not seen the growth yet. Its retry, under the new count, must look for it here.
+    if (walked !== undefined && walked < this.shardCount()) this.sql.exec('UPDATE shard_growth SET prior = 1 WHERE to_shards > ? AND prior = 0', walked);
     return {
       ok: true as const,
       reservation: {
@@ -431,17 +501,26 @@ export class InventoryDurableObject extends DurableObject<Env> {
     });
   }
 
-  /** Units come back (cancelled, payment failed, abandoned, rolled back). Releasing a released or expired reservation is a no-op. */
+  /**
+   * Units come back (cancelled, payment failed, abandoned, rolled back). Releasing a released or
+   * expired reservation is a no-op. With `owner` (the public route's caller) only a hold that caller
+   * placed through the API is released; any other answers NOT_FOUND, as an unknown id does (an
+   * order's hold has no owner: the route never frees it), and that refusal is not stored.
+   */
   release(input: ReleaseInput): ReleaseResult {
-    return this.once('release', ReleaseInput, input, (i, now) => {
+    const parsed = ReleaseInput.safeParse(input);
+    if (!parsed.success) return invalid(parsed.error);
+    const owned = parsed.data.owner !== undefined;
+    const keep = (r: ReleaseResult) => !owned || r.ok || r.code !== 'NOT_FOUND';
+    return this.onceParsed('release', parsed.data, (i, now) => {
       const row = this.reservationRow(i.reservationId);
-      if (!row) return fail('NOT_FOUND', `no reservation ${i.reservationId}`);
+      if (!row || (owned && row.owner !== i.owner)) return fail('NOT_FOUND', `no reservation ${i.reservationId}`);
       const t = transition(row.status, 'release', now, row.expires_at);
       if (t.kind === 'noop') return { ok: true as const, reservation: this.reservationView(row), changed: false };
       if (t.kind === 'refuse') return fail('RESERVATION_CLOSED', `reservation ${row.id} is ${row.status}`, { status: row.status });
       this.close(row, 'released', i.reason, now, i.opId);
       return { ok: true as const, reservation: this.reservationView(this.reservationRow(row.id)!), changed: true };
-    });
+    }, this.now(), keep);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -454,32 +533,39 @@ export class InventoryDurableObject extends DurableObject<Env> {
    * destination receives them or the source cancels. In transit, they are available nowhere.
    */
   dispatchTransfer(input: DispatchTransferInput): DispatchTransferResult {
-    return this.once('dispatchTransfer', DispatchTransferInput, input, (i, now) => {
-      if (this.warehouseTransferRow(i.transferId)) return fail('TRANSFER_CONFLICT', `transfer ${i.transferId} exists already`);
-      const from = this.level(i.fromWarehouseId);
-      if (available(from) < i.quantity) {
-        return fail('INSUFFICIENT_STOCK', `only ${Math.max(0, available(from))} available in ${i.fromWarehouseId}`, { available: Math.max(0, available(from)) });
-      }
-      this.sql.exec(
-        'UPDATE levels SET on_hand = on_hand - ?, in_transit_out = in_transit_out + ?, updated_at = ? WHERE warehouse_id = ?',
-        i.quantity,
-        i.quantity,
-        now,
-        i.fromWarehouseId,
-      );
-      this.movement(now, 'transfer_dispatch', i.fromWarehouseId, -i.quantity, 0, `${i.transferId}->${i.toWarehouseId}`, i.opId);
-      this.sql.exec(
-        "INSERT INTO warehouse_transfers (id, from_warehouse_id, to_warehouse_id, quantity, status, note, created_at) VALUES (?, ?, ?, ?, 'in_transit', ?, ?)",
-        i.transferId,
-        i.fromWarehouseId,
-        i.toWarehouseId,
-        i.quantity,
-        i.note ?? null,
-        now,
-      );
-      const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved, in_transit_out FROM levels WHERE warehouse_id = ?', i.fromWarehouseId).one();
-      return { ok: true as const, transfer: transferView(this.warehouseTransferRow(i.transferId)!), from: toLevel(row) };
-    });
+    return this.once(
+      'dispatchTransfer',
+      DispatchTransferInput,
+      input,
+      (i, now) => {
+        if (this.warehouseTransferRow(i.transferId)) return fail('TRANSFER_CONFLICT', `transfer ${i.transferId} exists already`);
+        const from = this.level(i.fromWarehouseId);
+        if (available(from) < i.quantity) {
+          return fail('INSUFFICIENT_STOCK', `only ${Math.max(0, available(from))} available in ${i.fromWarehouseId}`, { available: Math.max(0, available(from)) });
+        }
+        this.sql.exec(
+          'UPDATE levels SET on_hand = on_hand - ?, in_transit_out = in_transit_out + ?, updated_at = ? WHERE warehouse_id = ?',
+          i.quantity,
+          i.quantity,
+          now,
+          i.fromWarehouseId,
+        );
+        this.movement(now, 'transfer_dispatch', i.fromWarehouseId, -i.quantity, 0, `${i.transferId}->${i.toWarehouseId}`, i.opId);
+        this.sql.exec(
+          "INSERT INTO warehouse_transfers (id, from_warehouse_id, to_warehouse_id, quantity, status, note, created_at) VALUES (?, ?, ?, ?, 'in_transit', ?, ?)",
+          i.transferId,
+          i.fromWarehouseId,
+          i.toWarehouseId,
+          i.quantity,
+          i.note ?? null,
+          now,
+        );
+        const row = this.sql.exec<LevelRow>('SELECT warehouse_id, on_hand, reserved, in_transit_out FROM levels WHERE warehouse_id = ?', i.fromWarehouseId).one();
+        return { ok: true as const, transfer: transferView(this.warehouseTransferRow(i.transferId)!), from: toLevel(row) };
+      },
+      keepUnlessShort,
+      true,
+    );
   }
 
   /** The destination has the units: they join its on hand (available there). Receiving twice is a no-op. */
@@ -521,16 +607,114 @@ export class InventoryDurableObject extends DurableObject<Env> {
     return this.once('configureShards', ConfigureShardsInput, input, (i, now) => {
       const current = this.shardCount();
       if (i.shards < current) return fail('SHARDS_SHRINK', `the SKU is split over ${current} shards; the count only grows`);
-      if (i.shards > current) this.sql.exec('INSERT OR REPLACE INTO shard_config (id, shards, updated_at) VALUES (1, ?, ?)', i.shards, now);
+      if (i.shards > current) {
+        this.sql.exec('INSERT OR REPLACE INTO shard_config (id, shards, updated_at) VALUES (1, ?, ?)', i.shards, now);
+        this.shards = null;
+        // The old shards may hold reservations whose retries, under the new count, would start
+        // elsewhere: they look there first (shardConfig().priorShards) while that can matter.
+        // Growing from one shard that never held a reservation needs no look (a flash sale's split
+        // of a fresh SKU costs nothing); a hold placed there later under the old count sets it.
+        const held = current > 1 || this.sql.exec('SELECT 1 FROM reservations LIMIT 1').toArray().length > 0;
+        this.sql.exec('INSERT OR REPLACE INTO shard_growth (at, from_shards, to_shards, prior) VALUES (?, ?, ?, ?)', now, current, i.shards, held ? 1 : 0);
+        this.judging = null;
+      }
       return { ok: true as const, shards: i.shards };
     });
+  }
+
+  /**
+   * Shard 0 of a sharded SKU: a sibling's report of its available units (`ShardAvailableInput`).
+   * The newest report per shard is kept; the SKU's low stock is judged on the sum over the shards
+   * in the same transaction (`tracked`). Not an op-id call: a report is a level, and an older one
+   * (lower `seq`) changes nothing.
+   */
+  shardAvailable(input: ShardAvailableInput): ShardAvailableResult {
+    const parsed = ShardAvailableInput.safeParse(input);
+    if (!parsed.success) return invalid(parsed.error);
+    if (this.me().shard !== 0) return fail('INVALID_INPUT', 'only shard 0 of a SKU takes shard reports');
+    const r = parsed.data;
+    const now = this.now();
+    this.judging = true;
+    return this.write(
+      () => {
+        for (const id of r.received) this.sql.exec('INSERT OR IGNORE INTO shard_received (transfer_id, at) VALUES (?, ?)', id, now);
+        this.sql.exec(
+          'INSERT INTO shard_available (shard, seq, available, in_flight, reported_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (shard) DO UPDATE SET seq = excluded.seq, available = excluded.available, in_flight = excluded.in_flight, reported_at = excluded.reported_at WHERE shard_available.seq < excluded.seq',
+          r.shard,
+          r.seq,
+          r.available,
+          JSON.stringify(r.inFlight),
+          now,
+        );
+        return { ok: true as const };
+      },
+      now,
+      `report:${this.me().name}#${r.shard}`,
+    );
+  }
+
+  /**
+   * A shard > 0 sends shard 0 its available units now (the debounced report after changes, the
+   * alarm's retry, and the synchronous report of a shard transfer: see `transferOut`). A report
+   * that does not arrive stays owed (`due` 'report'); it never blocks the caller.
+   */
+  async reportAvailable(): Promise<void> {
+    const { sku, shard } = this.me();
+    if (shard === 0) return;
+    const now = this.now();
+    const seq = this.sql.exec<{ s: number }>('SELECT report_seq AS s FROM aggregate WHERE id = 1').one().s;
+    const report = {
+      shard,
+      seq,
+      available: this.allLevels().reduce((n, l) => n + l.on_hand - l.reserved, 0),
+      inFlight: this.inFlightOut(),
+      received: this.sql
+        .exec<{ id: string }>("SELECT id FROM transfers WHERE direction = 'in' AND created_at > ? ORDER BY created_at DESC LIMIT 100", now - RECEIVED_REPORT_WINDOW_MS)
+        .toArray()
+        .map((t) => t.id),
+    };
+    let delivered = false;
+    try {
+      const ns = this.env.INVENTORY;
+      const r = await (this.shardReports ?? ns.get(ns.idFromName(objectName(sku, 0)))).shardAvailable(report);
+      delivered = r.ok;
+      if (!r.ok) console.warn(JSON.stringify({ level: 'warn', msg: 'inventory shard report refused', object: this.me().name, code: r.code, message: r.message }));
+    } catch (error) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'inventory shard report failed', object: this.me().name, error: error instanceof Error ? error.message : String(error) }));
+    }
+    const at = this.now();
+    this.ctx.storage.transactionSync(() => {
+      if (delivered) {
+        // The `report` due row stays (attempts reset): the alarm drops it when it finds nothing
+        // owed. Deleting it here and writing it again with the next change would move the alarm
+        // back and forth on every report under load (the lesson of the outbox's `flush` row).
+        this.sql.exec('UPDATE aggregate SET reported_seq = MAX(reported_seq, ?) WHERE id = 1', seq);
+        this.sql.exec("UPDATE due SET attempts = 0 WHERE kind = 'report' AND attempts > 0");
+      } else {
+        const attempts = this.sql.exec<{ attempts: number }>("SELECT attempts FROM due WHERE kind = 'report'").toArray()[0]?.attempts ?? 0;
+        this.sql.exec(
+          "INSERT INTO due (kind, ref, due_at, attempts) VALUES ('report', 'shard0', ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at, attempts = excluded.attempts",
+          at + Math.min(REPORT_GRACE_MS * 2 ** attempts, REPORT_MAX_BACKOFF_MS),
+          attempts + 1,
+        );
+      }
+    });
+    this.rearm();
   }
 
   /**
    * Step 1 of a transfer: available units (never reserved ones) leave this shard's on hand and are
    * recorded in flight to `toShard`. Until acknowledged, the alarm redelivers them (so none is lost).
    */
-  transferOut(input: TransferOutInput): TransferOutResult {
+  async transferOut(input: TransferOutInput): Promise<TransferOutResult> {
+    const result = this.transferOutNow(input);
+    // Shard 0 must know these units are in flight before the receiver reports them arrived, or
+    // the SKU's sum would count them twice (README.md, "Events"): report before answering.
+    if (result.ok && result.lines.length > 0 && this.me().shard > 0) await this.reportAvailable();
+    return result;
+  }
+
+  private transferOutNow(input: TransferOutInput): TransferOutResult {
     return this.once('transferOut', TransferOutInput, input, (i, now) => {
       if (this.transferRow(i.transferId, 'out')) return fail('TRANSFER_CONFLICT', `transfer ${i.transferId} was already sent`);
       const plan = planTransferOut(this.allLevels().map(fromRow), i.quantity, { warehouseId: i.warehouseId, partial: i.partial });
@@ -555,7 +739,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
   }
 
   /** Step 2: the units arrive in this shard's on hand. A second delivery of the same transfer is a no-op. */
-  transferIn(input: TransferInInput): TransferInResult {
+  async transferIn(input: TransferInInput): Promise<TransferInResult> {
+    const result = this.transferInNow(input);
+    // Before the giver settles (after this answer) and stops listing the units in flight, shard 0
+    // learns they arrived here: the SKU's sum never loses them on the way.
+    if (result.ok && this.me().shard > 0) await this.reportAvailable();
+    return result;
+  }
+
+  private transferInNow(input: TransferInInput): TransferInResult {
     return this.once('transferIn', TransferInInput, input, (i, now) => {
       const seen = this.transferRow(i.transferId, 'in');
       if (seen) {
@@ -614,6 +806,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
         }
         const prune = this.sql.exec("SELECT 1 FROM due WHERE kind = 'prune' AND due_at <= ?", now).toArray().length > 0;
         if (prune) this.prune(now);
+        // A due `report`: shard 0 has the last change → drop it; else send it below (the safety
+        // net moves one grace period on; a failing report backs off from there).
+        if (this.sql.exec("SELECT 1 FROM due WHERE kind = 'report' AND due_at <= ?", now).toArray().length > 0) {
+          const owed = this.sql.exec<{ owed: number }>('SELECT report_seq > reported_seq AS owed FROM aggregate WHERE id = 1').one().owed;
+          if (owed) {
+            this.sql.exec("UPDATE due SET due_at = ? WHERE kind = 'report'", now + REPORT_GRACE_MS);
+            this.reportOwed = true;
+          } else this.sql.exec("DELETE FROM due WHERE kind = 'report'");
+        }
         return this.sql
           .exec<TransferRow & { attempts: number }>(
             "SELECT t.*, d.attempts FROM due d JOIN transfers t ON t.id = d.ref AND t.direction = 'out' WHERE d.kind = 'deliver' AND d.due_at <= ?",
@@ -658,6 +859,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
       }, at);
     }
     this.rearm();
+    // A report to shard 0 still owed (or owed by this alarm's expiries).
+    if (this.reportOwed) {
+      this.reportOwed = false;
+      await this.reportAvailable();
+    }
     // Events of this alarm's expiries, and any the relay after a commit could not send.
     await this.flushOutbox();
   }
@@ -713,7 +919,23 @@ export class InventoryDurableObject extends DurableObject<Env> {
     );
     this.rearm();
     if (this.sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length > 0) this.ctx.waitUntil(this.flushOutbox());
+    if (this.reportOwed) this.scheduleReport();
     return result;
+  }
+
+  /** One report to shard 0 a moment after the first change owed it: the changes meanwhile ride along. */
+  private scheduleReport(): void {
+    this.reportOwed = false;
+    if (this.reportScheduled) return;
+    this.reportScheduled = true;
+    this.ctx.waitUntil(
+      new Promise((resolve) => setTimeout(resolve, REPORT_DEBOUNCE_MS))
+        .then(() => {
+          this.reportScheduled = false;
+          return this.reportAvailable();
+        })
+        .catch(() => undefined),
+    );
   }
 
   /**
@@ -724,14 +946,23 @@ export class InventoryDurableObject extends DurableObject<Env> {
    */
   private tracked<R>(now: number, correlationId: string | undefined, body: () => R): R {
     const before = new Map(this.allLevels().map((l) => [l.warehouse_id, l]));
+    // Shard 0 of a sharded SKU judges the SKU's low stock on the sum over the shards: what the
+    // others last reported, plus units in flight between shards (README.md, "Events").
+    const judging = this.isJudge();
+    const beyondBefore = judging ? this.beyondOwn() : 0;
     const result = body();
     const after = this.allLevels();
     const changed = after.filter((l) => {
       const b = before.get(l.warehouse_id);
       return !b || b.on_hand !== l.on_hand || b.reserved !== l.reserved || b.in_transit_out !== l.in_transit_out;
     });
-    if (changed.length === 0) return result;
-    const { sku, shard, name } = this.identity();
+    const total = (rows: Iterable<LevelRow>) => [...rows].reduce((s, l) => s + l.on_hand - l.reserved, 0);
+    if (changed.length === 0) {
+      // No level of this object moved; a sibling's report may still move the SKU's sum.
+      if (judging) this.judgeLowStock(total(before.values()) + beyondBefore, total(after) + this.beyondOwn(), null, now, correlationId);
+      return result;
+    }
+    const { sku, shard, name } = this.me();
     const agg = this.sql
       .exec<{ version: number; low_stock_threshold: number | null }>('UPDATE aggregate SET version = version + 1 WHERE id = 1 RETURNING version, low_stock_threshold')
       .one();
@@ -752,17 +983,88 @@ export class InventoryDurableObject extends DurableObject<Env> {
       inTransitOut: l.in_transit_out,
     }));
     this.enqueue(InventoryUpdated.create({ sku, shard, levels }, meta), now);
-    const threshold = agg.low_stock_threshold ?? LOW_STOCK_DEFAULT_THRESHOLD;
-    const total = (rows: Iterable<LevelRow>) => [...rows].reduce((s, l) => s + l.on_hand - l.reserved, 0);
-    const was = total(before.values());
-    const is = total(after);
-    if (was > threshold && is <= threshold) this.enqueue(InventoryLowStock.create({ sku, shard, available: is, threshold }, meta), now);
+    if (shard > 0) {
+      // A shard's own units say nothing about the SKU's low stock: shard 0 judges the sum. It is
+      // owed this shard's new level (sent after the commit, debounced; the alarm retries).
+      this.oweReport(now);
+      return result;
+    }
+    const was = total(before.values()) + beyondBefore;
+    const is = total(after) + (judging ? this.beyondOwn() : 0);
+    this.judgeLowStock(was, is, agg, now, correlationId);
     return result;
+  }
+
+  /**
+   * Emits `inventory.low_stock` when the SKU's available units (`was` → `is`) crossed its
+   * threshold downward, in the caller's transaction, with the aggregate version of the update it
+   * came with (or the current one when no level of this object moved).
+   */
+  private judgeLowStock(was: number, is: number, agg: { version: number; low_stock_threshold: number | null } | null, now: number, correlationId: string | undefined): void {
+    if (was === is) return;
+    const current = agg ?? this.sql.exec<{ version: number; low_stock_threshold: number | null }>('SELECT version, low_stock_threshold FROM aggregate WHERE id = 1').one();
+    const threshold = current.low_stock_threshold ?? LOW_STOCK_DEFAULT_THRESHOLD;
+    if (!(was > threshold && is <= threshold)) return;
+    const { sku, shard, name } = this.me();
+    const meta = { correlationId: (correlationId ?? `inventory:${name}`).slice(0, 128), source: 'inventory', subject: sku, aggregateVersion: current.version, occurredAt: new Date(now) };
+    this.enqueue(InventoryLowStock.create({ sku, shard, available: is, threshold }, meta), now);
+  }
+
+  /** Shard 0 of a SKU split over shards (or that has reports from siblings): it judges the SKU's low stock. */
+  private isJudge(): boolean {
+    if (this.judging === null) {
+      const name = this.ctx.id.name;
+      const home = !!name && !name.includes('#');
+      this.judging = home && (this.shardCount() > 1 || this.sql.exec('SELECT 1 FROM shard_available LIMIT 1').toArray().length > 0);
+    }
+    return this.judging;
+  }
+
+  /**
+   * The SKU's available units beyond shard 0's own levels: every sibling's last reported
+   * available units, plus units sent between shards and not yet arrived (in flight on the giver,
+   * not reported received by the receiver), each counted once.
+   */
+  private beyondOwn(): number {
+    const reports = this.sql.exec<{ available: number; in_flight: string }>('SELECT available, in_flight FROM shard_available').toArray();
+    const inFlight = [...this.inFlightOut(), ...reports.flatMap((r) => JSON.parse(r.in_flight) as InFlight[])];
+    let units = reports.reduce((n, r) => n + r.available, 0);
+    if (inFlight.length === 0) return units;
+    const ids = inFlight.map((t) => t.transferId);
+    const marks = ids.map(() => '?').join(', ');
+    const arrived = new Set(
+      this.sql
+        .exec<{ id: string }>(`SELECT transfer_id AS id FROM shard_received WHERE transfer_id IN (${marks}) UNION SELECT id FROM transfers WHERE direction = 'in' AND id IN (${marks})`, ...ids, ...ids)
+        .toArray()
+        .map((r) => r.id),
+    );
+    for (const t of inFlight) if (!arrived.has(t.transferId)) units += t.units;
+    return units;
+  }
+
+  /** Units this object sent to a sibling shard and has not settled yet, per transfer. */
+  private inFlightOut(): InFlight[] {
+    return this.sql
+      .exec<TransferRow>("SELECT * FROM transfers WHERE direction = 'out' AND status = 'in_flight'")
+      .toArray()
+      .map((t) => ({ transferId: t.id, units: linesOf(t).reduce((q, l) => q + l.quantity, 0) }));
+  }
+
+  /** A shard > 0 owes shard 0 its level: counted (seq) and due, in the caller's transaction. */
+  private oweReport(now: number): void {
+    this.sql.exec('UPDATE aggregate SET report_seq = report_seq + 1 WHERE id = 1');
+    this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('report', 'shard0', ?)", now + REPORT_GRACE_MS);
+    this.reportOwed = true;
   }
 
   private enqueue(event: EventEnvelope, now: number): void {
     this.sql.exec('INSERT INTO outbox (event_id, type, body, created_at) VALUES (?, ?, ?, ?)', event.id, event.type, JSON.stringify(event), now);
     this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('flush', 'outbox', ?)", now + FLUSH_GRACE_MS);
+  }
+
+  /** `identity()`, read once. */
+  private me(): { sku: string; shard: number; name: string } {
+    return (this.who ??= this.identity());
   }
 
   /** The SKU and shard this object holds, from its name (`sku:<id>` or `sku:<id>#<n>`). */
@@ -820,19 +1122,41 @@ export class InventoryDurableObject extends DurableObject<Env> {
     schema: S,
     input: unknown,
     body: (input: z.output<S>, now: number) => R,
+    keep?: (result: R) => boolean,
+    markReplay = false,
   ): R | Failure<'INVALID_INPUT' | 'OP_ID_REUSED'> {
     const parsed = schema.safeParse(input);
     if (!parsed.success) return invalid(parsed.error);
-    return this.onceParsed(method, parsed.data, body, this.now());
+    return this.onceParsed(method, parsed.data, body, this.now(), keep, markReplay);
   }
 
   /** `once` for an input its method has validated already. */
-  private onceParsed<I extends { opId: string }, R>(method: string, input: I, body: (input: I, now: number) => R, now: number): R | Failure<'OP_ID_REUSED'> {
-    return this.write(() => this.onceBody(method, input, body, now), now, input.opId);
+  private onceParsed<I extends { opId: string }, R>(
+    method: string,
+    input: I,
+    body: (input: I, now: number) => R,
+    now: number,
+    keep?: (result: R) => boolean,
+    markReplay = false,
+  ): R | Failure<'OP_ID_REUSED'> {
+    return this.write(() => this.onceBody(method, input, body, now, keep, markReplay), now, input.opId);
   }
 
-  /** The op-id frame itself, inside the caller's transaction: replay, refuse a reuse, or run and store. */
-  private onceBody<I extends { opId: string }, R>(method: string, input: I, body: (input: I, now: number) => R, now: number): R | Failure<'OP_ID_REUSED'> {
+  /**
+   * The op-id frame itself, inside the caller's transaction: replay, refuse a reuse, or run and
+   * store. `keep` false: the result is answered but not stored (a refusal that changed nothing and
+   * must not consume the op id: a retry is a fresh attempt). `markReplay`: a stored success
+   * replayed is answered with `replayed: true` (the HTTP verbs mark it `Idempotent-Replayed`); the
+   * stored result never carries it.
+   */
+  private onceBody<I extends { opId: string }, R>(
+    method: string,
+    input: I,
+    body: (input: I, now: number) => R,
+    now: number,
+    keep?: (result: R) => boolean,
+    markReplay = false,
+  ): R | Failure<'OP_ID_REUSED'> {
     const { opId, ...rest } = input;
     const payload = stableJson(rest);
     const prior = this.sql.exec<{ method: string; payload: string; result: string }>('SELECT method, payload, result FROM operations WHERE op_id = ?', opId).toArray()[0];
@@ -840,9 +1164,11 @@ export class InventoryDurableObject extends DurableObject<Env> {
       if (prior.method !== method || prior.payload !== payload) {
         return fail('OP_ID_REUSED', `op id ${opId} was used for another ${prior.method === method ? 'payload' : `operation (${prior.method})`}`);
       }
-      return JSON.parse(prior.result) as R;
+      const stored = JSON.parse(prior.result) as R & { ok?: boolean };
+      return markReplay && stored.ok === true ? { ...stored, replayed: true } : stored;
     }
     const result = body(input, now);
+    if (keep && !keep(result)) return result;
     this.sql.exec('INSERT INTO operations (op_id, method, payload, result, created_at) VALUES (?, ?, ?, ?, ?)', opId, method, payload, JSON.stringify(result), now);
     this.sql.exec("INSERT OR IGNORE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
     return result;
@@ -884,6 +1210,8 @@ export class InventoryDurableObject extends DurableObject<Env> {
   private settleTransfer(transferId: string, now: number): void {
     this.sql.exec("UPDATE transfers SET status = 'delivered', settled_at = ? WHERE id = ? AND direction = 'out' AND status = 'in_flight'", now, transferId);
     this.sql.exec("DELETE FROM due WHERE kind = 'deliver' AND ref = ?", transferId);
+    // No level moved, but the units are no longer in flight here: shard 0 is owed that.
+    if (this.me().shard > 0) this.oweReport(now);
   }
 
   private prune(now: number): void {
@@ -893,6 +1221,7 @@ export class InventoryDurableObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM reservations WHERE status <> 'reserved' AND closed_at < ?", cutoff);
     this.sql.exec("DELETE FROM transfers WHERE status <> 'in_flight' AND settled_at < ?", cutoff);
     this.sql.exec('DELETE FROM movements WHERE at < ?', now - MOVEMENT_RETENTION_MS);
+    this.sql.exec('DELETE FROM shard_received WHERE at < ?', cutoff);
     const left = this.sql.exec<{ n: number }>('SELECT (SELECT COUNT(*) FROM operations) + (SELECT COUNT(*) FROM movements) AS n').one().n;
     if (left > 0) this.sql.exec("INSERT OR REPLACE INTO due (kind, ref, due_at) VALUES ('prune', 'all', ?)", now + PRUNE_EVERY_MS);
     else this.sql.exec("DELETE FROM due WHERE kind = 'prune'");
@@ -990,9 +1319,15 @@ export class InventoryDurableObject extends DurableObject<Env> {
     return this.sql.exec<TransferRow>('SELECT * FROM transfers WHERE id = ? AND direction = ?', id, direction).toArray()[0];
   }
 
+  /** The SKU's shard count (shard 0), read once: only `configureShards` changes it, and forgets it. */
   private shardCount(): number {
-    return this.sql.exec<{ shards: number }>('SELECT shards FROM shard_config WHERE id = 1').toArray()[0]?.shards ?? 1;
+    return (this.shards ??= this.sql.exec<{ shards: number }>('SELECT shards FROM shard_config WHERE id = 1').toArray()[0]?.shards ?? 1);
   }
+}
+
+/** Adjustments and warehouse transfers: a refusal for lack of stock changed nothing and does not consume the op id. */
+function keepUnlessShort(result: { ok: boolean; code?: string }): boolean {
+  return result.ok || result.code !== 'INSUFFICIENT_STOCK';
 }
 
 function fromRow(row: LevelRow): StockLevel {

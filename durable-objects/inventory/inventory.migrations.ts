@@ -172,4 +172,64 @@ export const INVENTORY_MIGRATIONS: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    name: '0005_sku_low_stock_and_growth',
+    sql: `
+      -- Shard 0 of a sharded SKU judges its low stock on the sum over the shards: the other
+      -- shards report their available units (and the units they have in flight to a sibling)
+      -- here, newest report per shard (seq) wins.
+      CREATE TABLE shard_available (
+        shard INTEGER PRIMARY KEY CHECK (shard BETWEEN 1 AND 63),
+        seq INTEGER NOT NULL,
+        available INTEGER NOT NULL,
+        -- JSON [{ "transferId": ..., "units": n }]: units sent to a sibling, not yet settled.
+        in_flight TEXT NOT NULL DEFAULT '[]',
+        reported_at INTEGER NOT NULL
+      );
+      -- Shard-to-shard transfers a receiver has reported received (so the units the giver still
+      -- lists in flight are not counted twice).
+      CREATE TABLE shard_received (
+        transfer_id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+      );
+      -- A shard > 0 counts the changes it owes shard 0 a report of (report_seq) and the last one
+      -- shard 0 has (reported_seq).
+      ALTER TABLE aggregate ADD COLUMN report_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE aggregate ADD COLUMN reported_seq INTEGER NOT NULL DEFAULT 0;
+
+      -- Every growth of the shard count (kept by shard 0). prior = 1: the shards that existed
+      -- before may hold reservations placed under the old count, so a reservation retried after
+      -- the growth looks for itself there first (until at + the op retention).
+      CREATE TABLE shard_growth (
+        at INTEGER NOT NULL,
+        from_shards INTEGER NOT NULL,
+        to_shards INTEGER NOT NULL,
+        prior INTEGER NOT NULL,
+        PRIMARY KEY (to_shards)
+      );
+
+      -- 'report' (a shard > 0 owes shard 0 its available units) joins the kinds of due.
+      CREATE TABLE due_v3 (
+        kind TEXT NOT NULL CHECK (kind IN ('expire', 'deliver', 'prune', 'flush', 'report')),
+        ref TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, ref)
+      );
+      INSERT INTO due_v3 (kind, ref, due_at, attempts) SELECT kind, ref, due_at, attempts FROM due;
+      DROP TABLE due;
+      ALTER TABLE due_v3 RENAME TO due;
+      CREATE INDEX due_due_at ON due (due_at);
+      CREATE INDEX due_kind_due_at ON due (kind, due_at);
+    `,
+  },
+  {
+    name: '0006_reservation_owner',
+    sql: `
+      -- Who placed a hold through the public API (a user or client id): only they release it
+      -- through POST /v1/inventory/{sku}/reservations/{id}/release. NULL: the order saga's hold
+      -- (or one placed before this column), which that route never frees (404).
+      ALTER TABLE reservations ADD COLUMN owner TEXT;
+    `,
+  },
 ];

@@ -33,6 +33,12 @@ export const ShardCount = z.number().int().min(1).max(64);
  */
 export const TtlSeconds = z.number().int().min(30).max(7 * 86_400 + 15 * 60).default(900);
 
+/**
+ * Who placed a hold through the public API (the caller's user id `usr_…` or client id `cli_…`).
+ * A hold without one (the order saga's, placed through the stub) is nobody's to release by HTTP.
+ */
+export const ReservationOwner = z.string().min(1).max(100);
+
 export const ReservationRef = z.object({
   kind: z.enum(['order', 'checkout']),
   id: z.string().min(1).max(100),
@@ -102,6 +108,18 @@ export const ReserveInput = z
      * (`reserveAll`) keep the default: a retry must replay the same refusal.
      */
     rememberRefusal: z.boolean().default(true),
+    /**
+     * The shard count the caller walked with (`reserveSharded`), not part of the stored payload.
+     * Shard 0 notes a hold placed under a count older than its own, so a retry after the growth
+     * still looks for it on the old shards (README.md, "Sharding protocol").
+     */
+    shards: ShardCount.optional(),
+    /**
+     * The public route's caller (`ReservationOwner`), stored in the reservation's row: only they
+     * release it through that route (`ReleaseInput.owner`). Absent for the order saga's holds. Not
+     * part of the stored payload: the op id and the reservation id already derive from it.
+     */
+    owner: ReservationOwner.optional(),
   })
   .refine((r) => !r.allocation || r.allocation.reduce((s, l) => s + l.quantity, 0) === r.quantity, {
     message: 'allocation must add up to quantity',
@@ -115,6 +133,13 @@ export const ReleaseInput = z.object({
   opId: OpKey,
   reservationId: ReservationId,
   reason: ReleaseReason.default('cancelled'),
+  /**
+   * Set by the public release route to its caller: the reservation is released only if that
+   * caller placed it through the API (`ReserveInput.owner`). Another caller's hold, an order's hold
+   * (no owner) and an unknown id all answer NOT_FOUND, the same answer, and that answer is not
+   * stored (the op id stays free). Absent (the order saga, `reserveAll`'s undo): any reservation.
+   */
+  owner: ReservationOwner.optional(),
 });
 
 export const OfflineSaleInput = z.object({
@@ -161,6 +186,20 @@ export const AckTransferInput = z.object({ opId: OpKey, transferId: TransferId }
 
 export const ConfigureShardsInput = z.object({ opId: OpKey, shards: ShardCount });
 
+/**
+ * A shard > 0 of a sharded SKU tells shard 0 its available units (on hand − reserved over its
+ * warehouses), the units it has sent to a sibling and not settled yet, and the sibling transfers it
+ * received lately: shard 0 judges the SKU's low stock on the sum (README.md, "Events"). `seq`
+ * orders one shard's reports (an older one changes nothing).
+ */
+export const ShardAvailableInput = z.object({
+  shard: ShardIndex.refine((s) => s > 0, 'shard 0 judges, it does not report'),
+  seq: z.number().int().min(0),
+  available: z.number().int(),
+  inFlight: z.array(z.object({ transferId: TransferId, units: z.number().int().min(0) })).max(1000),
+  received: z.array(TransferId).max(100),
+});
+
 export const WarehouseTransferId = z.string().regex(/^trf_[0-9a-f]{32}$/, 'a transfer id (trf_…)');
 export const WarehouseTransferStatus = z.enum(['in_transit', 'received', 'cancelled']);
 export type WarehouseTransferStatus = z.infer<typeof WarehouseTransferStatus>;
@@ -197,6 +236,7 @@ export type TransferOutInput = z.input<typeof TransferOutInput>;
 export type TransferInInput = z.input<typeof TransferInInput>;
 export type AckTransferInput = z.input<typeof AckTransferInput>;
 export type ConfigureShardsInput = z.input<typeof ConfigureShardsInput>;
+export type ShardAvailableInput = z.input<typeof ShardAvailableInput>;
 export type ConfigureLowStockInput = z.input<typeof ConfigureLowStockInput>;
 
 // ---------------------------------------------------------------------------------------------
@@ -306,12 +346,19 @@ const ok = <T extends z.ZodRawShape>(shape: T) => z.object({ ok: z.literal(true)
 export const SetStockResult = z.union([ok({ level: Level }), failureSchema([...BASE])]);
 /** `loaded` is false when the object already held stock (another first read loaded it, or a change came first). */
 export const LoadLevelsResult = z.union([ok({ loaded: z.boolean() }), failureSchema([...BASE])]);
+/**
+ * `replayed: true` (adjust, reserve, dispatchTransfer): the op id was done before and this is its
+ * stored answer (or, for a reserve, the same hold found again): the caller marks its answer
+ * `Idempotent-Replayed`. Never stored; absent on a first answer.
+ */
+const replayed = z.literal(true).optional();
+
 export const AdjustResult = z.union([
-  ok({ level: Level, needsReconciliation: z.boolean() }),
+  ok({ level: Level, needsReconciliation: z.boolean(), replayed }),
   failureSchema([...BASE, 'INVALID_ADJUSTMENT', 'INSUFFICIENT_STOCK']),
 ]);
 export const ReserveResult = z.union([
-  ok({ reservation: ReservationView }),
+  ok({ reservation: ReservationView, replayed }),
   failureSchema([...BASE, 'OUT_OF_STOCK', 'RESERVATION_EXISTS']),
 ]);
 export const CommitResult = z.union([
@@ -334,7 +381,7 @@ export const TransferInResult = z.union([ok({ transferId: TransferId, lines: z.a
 export const AckTransferResult = z.union([ok({ transferId: TransferId }), failureSchema([...BASE, 'NOT_FOUND'])]);
 export const ConfigureShardsResult = z.union([ok({ shards: ShardCount }), failureSchema([...BASE, 'SHARDS_SHRINK'])]);
 export const DispatchTransferResult = z.union([
-  ok({ transfer: WarehouseTransferView, from: Level }),
+  ok({ transfer: WarehouseTransferView, from: Level, replayed }),
   failureSchema([...BASE, 'INSUFFICIENT_STOCK', 'TRANSFER_CONFLICT']),
 ]);
 export const CloseTransferResult = z.union([
@@ -345,6 +392,15 @@ export const CloseTransferResult = z.union([
 export type DispatchTransferResult = z.infer<typeof DispatchTransferResult>;
 export type CloseTransferResult = z.infer<typeof CloseTransferResult>;
 export const ConfigureLowStockResult = z.union([ok({ threshold: LowStockThreshold }), failureSchema([...BASE])]);
+export const ShardAvailableResult = z.union([ok({}), failureSchema(['INVALID_INPUT'])]);
+
+/**
+ * A SKU's shard configuration (kept by shard 0). `priorShards` > 0: the count grew within the op
+ * retention while the shards below it may hold reservations placed under the older count, so a
+ * reservation looks for itself on shards 0..priorShards−1 before holding anywhere (0: no need).
+ */
+export const ShardConfigView = z.object({ shards: ShardCount, priorShards: z.number().int().min(0).max(64) });
+export type ShardConfigView = z.infer<typeof ShardConfigView>;
 
 export type SetStockResult = z.infer<typeof SetStockResult>;
 export type AdjustResult = z.infer<typeof AdjustResult>;
@@ -358,6 +414,7 @@ export type TransferInResult = z.infer<typeof TransferInResult>;
 export type AckTransferResult = z.infer<typeof AckTransferResult>;
 export type ConfigureShardsResult = z.infer<typeof ConfigureShardsResult>;
 export type ConfigureLowStockResult = z.infer<typeof ConfigureLowStockResult>;
+export type ShardAvailableResult = z.infer<typeof ShardAvailableResult>;
 
 // ---------------------------------------------------------------------------------------------
 // Client-side compositions (inventory.stub.ts): several objects, one call
@@ -402,7 +459,8 @@ export type ReserveAllResult = z.infer<typeof ReserveAllResult>;
 
 /** A reservation on a sharded SKU: which shard holds it (commit and release go there). */
 export const ShardedReserveResult = z.union([
-  z.object({ ok: z.literal(true), shard: ShardIndex, reservation: ReservationView }),
+  /** `replayed`: the op id's hold was found again (a retry), not placed now. */
+  z.object({ ok: z.literal(true), shard: ShardIndex, reservation: ReservationView, replayed }),
   failureSchema(['INVALID_INPUT', 'OP_ID_REUSED', 'OUT_OF_STOCK', 'RESERVATION_EXISTS']),
 ]);
 export type ShardedReserveResult = z.infer<typeof ShardedReserveResult>;

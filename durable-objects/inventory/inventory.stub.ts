@@ -17,7 +17,10 @@
  * - Reserve: visit the shards in an order that starts at hash(opId) % n and walks the others;
  *   the first shard that can hold the whole quantity takes it. If all refuse but together they
  *   reported enough available units, pull the missing units into the first shard of the order
- *   (transfers, below) and try it once more. Otherwise OUT_OF_STOCK.
+ *   (transfers, below) and try it once more. Otherwise OUT_OF_STOCK. After the count grew (and
+ *   while the old shards may hold reservations placed under the old count: `priorShards`), the
+ *   reservation first looks for itself on the old shards by its id, so a retry whose walk now
+ *   starts elsewhere answers the first hold instead of holding again.
  * - Transfer (units move between shards of one SKU): `transferOut` on the giver takes available
  *   (never reserved) units off its on hand and records them in flight with the receiver's address;
  *   `transferIn` on the receiver adds them (idempotent per transferId); `ackTransfer` on the giver
@@ -26,8 +29,10 @@
  *   the receiver has them: units in flight are never lost.
  * - Commit/release go to the shard that holds the reservation (returned by the reserve); when
  *   unknown, they are sent to every shard and only the holder acts (the others answer NOT_FOUND).
- * - A warehouse transfer (staff) that no single shard can cover gathers the source warehouse's
- *   missing units onto shard 0 (transfers, above), then is dispatched there (`dispatchOnShards`).
+ * - Staff adjustments and warehouse transfers of a sharded SKU take effect on shard 0 only, under
+ *   the caller's op id, gathering the warehouse's missing units there first (transfers, above): one
+ *   place and one op id per effect, so a refusal need not be stored (`adjustOnShards`,
+ *   `dispatchOnShards`).
  */
 import {
   deriveOpId,
@@ -47,6 +52,7 @@ import {
   ReserveAllInput,
   ShardCount,
   SkuId,
+  type ShardConfigView,
   type AdjustInput,
   type AdjustResult,
   type AllocationLine,
@@ -60,6 +66,7 @@ import {
   type ReleaseResult,
   type ReservationRef,
   type ReserveAllResult,
+  type ReserveResult,
   type ShardedReservation,
   type ShardedReserveResult,
   type TransferInResult,
@@ -106,12 +113,35 @@ export async function shardCount(env: InventoryEnv, skuId: string): Promise<numb
 }
 
 /**
+ * A SKU's shard configuration (count and `priorShards`), per isolate for SHARD_CONFIG_TTL_MS, and
+ * read again at once when the caller knows of a larger count than remembered (a growth it saw).
+ */
+export const SHARD_CONFIG_TTL_MS = 5_000;
+const shardConfigs = new Map<string, { view: ShardConfigView; until: number }>();
+
+export async function shardConfigOf(env: InventoryEnv, skuId: string, atLeast = 1): Promise<ShardConfigView> {
+  const hit = shardConfigs.get(skuId);
+  const now = Date.now();
+  if (hit && hit.until > now && hit.view.shards >= atLeast) return hit.view;
+  const view = await inventoryFor(env, skuId, 0).shardConfig();
+  if (shardConfigs.size >= 10_000) shardConfigs.clear();
+  shardConfigs.set(skuId, { view, until: now + SHARD_CONFIG_TTL_MS });
+  return view;
+}
+
+/** Forgets a SKU's remembered shard configuration in this isolate (its count was just changed here). */
+export function forgetShardConfig(skuId: string): void {
+  shardConfigs.delete(skuId);
+}
+
+/**
  * Sets a SKU's shard count on shard 0. Growing is immediate (new shards start empty; run
  * `rebalanceShards` to give them units). A smaller count is refused (`SHARDS_SHRINK`): shrinking
  * would need the dropped shards drained first (their units moved to a kept shard with
  * `moveUnits`), which is not built.
  */
 export async function configureShards(env: InventoryEnv, skuId: string, shards: number, opId: string) {
+  forgetShardConfig(skuId);
   return inventoryFor(env, skuId, 0).configureShards({ opId, shards: ShardCount.parse(shards) });
 }
 
@@ -184,10 +214,17 @@ export interface ShardedReserveInput {
   /** Pull units from sibling shards when no single shard has enough (default true). */
   pull?: boolean;
   /**
-   * false: a shard with no unit at all refuses without a write and without storing the refusal
-   * (`ReserveInput.rememberRefusal`); a retry is then a fresh attempt. Default true.
+   * false: a refusal is not stored (`ReserveInput.rememberRefusal`); a retry is then a fresh
+   * attempt. Default true.
    */
   rememberRefusal?: boolean;
+  /**
+   * Shards 0..priorShards−1 may hold reservations placed before the count grew
+   * (`shardConfig().priorShards`): the reservation looks for itself there first. 0 or absent: no look.
+   */
+  priorShards?: number;
+  /** The public route's caller, written into the hold's row (`ReserveInput.owner`). Absent: the order saga's. */
+  owner?: string;
 }
 
 /** Reserves one SKU through its shards (see the protocol at the top). `opId`: 1..100 chars. */
@@ -234,8 +271,29 @@ function knownSoldOut(skuId: string, shard: number, now: number): boolean {
   return until !== undefined && until > now;
 }
 
+/**
+ * After a growth of the shard count, the shards of the old count may hold this reservation (placed
+ * by a first attempt that walked the old count, from another start): found by its id, it is the
+ * answer (the same terms) or the op id's other use (other terms). Only reads, in parallel.
+ */
+async function heldBefore(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult | null> {
+  const prior = Math.min(input.priorShards ?? 0, input.shards);
+  if (prior <= 0) return null;
+  const found = await Promise.all(range(prior).map((s) => inventoryFor(env, input.skuId, s).reservation(input.reservationId)));
+  const at = found.findIndex((r) => r.ok);
+  const held = found[at];
+  if (!held?.ok) return null;
+  const r = held.reservation;
+  const same = r.quantity === input.quantity && r.ref.kind === input.ref.kind && r.ref.id === input.ref.id;
+  return same ? { ok: true, shard: at, reservation: r, replayed: true } : { ok: false, code: 'OP_ID_REUSED', message: `reservation ${input.reservationId} is held on shard ${at} with other terms` };
+}
+
 async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): Promise<ShardedReserveResult> {
-  const { skuId, shards, opId, pull = true, rememberRefusal = true, ...rest } = input;
+  if ((input.priorShards ?? 0) > 0) {
+    const earlier = await heldBefore(env, input);
+    if (earlier) return earlier;
+  }
+  const { skuId, shards, opId, pull = true, rememberRefusal = true, priorShards: _prior, ...rest } = input;
   // Only a reserve whose refusal would not be stored may be refused from the memo (its refusal
   // is a fresh answer each time anyway); one with an allocation asks about particular warehouses.
   const memo = !rememberRefusal && !rest.allocation;
@@ -248,6 +306,9 @@ async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): P
     allocation: rest.allocation,
     distances: rest.distances,
     rememberRefusal,
+    // The count this walk uses: shard 0 notes a hold placed under a count older than its own.
+    shards,
+    ...(rest.owner === undefined ? {} : { owner: rest.owner }),
   };
   const order = shardOrder(opId, shards);
   let reported = 0;
@@ -255,7 +316,7 @@ async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): P
   for (const shard of order) {
     if (memo && knownSoldOut(skuId, shard, now)) continue;
     const r = await inventoryFor(env, skuId, shard).reserve({ ...hold, opId: deriveOpId(opId, `s${shard}`) });
-    if (r.ok) return { ok: true, shard, reservation: r.reservation };
+    if (r.ok) return asSharded(shard, r);
     if (r.code !== 'OUT_OF_STOCK') return r;
     if (memo && (r.available ?? 0) <= 0 && !r.shortfall) markSoldOut(skuId, shard, now);
     reported += r.available ?? 0;
@@ -285,24 +346,43 @@ async function reserveOnShards(env: InventoryEnv, input: ShardedReserveInput): P
     }
   }
   const r = await inventoryFor(env, skuId, target).reserve({ ...hold, opId: deriveOpId(opId, `s${target}`, 'pulled') });
-  return r.ok ? { ok: true, shard: target, reservation: r.reservation } : r;
+  return r.ok ? asSharded(target, r) : r;
+}
+
+/** A shard's hold as the sharded answer, a replay marked as one. */
+function asSharded(shard: number, r: Extract<ReserveResult, { ok: true }>): ShardedReserveResult {
+  return r.replayed ? { ok: true, shard, reservation: r.reservation, replayed: true } : { ok: true, shard, reservation: r.reservation };
 }
 
 /**
- * A staff adjustment of a SKU split over `shards` objects. It is applied on shard 0. A removal
- * shard 0 cannot cover first pulls the warehouse's missing units from the other shards into it
- * (moves named from the op id, so a retry replays them), then is applied under a derived op id.
- * Units are conserved whatever happens in between: a move is out, in, ack.
+ * A staff adjustment of a SKU split over `shards` objects. It takes effect on shard 0 only, under
+ * the caller's op id. A removal shard 0 cannot cover (refused without storing: the op id stays
+ * free) first pulls the warehouse's missing units from the other shards into it, then is asked
+ * again under the same op id. So one op id has one effect in one place: a retry finds it there,
+ * and a retry of a refusal is a fresh attempt. Units are conserved whatever happens in between:
+ * a move is out, in, ack, and a pulled unit stays in the SKU (on shard 0).
  */
 export async function adjustOnShards(env: InventoryEnv, skuId: string, shards: number, input: AdjustInput): Promise<AdjustResult> {
-  const first = await inventoryFor(env, skuId, 0).adjust(input);
+  const home = inventoryFor(env, skuId, 0);
+  const first = await home.adjust(input);
   if (first.ok || first.code !== 'INSUFFICIENT_STOCK' || shards <= 1 || input.delta >= 0) return first;
-  let need = -input.delta - Math.max(0, first.available ?? 0);
-  for (let giver = 1; giver < shards && need > 0; giver++) {
-    const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: 0, quantity: need, warehouseId: input.warehouseId, transferId: deriveOpId(input.opId, 'pull', giver) });
-    if (moved.ok) need -= units(moved.lines);
+  const need = -input.delta - Math.max(0, first.available ?? 0);
+  if ((await gather(env, skuId, shards, input.warehouseId, need, deriveOpId(input.opId, 'pull', need))) === 0) return first;
+  return home.adjust(input);
+}
+
+/**
+ * Moves up to `need` available units of a warehouse onto shard 0 from shards 1.. in order (partial
+ * moves named `<name>|<k>`, so a retry that needs the same amount replays them instead of moving
+ * more). Answers the units moved.
+ */
+async function gather(env: InventoryEnv, skuId: string, shards: number, warehouseId: string, need: number, name: string): Promise<number> {
+  let left = need;
+  for (let giver = 1; giver < shards && left > 0; giver++) {
+    const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: 0, quantity: left, warehouseId, transferId: deriveOpId(name, giver) });
+    if (moved.ok) left -= units(moved.lines);
   }
-  return inventoryFor(env, skuId, 0).adjust({ ...input, opId: deriveOpId(input.opId, 'pulled') });
+  return need - left;
 }
 
 /**
@@ -327,16 +407,15 @@ export async function offlineSaleOnShards(env: InventoryEnv, skuId: string, wher
 }
 
 /**
- * A staff transfer between warehouses (`dispatchTransfer`) of a SKU split over `shards` objects.
- * The shards are asked in order from 0 (op id `<opId>|s<k>`); the first that holds enough available
- * units in the source warehouse takes the transfer. If none does but together they reported enough,
- * the warehouse's missing units are gathered onto shard 0 from the others (moves
- * `<opId>|gather|<k>`, partial: units reserved meanwhile stay put) and the transfer is dispatched
- * there (`<opId>|s0|gathered`). Every amount comes from a stored result (the refusals, then each
- * move), so a retry replays the same moves and the same dispatch: nothing moves twice. Shard 0 is
- * where adjustments gather too, so staff operations running at once do not pull units away from one
- * another. A refusal reports the units available over all shards. `shard`: the shard holding the
- * transfer (its receipt and cancellation go there).
+ * A staff transfer between warehouses (`dispatchTransfer`) of a SKU that may be split over
+ * `shards` objects. It takes effect on shard 0 only, under `<opId>|s0`. When shard 0 lacks units in
+ * the source warehouse (refused without storing: the op id stays free), the other shards' available
+ * units there are read; if together they cover it, the missing units are gathered onto shard 0
+ * (moves `<opId>|gather|<need>|<k>`, partial: units reserved meanwhile stay put) and the transfer is
+ * asked again there under the same op id. One op id, one place: a retry replays the dispatch (or,
+ * after a refusal, is a fresh attempt once stock has come), and nothing is dispatched twice. A
+ * refusal reports the units available over all shards; when together they are short, nothing
+ * moves. `shard`: the shard holding the transfer (its receipt and cancellation go there), 0.
  */
 export async function dispatchOnShards(
   env: InventoryEnv,
@@ -344,25 +423,19 @@ export async function dispatchOnShards(
   shards: number,
   input: DispatchTransferInput,
 ): Promise<{ result: DispatchTransferResult; shard: number }> {
-  let reported = 0;
-  let first = 0;
-  for (let shard = 0; shard < shards; shard++) {
-    const r = await inventoryFor(env, skuId, shard).dispatchTransfer({ ...input, opId: deriveOpId(input.opId, `s${shard}`) });
-    if (r.ok || r.code !== 'INSUFFICIENT_STOCK') return { result: r, shard };
-    const available = Math.max(0, r.available ?? 0);
-    if (shard === 0) first = available;
-    reported += available;
+  const home = inventoryFor(env, skuId, 0);
+  const order = { ...input, opId: deriveOpId(input.opId, 's0') };
+  const first = await home.dispatchTransfer(order);
+  if (first.ok || first.code !== 'INSUFFICIENT_STOCK' || shards <= 1) return { result: first, shard: 0 };
+  const own = Math.max(0, first.available ?? 0);
+  const others = await Promise.all(range(shards - 1).map((k) => inventoryFor(env, skuId, k + 1).levels()));
+  const there = others.reduce((n, v) => n + Math.max(0, v.levels.find((l) => l.warehouseId === input.fromWarehouseId)?.available ?? 0), 0);
+  if (own + there < input.quantity) {
+    return { result: { ok: false, code: 'INSUFFICIENT_STOCK', message: `only ${own + there} available in ${input.fromWarehouseId} across ${shards} shard(s)`, available: own + there }, shard: 0 };
   }
-  if (shards <= 1 || reported < input.quantity) {
-    return { result: { ok: false, code: 'INSUFFICIENT_STOCK', message: `only ${reported} available in ${input.fromWarehouseId} across ${shards} shard(s)`, available: reported }, shard: 0 };
-  }
-  let need = input.quantity - first;
-  for (let giver = 1; giver < shards && need > 0; giver++) {
-    const moved = await moveUnits(env, { skuId, fromShard: giver, toShard: 0, quantity: need, warehouseId: input.fromWarehouseId, transferId: deriveOpId(input.opId, 'gather', giver) });
-    if (moved.ok) need -= units(moved.lines);
-  }
-  const r = await inventoryFor(env, skuId, 0).dispatchTransfer({ ...input, opId: deriveOpId(input.opId, 's0', 'gathered') });
-  return { result: r, shard: 0 };
+  const need = input.quantity - own;
+  await gather(env, skuId, shards, input.fromWarehouseId, need, deriveOpId(input.opId, 'gather', need));
+  return { result: await home.dispatchTransfer(order), shard: 0 };
 }
 
 export interface ShardLocation {
@@ -450,9 +523,12 @@ export async function reserveAll(env: InventoryEnv, input: ReserveAllInput): Pro
     // A thrown error (object unreachable, outcome unknown) propagates without any undo: undoing now
     // would make a retry replay "reserved" for SKUs that were in fact released. The retry with the
     // same op id finishes the protocol; if nobody retries, the TTL returns the units.
+    // A sharded SKU whose count grew lately looks for this reservation on its old shards first.
+    const priorShards = item.shards > 1 ? (await shardConfigOf(env, item.skuId, item.shards)).priorShards : 0;
     const r = await reserveOnShards(env, {
       skuId: item.skuId,
       shards: item.shards,
+      priorShards,
       opId: deriveOpId(opId, item.skuId),
       reservationId,
       ref,

@@ -41,9 +41,9 @@ export const InventoryUpdated = defineEvent(
 );
 
 /**
- * inventory: a SKU's available units (in one inventory object, all its warehouses) fell to or
- * below its low-stock threshold (default 5). Emitted once when crossing downward; again only
- * after it has risen above the threshold.
+ * inventory: a SKU's available units (all its warehouses; for a sharded SKU summed over its
+ * shards, judged by shard 0 since 0.3.15) fell to or below its low-stock threshold (default 5).
+ * Emitted once when crossing downward; again only after it has risen above the threshold.
  */
 export const InventoryLowStock = defineEvent(
   'inventory.low_stock',

@@ -21,32 +21,32 @@ import type { InventoryService } from './inventory.service';
 /** Inventory's public surface: availability, reservations, warehouse stock, adjustments and transfers (routes and service). */
 export { makeInventoryService, type InventoryDeps, type InventoryService } from './inventory.service';
 
+/** A replay of an Idempotency-Key answers as the first call did (201), marked (API.md; orders and the cart do the same). */
+const REPLAYED = { ...NO_STORE, 'Idempotent-Replayed': 'true' };
+
 export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryService) {
   const app = createRouter();
   app.openapi(availabilityRoute, async (c) => withHeaders(c.json(await service(c).availability(c.req.valid('param').sku), 200), NO_STORE));
   app.openapi(warehouseStockRoute, async (c) =>
     withHeaders(c.json(await service(c).warehouseStock(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), NO_STORE),
   );
-  app.openapi(adjustStockRoute, async (c) =>
-    c.json(
-      await service(c).adjust(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)),
-      201,
-    ),
-  );
-  app.openapi(reserveRoute, async (c) =>
-    c.json(
-      await service(c).reserve(c.req.valid('param').sku, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)),
-      201,
-    ),
-  );
+  app.openapi(adjustStockRoute, async (c) => {
+    const r = await service(c).adjust(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
+    return withHeaders(c.json(r.adjustment, 201), r.replayed ? REPLAYED : NO_STORE);
+  });
+  app.openapi(reserveRoute, async (c) => {
+    const r = await service(c).reserve(c.req.valid('param').sku, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
+    return withHeaders(c.json(r.reservation, 201), r.replayed ? REPLAYED : NO_STORE);
+  });
   app.openapi(releaseRoute, async (c) => {
     const { sku, reservationId } = c.req.valid('param');
     return c.json(await service(c).release(sku, reservationId, c.req.valid('query').shard, requestMeta(c)), 200);
   });
   app.openapi(shardsRoute, async (c) => c.json(await service(c).setShards(c.req.valid('param').sku, c.req.valid('json').shards, requestMeta(c)), 200));
-  app.openapi(transferRoute, async (c) =>
-    c.json(await service(c).transfer(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c)), 201),
-  );
+  app.openapi(transferRoute, async (c) => {
+    const r = await service(c).transfer(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
+    return withHeaders(c.json(r.transfer, 201), r.replayed ? REPLAYED : NO_STORE);
+  });
   app.openapi(listTransfersRoute, async (c) =>
     withHeaders(c.json(await service(c).listTransfers(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), NO_STORE),
   );

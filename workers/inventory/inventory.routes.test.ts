@@ -3,8 +3,10 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { DbProvider } from '../../shared/db/client';
 import { readConfig } from '../../shared/env';
+import { reservationIdFor } from '../../durable-objects/order/order.do';
 import { bearer, jsonInit, login, newCustomer } from '../../test/support/auth';
 import { json, problem } from '../../test/support/http';
+import { admin as adminHeaders, available, stockedProduct } from '../../test/support/orders';
 
 /** Inventory through the real Worker and the real per-SKU Durable Objects. */
 let staff: { token: string; warehouseId: string } | undefined;
@@ -106,5 +108,91 @@ describe('inventory', () => {
     // An admin may look at any warehouse.
     const admin = await login('admin@agora.dev');
     expect((await json(`/v1/warehouses/${other}/stock?limit=1`, { headers: bearer(admin.accessToken) })).res.status).toBe(200);
+  });
+});
+
+/** A new integration client with `inventory:write` (made by an admin), and its bearer header. */
+async function integration(): Promise<Record<string, string>> {
+  const created = await json('/v1/admin/clients', jsonInit('POST', { name: `inv ${crypto.randomUUID().slice(0, 6)}`, role: 'integration', scopes: ['inventory:write'] }, await adminHeaders()));
+  expect(created.res.status, JSON.stringify(created.body)).toBe(201);
+  const tok = await json('/v1/auth/token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: created.body.id, client_secret: created.body.clientSecret }).toString(),
+  });
+  expect(tok.res.status, JSON.stringify(tok.body)).toBe(200);
+  return bearer(tok.body.access_token);
+}
+
+const keyed = (h: Record<string, string>, body: unknown, key: string) => jsonInit('POST', body, { ...h, 'idempotency-key': key });
+
+describe('reservations belong to whoever placed them', () => {
+  it("only the caller who placed a hold releases it: another integration and an admin get 404 (as for an unknown id), an order's hold is 404 to everyone; nothing is freed", async () => {
+    const p = await stockedProduct(5);
+    const [holder, stranger] = await Promise.all([integration(), integration()]);
+    const admin = await adminHeaders();
+    const held = await json(`/v1/inventory/${p.sku}/reservations`, keyed(holder, { quantity: 1, ref: { kind: 'checkout', id: 'chk-own' } }, crypto.randomUUID()));
+    expect(held.res.status, JSON.stringify(held.body)).toBe(201);
+    // An unpaid CARD order: the saga holds its units under an id anyone can compute from the order id.
+    const c = await newCustomer();
+    const card = await json('/v1/orders', keyed(bearer(c.accessToken), { items: [{ productId: p.productId, variantId: p.variantId, quantity: 2 }], paymentMethod: 'CARD' }, crypto.randomUUID()));
+    expect(card.res.status, JSON.stringify(card.body)).toBe(201);
+    expect(await available(p.sku)).toBe(2);
+
+    const release = (id: string, q = '') => `/v1/inventory/${p.sku}/reservations/${id}/release${q}`;
+    const orderHold = reservationIdFor(card.body.orderId);
+    for (const h of [stranger, admin]) await problem(release(held.body.reservationId), 404, 'NOT_FOUND', { method: 'POST', headers: h });
+    for (const h of [stranger, admin, holder]) {
+      await problem(release(orderHold), 404, 'NOT_FOUND', { method: 'POST', headers: h });
+      await problem(release(orderHold, '?shard=0'), 404, 'NOT_FOUND', { method: 'POST', headers: h });
+    }
+    expect(await available(p.sku)).toBe(2);
+
+    // The holder releases its own (again: the same answer); the order's hold stands.
+    const mine = await json(release(held.body.reservationId), { method: 'POST', headers: holder });
+    expect(mine.res.status, JSON.stringify(mine.body)).toBe(200);
+    expect(mine.body).toMatchObject({ reservationId: held.body.reservationId, status: 'released', quantity: 1 });
+    const again = await json(release(held.body.reservationId), { method: 'POST', headers: holder });
+    expect([again.res.status, again.body]).toEqual([200, mine.body]);
+    // A stranger's refusal used nothing up, and after the release it still answers 404.
+    await problem(release(held.body.reservationId), 404, 'NOT_FOUND', { method: 'POST', headers: stranger });
+    expect(await available(p.sku)).toBe(3);
+    expect((await json(`/v1/orders/${card.body.orderId}`, { headers: bearer(c.accessToken) })).body.status).toBe('PENDING');
+  });
+});
+
+describe('Idempotent-Replayed on stock writes', () => {
+  it('a replayed adjustment, transfer or reservation answers the first body again, marked; the first answer is not', async () => {
+    const p = await stockedProduct(10);
+    const { token, warehouseId } = await staffSession();
+    const other = await otherWarehouse(warehouseId);
+    const admin = await adminHeaders();
+    const sends: Array<[string, string, RequestInit]> = [
+      ['adjust', `/v1/warehouses/${warehouseId}/stock/adjustments`, keyed(bearer(token), { sku: p.sku, delta: 2, reason: 'receipt' }, crypto.randomUUID())],
+      ['transfer', `/v1/warehouses/${warehouseId}/stock/transfers`, keyed(bearer(token), { sku: p.sku, toWarehouseId: other, quantity: 3 }, crypto.randomUUID())],
+      ['reserve', `/v1/inventory/${p.sku}/reservations`, keyed(admin, { quantity: 1, ref: { kind: 'checkout', id: 'chk-replay' } }, crypto.randomUUID())],
+    ];
+    for (const [name, url, init] of sends) {
+      const first = await json(url, { ...init });
+      const again = await json(url, { ...init });
+      expect([first.res.status, again.res.status], name).toEqual([201, 201]);
+      expect(again.body, name).toEqual(first.body);
+      expect([first.res.headers.get('idempotent-replayed'), again.res.headers.get('idempotent-replayed')], name).toEqual([null, 'true']);
+      expect(again.res.headers.get('cache-control'), name).toBe('no-store');
+    }
+    expect(await available(p.sku)).toBe(10 + 2 - 3 - 1);
+  });
+
+  it('a sharded SKU too: a reservation replayed through its shards is marked', async () => {
+    const p = await stockedProduct(8);
+    const admin = await adminHeaders();
+    expect((await json(`/v1/admin/inventory/${p.sku}/shards`, jsonInit('PUT', { shards: 2 }, admin))).res.status).toBe(200);
+    const init = keyed(admin, { quantity: 2, ref: { kind: 'checkout', id: 'chk-sharded' } }, crypto.randomUUID());
+    const first = await json(`/v1/inventory/${p.sku}/reservations`, { ...init });
+    const again = await json(`/v1/inventory/${p.sku}/reservations`, { ...init });
+    expect([first.res.status, again.res.status]).toEqual([201, 201]);
+    expect(again.body).toEqual(first.body);
+    expect([first.res.headers.get('idempotent-replayed'), again.res.headers.get('idempotent-replayed')]).toEqual([null, 'true']);
+    expect(await available(p.sku)).toBe(6);
   });
 });

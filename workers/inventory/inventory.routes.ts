@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, type z } from '@hono/zod-openapi';
 import { requires } from '../../shared/http/authorize';
 import { problemContent } from '../../shared/http/problem';
 import {
@@ -24,6 +24,12 @@ import {
 } from './inventory.schemas';
 
 const problem = (description: string) => ({ description, content: problemContent });
+/** A keyed write's 201, which a replay of its Idempotency-Key answers again (the first answer), marked as the orders routes do. */
+const created = <T extends z.ZodType>(schema: T, description: string) => ({
+  description: `${description}. The same Idempotency-Key and body again answers 201 with the first answer, marked \`Idempotent-Replayed: true\``,
+  content: { 'application/json': { schema } },
+  headers: { 'Idempotent-Replayed': { description: '`true` on a replay of the Idempotency-Key', schema: { type: 'string' as const, enum: ['true'] } } },
+});
 
 export const availabilityRoute = createRoute({
   method: 'get',
@@ -72,12 +78,12 @@ export const adjustStockRoute = createRoute({
     body: { content: { 'application/json': { schema: AdjustmentBodySchema } }, required: true },
   },
   responses: {
-    201: { description: 'The adjustment and the new level', content: { 'application/json': { schema: AdjustmentResultSchema } } },
+    201: created(AdjustmentResultSchema, 'The adjustment and the level it left'),
     400: problem('Invalid request (Idempotency-Key is required)'),
     401: problem('No valid access token'),
     403: problem('Not bound to this warehouse'),
     404: problem('No such warehouse or SKU'),
-    409: problem('Not enough stock to remove'),
+    409: problem('Not enough stock to remove (the Idempotency-Key is not used up: the same key may be sent again once stock has come)'),
     422: problem('Idempotency-Key reused with another body, or a reason that contradicts the sign of delta'),
   },
 });
@@ -89,7 +95,7 @@ export const reserveRoute = createRoute({
   tags: ['Inventory'],
   summary: 'Hold units of a SKU for a checkout or an order (never more than exist)',
   description:
-    'Serialised by the SKU\'s Durable Object (or spread over its shards for a hot SKU). The hold expires by itself after `ttlSeconds`. The same Idempotency-Key and body answer the same reservation; another body is 422.',
+    'Serialised by the SKU\'s Durable Object (or spread over its shards for a hot SKU). The hold expires by itself after `ttlSeconds`. The same Idempotency-Key and body answer the same reservation (also after the SKU was split over more shards); another body is 422. A 409 does not use the key up: the same key may be sent again once stock has come.',
   security: [{ bearerAuth: [] }],
   middleware: [requires('inventory:reserve')] as const,
   request: {
@@ -98,12 +104,12 @@ export const reserveRoute = createRoute({
     body: { content: { 'application/json': { schema: ReserveBodySchema } }, required: true },
   },
   responses: {
-    201: { description: 'The reservation', content: { 'application/json': { schema: ReservationSchema } } },
+    201: created(ReservationSchema, 'The reservation'),
     400: problem('Invalid request (Idempotency-Key is required)'),
     401: problem('No valid access token'),
     403: problem('Not allowed to reserve'),
     404: problem('No such SKU'),
-    409: problem('OUT_OF_STOCK: not enough units available'),
+    409: problem('OUT_OF_STOCK: not enough units available (the Idempotency-Key is not used up)'),
     422: problem('Idempotency-Key reused with another body'),
   },
 });
@@ -114,6 +120,8 @@ export const releaseRoute = createRoute({
   operationId: 'inventory.release',
   tags: ['Inventory'],
   summary: 'Give a reservation\'s units back (idempotent)',
+  description:
+    'Only the caller who placed the reservation through this API (the same user or client) may release it; admins too release only their own. Anyone else\'s reservation, and the hold of an order (released only by the order itself: cancel the order), answer 404 like an id that does not exist, and nothing is freed.',
   security: [{ bearerAuth: [] }],
   middleware: [requires('inventory:reserve')] as const,
   request: { params: ReservationParamSchema, query: ReleaseQuerySchema },
@@ -122,7 +130,7 @@ export const releaseRoute = createRoute({
     400: problem('Invalid request'),
     401: problem('No valid access token'),
     403: problem('Not allowed'),
-    404: problem('No such reservation'),
+    404: problem('No such reservation of yours (unknown, placed by another caller, or an order\'s hold)'),
     409: problem('Already committed'),
   },
 });
@@ -153,7 +161,7 @@ export const transferRoute = createRoute({
   tags: ['Inventory'],
   summary: 'Send units to another warehouse (they are in transit until received)',
   description:
-    'Staff bound to the source warehouse, or admins. Available units leave this warehouse now and are available nowhere until the destination receives them (or this warehouse cancels). Idempotent per Idempotency-Key.',
+    'Staff bound to the source warehouse, or admins. Available units leave this warehouse now and are available nowhere until the destination receives them (or this warehouse cancels). Idempotent per Idempotency-Key; a 409 does not use the key up (the same key may be sent again once stock has come).',
   security: [{ bearerAuth: [] }],
   middleware: [requires('inventory:write')] as const,
   request: {
@@ -162,12 +170,12 @@ export const transferRoute = createRoute({
     body: { content: { 'application/json': { schema: TransferBodySchema } }, required: true },
   },
   responses: {
-    201: { description: 'The transfer, in transit', content: { 'application/json': { schema: TransferSchema } } },
+    201: created(TransferSchema, 'The transfer, in transit'),
     400: problem('Invalid request (Idempotency-Key is required)'),
     401: problem('No valid access token'),
     403: problem('Not bound to the source warehouse'),
     404: problem('No such warehouse or SKU'),
-    409: problem('Not enough available units in the source warehouse'),
+    409: problem('Not enough available units in the source warehouse (the Idempotency-Key is not used up)'),
     422: problem('Idempotency-Key reused with another body, or the destination is the source'),
   },
 });

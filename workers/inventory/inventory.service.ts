@@ -7,7 +7,9 @@ import {
   rebalanceShards,
   releaseOnShards,
   reserveSharded,
+  forgetShardConfig,
   forgetSoldOut,
+  shardConfigOf,
   type InventoryEnv,
 } from '../../durable-objects/inventory/inventory.stub';
 import type { CloseTransferResult, LevelsView } from '../../durable-objects/inventory/inventory.schemas';
@@ -37,12 +39,11 @@ import type {
 } from './inventory.schemas';
 
 /**
- * Per-isolate memory of SKUs whose object is known to be loaded, and of shard counts (trusted
- * for a few seconds), so the reservation hot path is one Durable Object call.
+ * Per-isolate memory of SKUs whose object is known to be loaded (and, in the stub helpers, of
+ * shard configurations, trusted for a few seconds), so the reservation hot path is one Durable
+ * Object call.
  */
 const loadedSkus = new Set<string>();
-const shardCache = new Map<string, { shards: number; until: number }>();
-const SHARD_TTL_MS = 5_000;
 
 /** A short stable digest: op ids and reservation ids derived from (caller, Idempotency-Key). */
 const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
@@ -195,36 +196,35 @@ export function makeInventoryService(deps: InventoryDeps) {
     loadedSkus.add(sku);
   }
 
-  async function shardsOf(sku: string): Promise<number> {
-    const hit = shardCache.get(sku);
-    if (hit && hit.until > Date.now()) return hit.shards;
-    const shards = (await inventoryFor(deps.objects, sku).shardConfig()).shards;
-    if (shardCache.size > 10_000) shardCache.clear();
-    shardCache.set(sku, { shards, until: Date.now() + SHARD_TTL_MS });
-    return shards;
-  }
+  /** The SKU's shard count and `priorShards` (remembered per isolate for a few seconds). */
+  const shardsOf = (sku: string) => shardConfigOf(deps.objects, sku);
 
   return {
     /**
      * Holds units of one SKU for a checkout or an order, never more than exist (the object
      * serialises every reservation). The Idempotency-Key (per caller) fixes the op id and the
-     * reservation id, so a retry answers the same reservation and holds nothing more.
+     * reservation id, so a retry answers the same reservation (`replayed`) and holds nothing more.
+     * The caller is written into the hold's row as its owner: only they release it (`release`).
      */
-    async reserve(sku: string, input: ReserveInput, idempotencyKey: string, meta: RequestMeta): Promise<Reservation> {
+    async reserve(sku: string, input: ReserveInput, idempotencyKey: string, meta: RequestMeta): Promise<{ reservation: Reservation; replayed: boolean }> {
       const actor = mustActor(meta);
       await ensureLoaded(sku);
-      const shards = await shardsOf(sku);
+      const { shards, priorShards } = await shardsOf(sku);
       const key = digest(actor.id, idempotencyKey);
       const result = await reserveSharded(deps.objects, {
         skuId: sku,
         shards,
+        // After a growth: a retry finds the hold its first attempt placed under the old count.
+        priorShards,
         opId: `rsv:${key}`,
         reservationId: `rsv_${key}`,
         ref: input.ref,
         quantity: input.quantity,
         ...(input.ttlSeconds ? { ttlSeconds: input.ttlSeconds } : {}),
-        // One SKU, nothing to undo: a sold-out refusal need not be stored (a retry tries again).
+        // One SKU, nothing to undo: a refusal is not stored (a retry tries again once stock is back).
         rememberRefusal: false,
+        // In the row the reservation writes anyway: no extra statement on the hot path.
+        owner: actor.id,
       });
       if (!result.ok) {
         switch (result.code) {
@@ -239,18 +239,28 @@ export function makeInventoryService(deps: InventoryDeps) {
         }
       }
       const r = result.reservation;
-      return { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: result.shard, lines: r.lines, expiresAt: r.expiresAt };
+      return {
+        reservation: { reservationId: r.reservationId, sku, quantity: r.quantity, status: r.status, shard: result.shard, lines: r.lines, expiresAt: r.expiresAt },
+        replayed: result.replayed === true,
+      };
     },
 
-    /** Gives a reservation's units back (idempotent: releasing twice is fine). */
+    /**
+     * Gives a reservation's units back (idempotent: releasing twice is fine). Only its owner, the
+     * caller who placed it through this API, may: anyone else's hold, and an order's (placed by the
+     * order saga, which alone releases it, through the object), answer 404 like an id that does not
+     * exist, and nothing is freed. Admins too release only their own holds: an integration's stuck
+     * hold returns by its TTL (an hour at most), and an order's is freed by cancelling the order.
+     */
     async release(sku: string, reservationId: string, shard: number | undefined, meta: RequestMeta): Promise<Reservation> {
-      mustActor(meta);
-      const shards = await shardsOf(sku);
+      const actor = mustActor(meta);
+      const { shards } = await shardsOf(sku);
       // Without ?shard every shard is asked and only the holder acts: the answer names that one.
+      // The op id is the caller's own: a refusal of someone else is not stored under it either.
       const { result, shard: holder } = await releaseOnShards(
         deps.objects,
         sku,
-        { opId: `release:${reservationId}`, reservationId, reason: 'cancelled' },
+        { opId: `release:${reservationId}:${actor.id}`, reservationId, reason: 'cancelled', owner: actor.id },
         shard === undefined ? { shards } : { shard },
       );
       if (!result.ok) {
@@ -270,7 +280,7 @@ export function makeInventoryService(deps: InventoryDeps) {
       const configured = await configureShards(deps.objects, sku, shards, op);
       if (!configured.ok) throw new AppError('CONFLICT', configured.message);
       const moves = await rebalanceShards(deps.objects, sku, shards, `${op}:rebalance`);
-      shardCache.delete(sku);
+      forgetShardConfig(sku);
       await recordAudit(deps.writeDb(), { action: 'inventory.shards.configured', outcome: 'success', target: { kind: 'sku', id: sku }, data: { shards, moves } }, meta);
       return { sku, shards, moves: moves.map((m) => ({ from: m.from, to: m.to, moved: m.moved })) };
     },
@@ -318,10 +328,10 @@ export function makeInventoryService(deps: InventoryDeps) {
 
     /**
      * A stock adjustment with a reason code. The Idempotency-Key (per caller) becomes the
-     * object's op id: a retry with the same body has one effect and the same answer; the same
-     * key with another body is 422. Audited after the object has applied it.
+     * object's op id: a retry with the same body has one effect and the same answer (`replayed`);
+     * the same key with another body is 422. Audited after the object has applied it.
      */
-    async adjust(warehouseId: string, input: AdjustmentInput, idempotencyKey: string, meta: RequestMeta): Promise<AdjustmentResult> {
+    async adjust(warehouseId: string, input: AdjustmentInput, idempotencyKey: string, meta: RequestMeta): Promise<{ adjustment: AdjustmentResult; replayed: boolean }> {
       const actor = mustActor(meta);
       assertWarehouseAccess(actor, warehouseId);
       await knownWarehouse(warehouseId);
@@ -387,19 +397,19 @@ export function makeInventoryService(deps: InventoryDeps) {
           meta,
         );
       });
-      return { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level };
+      // `replayed`: the object answered this op id's stored result (the route marks it Idempotent-Replayed).
+      return { adjustment: { warehouseId, sku: input.sku, delta: input.delta, reason: input.reason, level }, replayed: result.replayed === true };
     },
 
     /**
      * Sends units from one warehouse (staff bound to it, or admin) to another: available units
      * leave the source's on hand now and are in transit (available nowhere) until the destination
-     * receives them or the source cancels. The SKU's object decides (one per shard of a sharded SKU:
-     * the first shard, from 0, holding enough available units in the source, or else shard 0 once
+     * receives them or the source cancels. The SKU's object decides (shard 0 of a sharded SKU, once
      * the source's missing units were gathered onto it: `dispatchOnShards`); the Postgres record
      * (with that shard, where receipt and cancellation go) and its audit row follow in one
-     * transaction, once per Idempotency-Key.
+     * transaction, once per Idempotency-Key (a retry: the same transfer, `replayed`).
      */
-    async transfer(warehouseId: string, input: TransferInput, idempotencyKey: string, meta: RequestMeta): Promise<Transfer> {
+    async transfer(warehouseId: string, input: TransferInput, idempotencyKey: string, meta: RequestMeta): Promise<{ transfer: Transfer; replayed: boolean }> {
       const actor = mustActor(meta);
       assertWarehouseAccess(actor, warehouseId);
       if (input.toWarehouseId === warehouseId) throw new AppError('UNPROCESSABLE', 'A warehouse cannot transfer to itself', { errors: [{ path: 'body.toWarehouseId', message: 'must differ from the source warehouse' }] });
@@ -413,8 +423,8 @@ export function makeInventoryService(deps: InventoryDeps) {
       const order = { transferId, fromWarehouseId: warehouseId, toWarehouseId: input.toWarehouseId, quantity: input.quantity, ...(input.note ? { note: input.note } : {}) };
       // Not the isolate's cached count (as for adjustments): a split just made must count.
       const shards = (await inventoryFor(deps.objects, input.sku).shardConfig()).shards;
-      // A sharded SKU: the first shard from 0 that can cover it, else the warehouse's units gathered
-      // onto shard 0 first (moves named from the op id, so a retry replays them, never moves twice).
+      // A sharded SKU: on shard 0, the warehouse's missing units gathered there first (moves named
+      // from the op id and the amount, so a retry replays them, never moves twice).
       const sent = await dispatchOnShards(deps.objects, input.sku, shards, { ...order, opId: `transfer:${key}` });
       const r = sent.result;
       if (!r.ok) {
@@ -452,7 +462,8 @@ export function makeInventoryService(deps: InventoryDeps) {
           meta,
         );
       });
-      return transferDto((await transferOf(warehouseId, transferId)));
+      // `replayed`: the object answered this op id's stored dispatch (the route marks it Idempotent-Replayed).
+      return { transfer: transferDto(await transferOf(warehouseId, transferId)), replayed: r.replayed === true };
     },
 
     /** The destination (staff bound to it, or admin) has the units: they join its on hand. Idempotent. */
