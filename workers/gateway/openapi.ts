@@ -19,7 +19,7 @@ export function registerOpenApi(app: OpenAPIHono<AppEnv>) {
     openapi: '3.1.0',
     info: {
       title: 'Agora commerce API',
-      version: '0.3.14',
+      version: '0.3.15',
       description:
         'Edge-native commerce platform. Errors are application/problem+json with a stable `code` and the `requestId`. Money is integer minor units plus an ISO currency.',
       license: { name: 'Apache-2.0' },
