@@ -628,7 +628,15 @@ describe('/v1/admin/users', () => {
     await problem(`/v1/admin/users/${s.user.id}`, 400, 'VALIDATION_FAILED', patch({ roles: ['integration'] }, h));
     await problem(`/v1/admin/users/${s.user.id}`, 400, 'VALIDATION_FAILED', patch({ email: 'x@example.com' }, h));
     await problem(`/v1/admin/users/usr_${'0'.repeat(26)}`, 404, 'NOT_FOUND', patch({ status: 'disabled' }, h));
-    await problem(`/v1/admin/users/${DEV_IDS.admin}`, 409, 'CONFLICT', patch({ roles: ['customer'] }, h));
+    // The last admin's demotion: every other active admin (other files make some, on the same
+    // database) out of the way for a moment, restored below. Without this, a second admin made by
+    // another file let this demote the dev admin and every later admin call failed with 403.
+    const others = await sql1<{ id: string }>(sql`update users set status = 'disabled' where status = 'active' and 'admin' = any(roles) and id <> ${DEV_IDS.admin} returning id`);
+    try {
+      await problem(`/v1/admin/users/${DEV_IDS.admin}`, 409, 'CONFLICT', patch({ roles: ['customer'] }, h));
+    } finally {
+      for (const o of others) await sql1(sql`update users set status = 'active' where id = ${o.id}`);
+    }
     // A customer cannot use the admin route to promote themselves.
     await problem(`/v1/admin/users/${s.user.id}`, 403, 'FORBIDDEN', patch({ roles: ['admin'] }, bearer(s.accessToken)));
   });
