@@ -32,6 +32,16 @@ function apply(target: Headers, headers: HeaderList): void {
 /** Answers that no cache may keep: personal data, writes, live stock. */
 export const NO_STORE: Readonly<Record<string, string>> = { 'Cache-Control': 'no-store' };
 
+const REPLAYED: Readonly<Record<string, string>> = { ...NO_STORE, 'Idempotent-Replayed': 'true' };
+
+/**
+ * The headers of a write's answer under an Idempotency-Key: never cached, and a replay of the
+ * key (the first answer again, API.md) marked `Idempotent-Replayed: true`.
+ */
+export function writeHeaders(replayed: boolean): Readonly<Record<string, string>> {
+  return replayed ? REPLAYED : NO_STORE;
+}
+
 /**
  * `c.json(body, status, headers)` with headers besides the content type makes hono build a
  * `Headers` of its own that the `Response` then copies. Setting them on the response `c.json`

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
-import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
+import { NO_STORE, withHeaders, writeHeaders } from '../../shared/http/response-headers';
 import { addItemRoute, createCartRoute, getCartRoute, removeItemRoute, updateItemRoute } from './cart.routes';
 import type { CartService } from './cart.service';
 
@@ -23,7 +23,7 @@ export function cartRouter(service: (c: Context<AppEnv>) => CartService) {
   app.openapi(getCartRoute, async (c) => withHeaders(c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
   app.openapi(addItemRoute, async (c) => {
     const { cart, replayed } = await service(c).addItem(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(cart, 201), replayed ? { ...NO_STORE, 'Idempotent-Replayed': 'true' } : NO_STORE);
+    return withHeaders(c.json(cart, 201), writeHeaders(replayed));
   });
   app.openapi(updateItemRoute, async (c) => {
     const { id, itemId } = c.req.valid('param');

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
-import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
+import { NO_STORE, withHeaders, writeHeaders } from '../../shared/http/response-headers';
 import {
   adjustStockRoute,
   availabilityRoute,
@@ -21,9 +21,6 @@ import type { InventoryService } from './inventory.service';
 /** Inventory's public surface: availability, reservations, warehouse stock, adjustments and transfers (routes and service). */
 export { makeInventoryService, type InventoryDeps, type InventoryService } from './inventory.service';
 
-/** A replay of an Idempotency-Key answers as the first call did (201), marked (API.md; orders and the cart do the same). */
-const REPLAYED = { ...NO_STORE, 'Idempotent-Replayed': 'true' };
-
 export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryService) {
   const app = createRouter();
   app.openapi(availabilityRoute, async (c) => withHeaders(c.json(await service(c).availability(c.req.valid('param').sku), 200), NO_STORE));
@@ -32,11 +29,11 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
   );
   app.openapi(adjustStockRoute, async (c) => {
     const r = await service(c).adjust(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.adjustment, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.adjustment, 201), writeHeaders(r.replayed));
   });
   app.openapi(reserveRoute, async (c) => {
     const r = await service(c).reserve(c.req.valid('param').sku, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.reservation, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.reservation, 201), writeHeaders(r.replayed));
   });
   app.openapi(releaseRoute, async (c) => {
     const { sku, reservationId } = c.req.valid('param');
@@ -45,7 +42,7 @@ export function inventoryRouter(service: (c: Context<AppEnv>) => InventoryServic
   app.openapi(shardsRoute, async (c) => c.json(await service(c).setShards(c.req.valid('param').sku, c.req.valid('json').shards, requestMeta(c)), 200));
   app.openapi(transferRoute, async (c) => {
     const r = await service(c).transfer(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.transfer, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.transfer, 201), writeHeaders(r.replayed));
   });
   app.openapi(listTransfersRoute, async (c) =>
     withHeaders(c.json(await service(c).listTransfers(c.req.valid('param').id, c.req.valid('query'), requestMeta(c)), 200), NO_STORE),

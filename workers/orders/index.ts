@@ -5,7 +5,7 @@ import { zodIssuesToFieldErrors } from '../../shared/http/problem';
 import { requestMeta } from '../../shared/http/authorize';
 import type { AppEnv } from '../../shared/http/context';
 import { createRouter } from '../../shared/http/router';
-import { NO_STORE, withHeaders } from '../../shared/http/response-headers';
+import { NO_STORE, withHeaders, writeHeaders } from '../../shared/http/response-headers';
 import {
   adminListRoute,
   cancelOrderRoute,
@@ -25,14 +25,11 @@ export { makeOrdersService, type OrdersDeps, type OrdersService, type CatalogPor
 export { projectOrderEvent, ORDER_ERASURE_CONSUMER, ORDER_PROJECTION_CONSUMER } from './orders.consumer';
 export { makeSagaPorts, type SagaPortDeps } from './orders.saga-ports';
 
-/** A replay of an Idempotency-Key answers as the first call did (201), marked (API.md; the cart does the same). */
-const REPLAYED = { ...NO_STORE, 'Idempotent-Replayed': 'true' };
-
 export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {
   const app = createRouter();
   app.openapi(placeOrderRoute, async (c) => {
     const r = await service(c).place(c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.order, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.order, 201), writeHeaders(r.replayed));
   });
   app.openapi(listMyOrdersRoute, async (c) => withHeaders(c.json(await service(c).listMine(c.req.valid('query'), requestMeta(c)), 200), NO_STORE));
   app.openapi(getOrderRoute, async (c) => withHeaders(c.json(await service(c).get(c.req.valid('param').id, requestMeta(c)), 200), NO_STORE));
@@ -43,11 +40,11 @@ export function ordersRouter(service: (c: Context<AppEnv>) => OrdersService) {
   });
   app.openapi(fulfilRoute, async (c) => {
     const r = await service(c).fulfil(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.order, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.order, 201), writeHeaders(r.replayed));
   });
   app.openapi(refundRoute, async (c) => {
     const r = await service(c).refund(c.req.valid('param').id, c.req.valid('json'), c.req.valid('header')['idempotency-key'], requestMeta(c));
-    return withHeaders(c.json(r.order, 201), r.replayed ? REPLAYED : NO_STORE);
+    return withHeaders(c.json(r.order, 201), writeHeaders(r.replayed));
   });
   app.openapi(adminListRoute, async (c) => withHeaders(c.json(await service(c).adminList(c.req.valid('query')), 200), NO_STORE));
   app.openapi(carrierWebhookRoute, async (c) => {
